@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the tests need (the real tools wasp is measured against, a JDK, the backends) and runs every test.
+# Usage: ./scripts/test.sh            (as root, or with sudo available for apt-get)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: the classic tools (sysstat, procps, iproute2), a JDK with jstat/jstack/jcmd, the backends the
+# shippers are tested against, Tomcat for the thread-pool test, strace for replay captures.
+PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3
+      openjdk-17-jdk-headless prometheus prometheus-node-exporter victoria-metrics influxdb tomcat10
+      systemd)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export CARGO_TERM_COLOR=never
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo build --release --bins
+cargo test --all-targets --no-fail-fast -- --nocapture 2>&1 | tee target/test.log | grep -vE '^\s*$' | tail -n 400
+status=${PIPESTATUS[0]}
+grep -E '^test result:' target/test.log | awk '{p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'
+exit "$status"

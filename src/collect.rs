@@ -1,0 +1,59 @@
+//! One reading of everything wasp watches: the host collectors, then the JVMs. Shared by `wasp once` and the
+//! daemon so that both print the very same figures.
+
+use crate::config::Config;
+use crate::host::{HostCollector, Roots};
+use crate::jvm::JvmCollector;
+use crate::model::{Collection, CollectorError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+pub struct Collector {
+    hostname: String,
+    host: HostCollector,
+    jvm: Option<JvmCollector>,
+    last: Option<Instant>,
+}
+
+impl Collector {
+    pub fn new(cfg: &Config) -> Self {
+        let roots = Roots {
+            proc: cfg.agent.proc_root.clone(),
+            sys: cfg.agent.sys_root.clone(),
+        };
+        Collector {
+            hostname: cfg.hostname(),
+            host: HostCollector::new(&cfg.host, roots),
+            jvm: cfg.jvm.enabled.then(|| JvmCollector::new(&cfg.jvm)),
+            last: None,
+        }
+    }
+
+    /// Takes one reading. Rates are over the real time since the previous call (none on the first).
+    pub fn collect(&mut self) -> Collection {
+        let now = Instant::now();
+        let mut c = Collection {
+            timestamp_ms: now_ms(),
+            interval_s: self.last.map(|l| now.duration_since(l).as_secs_f64()),
+            hostname: self.hostname.clone(),
+            ..Default::default()
+        };
+        self.host.collect(now, &mut c);
+        if let Some(j) = &mut self.jvm
+            && let Err(e) = j.collect(self.host.roots(), now, &mut c)
+        {
+            c.errors.push(CollectorError {
+                collector: "jvm".into(),
+                message: format!("{e:#}"),
+            });
+        }
+        self.last = Some(now);
+        c
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

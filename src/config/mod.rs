@@ -1,0 +1,336 @@
+//! The TOML configuration: one file, every key optional.
+//!
+//! Each section's type lives with the part of wasp that uses it (`host::HostConfig`, `jvm::JvmConfig`, ...);
+//! this module only assembles them, reads the file and turns any error into "file:line:column: what is expected".
+
+mod duration;
+mod types;
+
+pub use duration::{Dur, Interval, format_duration, parse_duration};
+pub use types::{ByteSize, Pattern, parse_size};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where the packaged agent looks for its configuration.
+pub const DEFAULT_PATH: &str = "/etc/wasp/wasp.toml";
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub agent: AgentConfig,
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub host: crate::host::HostConfig,
+    pub jvm: crate::jvm::JvmConfig,
+    /// Named delivery targets, `[sinks.NAME]`.
+    pub sinks: BTreeMap<String, crate::ship::SinkConfig>,
+    pub triggers: crate::trigger::TriggerConfig,
+    /// `[[rules]]`: conditions over collected figures and what to do when they hold.
+    pub rules: Vec<crate::trigger::RuleConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// How often to collect.
+    pub interval: Interval,
+    /// The host name put on every sample; default: the kernel's host name.
+    pub hostname: Option<String>,
+    /// Labels put on every sample (env, role, cluster...).
+    pub labels: BTreeMap<String, String>,
+    /// Where wasp keeps its state: the JSON-lines output, spools, incident bundles.
+    pub data_dir: PathBuf,
+    /// The procfs root, as node_exporter's --path.procfs.
+    pub proc_root: PathBuf,
+    /// The sysfs root, as node_exporter's --path.sysfs.
+    pub sys_root: PathBuf,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            interval: Interval::secs(5),
+            hostname: None,
+            labels: BTreeMap::new(),
+            data_dir: PathBuf::from("/var/lib/wasp"),
+            proc_root: PathBuf::from("/proc"),
+            sys_root: PathBuf::from("/sys"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Serve /metrics and /healthz.
+    pub enabled: bool,
+    /// Address and port; loopback by default so nothing is exposed unless asked for.
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9780)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// error, warn, info, debug or trace; RUST_LOG overrides it.
+    pub level: LogLevel,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: LogLevel::Info,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// A configuration error that names the place: file, line, column, and what is expected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    /// 1-based; 0 when the error has no position (the file could not be read).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                self.line,
+                self.column,
+                self.message
+            )
+        } else {
+            write!(f, "{}: {}", self.path.display(), self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// Finds where `key` is set inside the table `[table]` (dotted, e.g. "sinks.prom"), for errors found after parsing.
+pub fn locate_key(text: &str, table: &str, key: &str) -> (usize, usize) {
+    let mut current = String::new();
+    let mut table_line = (0, 0);
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') {
+            current = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string();
+            if current == table {
+                table_line = (i + 1, 1);
+            }
+            continue;
+        }
+        if current == table
+            && let Some(eq) = line.find('=')
+            && line[..eq].trim().trim_matches('"') == key
+        {
+            let col = raw.find(key).map(|c| c + 1).unwrap_or(1);
+            return (i + 1, col);
+        }
+    }
+    table_line
+}
+
+impl Config {
+    /// Parses config text. `path` is only used to name the place in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            ConfigError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        cfg.validate(text, path)?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// The file named on the command line, else the packaged file if it exists, else the embedded defaults.
+    pub fn load_default_or(path: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        match path {
+            Some(p) => Config::load(p).map(|c| (c, Some(p.to_path_buf()))),
+            None if Path::new(DEFAULT_PATH).exists() => Config::load(Path::new(DEFAULT_PATH))
+                .map(|c| (c, Some(PathBuf::from(DEFAULT_PATH)))),
+            None => Ok((Config::default(), None)),
+        }
+    }
+
+    /// Checks that need more than one value; errors point at the key with [`locate_key`].
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let err = |table: &str, key: &str, message: String| {
+            let (line, column) = locate_key(text, table, key);
+            ConfigError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        if self.server.enabled && self.server.listen.port() == 0 {
+            return Err(err(
+                "server",
+                "listen",
+                "listen needs a port between 1 and 65535, e.g. \"127.0.0.1:9780\"".into(),
+            ));
+        }
+        for (k, _) in self.agent.labels.iter() {
+            if !is_label_name(k) {
+                return Err(err(
+                    "agent",
+                    "labels",
+                    format!(
+                        "label name \"{k}\" must match [a-zA-Z_][a-zA-Z0-9_]* (Prometheus label rules)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The host name to put on samples.
+    pub fn hostname(&self) -> String {
+        self.agent.hostname.clone().unwrap_or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "localhost".into())
+        })
+    }
+}
+
+pub fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<Config, ConfigError> {
+        Config::parse(t, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_the_default_agent() {
+        let c = parse("").unwrap();
+        assert_eq!(c.agent.interval, Interval::secs(5));
+        assert!(c.server.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let e = parse("[agent]\ninterval = \"5s\"\nintervall = \"3s\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 1), "{e}");
+        assert!(e.message.contains("unknown field"), "{e}");
+        assert!(e.to_string().starts_with("test.toml:3:1: "));
+    }
+
+    #[test]
+    fn zero_interval_is_rejected_at_its_value() {
+        let e = parse("[agent]\ninterval = \"0s\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("positive duration"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_rejected() {
+        let e = parse("[agent]\ninterval = 5\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("string"), "{e}");
+    }
+
+    #[test]
+    fn port_out_of_range_is_rejected() {
+        let e = parse("[server]\nlisten = \"127.0.0.1:70000\"\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = parse("[server]\nlisten = \"127.0.0.1:0\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1), "{e}");
+    }
+
+    #[test]
+    fn bad_label_name_is_rejected() {
+        let e = parse("[agent]\nlabels = { \"bad-name\" = \"x\" }\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn line_col_counts_chars() {
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("가나\nx", 7), (2, 1));
+    }
+}

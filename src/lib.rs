@@ -1,0 +1,17 @@
+//! wasp: a lightweight host and JVM collector agent for application-server hosts.
+//!
+//! collectors (`host`, `jvm`) produce the typed `model`; `trigger` decides when snapshots are taken; `ship`
+//! encodes and delivers; `present` renders views; `daemon` and `cli` only wire them.
+
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod daemon;
+pub mod host;
+pub mod jvm;
+pub mod logging;
+pub mod model;
+pub mod present;
+pub mod serve;
+pub mod ship;
+pub mod trigger;

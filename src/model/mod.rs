@@ -1,0 +1,56 @@
+//! Plain data: what a collection read and what was derived from it. Imports nothing else of wasp's.
+//!
+//! Every figure that a classic tool also shows is serialised under that tool's own column name
+//! (`"r_await"`, `"%util"`, `"rxkB/s"`, ...), so the JSON view can be held against the tool column by column.
+//! Sizes are in bytes and rates per second unless the column name says otherwise.
+
+pub mod cgroup;
+pub mod cpu;
+pub mod disk;
+pub mod doc;
+pub mod fs;
+pub mod jvm;
+pub mod load;
+pub mod memory;
+pub mod metric;
+pub mod net;
+pub mod pressure;
+pub mod process;
+pub mod vmstat;
+
+pub use doc::Document;
+pub use metric::{Family, MetricKind, MetricSet, Sample};
+
+use serde::Serialize;
+
+/// One reading of the host and its JVMs. A section is `None` when its collector is off or failed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Collection {
+    /// Wall-clock time of the reading, milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// Seconds between this reading and the one the rates were computed from; `None` on the first reading.
+    pub interval_s: Option<f64>,
+    pub hostname: String,
+    pub cpu: Option<cpu::Cpu>,
+    pub vmstat: Option<vmstat::Vmstat>,
+    pub paging: Option<vmstat::Paging>,
+    pub memory: Option<memory::Memory>,
+    pub load: Option<load::Load>,
+    pub disks: Vec<disk::Disk>,
+    pub filesystems: Vec<fs::Filesystem>,
+    pub net: Option<net::Net>,
+    pub tcp: Option<net::Tcp>,
+    pub sockets: Option<net::Sockets>,
+    pub processes: Option<process::Processes>,
+    pub cgroup: Option<cgroup::Cgroup>,
+    pub pressure: Option<pressure::Pressure>,
+    pub jvms: Vec<jvm::Jvm>,
+    /// Collectors that failed or were incomplete in this reading: (collector, message).
+    pub errors: Vec<CollectorError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectorError {
+    pub collector: String,
+    pub message: String,
+}

@@ -1,0 +1,12 @@
+//! Placeholder section types; the owning collector fills them in.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Net {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Tcp {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Sockets {}

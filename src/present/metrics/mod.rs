@@ -1,0 +1,23 @@
+//! A collection as metric samples: the one mapping that the exposition and every metric sink share.
+
+mod jvm;
+mod storage_net;
+mod system;
+
+use crate::model::{Collection, MetricSet};
+
+pub fn from_collection(c: &Collection) -> MetricSet {
+    let mut m = MetricSet::new(c.timestamp_ms);
+    system::add(c, &mut m);
+    storage_net::add(c, &mut m);
+    jvm::add(c, &mut m);
+    m.gauge(
+        "wasp_collector_errors",
+        "Collectors that failed in the last collection (1 per failing collector).",
+    );
+    for e in &c.errors {
+        m.gauge("wasp_collector_errors", "")
+            .push([("collector", e.collector.clone())], 1.0);
+    }
+    m
+}

@@ -1,0 +1,3 @@
+use crate::model::Collection;
+
+pub(super) fn render(_c: &Collection, _out: &mut String) {}

@@ -1,0 +1,86 @@
+//! `GET /metrics` serves the exposition rendered after the last collection (never collecting on the request
+//! path); `GET /healthz` says when the last collection succeeded, and 503 once collection has stalled.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What the collection loop publishes for the endpoints.
+pub struct Published {
+    pub exposition: Arc<str>,
+    pub last_ok_wall: Option<SystemTime>,
+    pub last_ok: Option<Instant>,
+    pub started: Instant,
+    pub interval: Duration,
+}
+
+pub type Shared = Arc<RwLock<Published>>;
+
+pub fn shared(interval: Duration) -> Shared {
+    Arc::new(RwLock::new(Published {
+        exposition: Arc::from(""),
+        last_ok_wall: None,
+        last_ok: None,
+        started: Instant::now(),
+        interval,
+    }))
+}
+
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+/// Binds first, so that a port in use is a start-up error and not a silent background failure.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (set [server] listen)"))
+}
+
+async fn metrics(State(s): State<Shared>) -> impl IntoResponse {
+    let body = s
+        .read()
+        .map(|p| p.exposition.clone())
+        .unwrap_or_else(|e| e.into_inner().exposition.clone());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body.to_string(),
+    )
+}
+
+async fn healthz(State(s): State<Shared>) -> impl IntoResponse {
+    let p = s.read().unwrap_or_else(|e| e.into_inner());
+    let stall = p.interval * 3;
+    let since = p.last_ok.unwrap_or(p.started).elapsed();
+    let last = p
+        .last_ok_wall
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64());
+    let body = serde_json::json!({
+        "status": if since > stall { "stalled" } else { "ok" },
+        "last_collection_unix": last,
+        "seconds_since_last_collection": since.as_secs_f64(),
+        "interval_seconds": p.interval.as_secs_f64(),
+    });
+    let code = if since > stall {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+}

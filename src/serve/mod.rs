@@ -1,0 +1,3 @@
+//! Local endpoints: `/metrics` and `/healthz` over HTTP.
+
+pub mod http;
