@@ -13,5 +13,6 @@ pub mod logging;
 pub mod model;
 pub mod present;
 pub mod serve;
+pub mod service;
 pub mod ship;
 pub mod trigger;
