@@ -94,10 +94,21 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     });
     tracing::info!("stopping");
     let _ = stop_tx.send(());
-    match collector.join() {
-        Ok(Ok(shipper)) => shipper.shutdown(Duration::from_millis(700)),
-        Ok(Err(e)) => tracing::error!(error = %e, "collection loop failed"),
-        Err(_) => tracing::error!("collection loop panicked"),
+    // A collector stuck in the kernel (a hung file system) must not keep the agent from stopping.
+    let deadline = Instant::now() + Duration::from_millis(300);
+    while !collector.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if collector.is_finished() {
+        match collector.join() {
+            Ok(Ok(shipper)) => shipper.shutdown(Duration::from_millis(500)),
+            Ok(Err(e)) => tracing::error!(error = %e, "collection loop failed"),
+            Err(_) => tracing::error!("collection loop panicked"),
+        }
+    } else {
+        tracing::error!(
+            "collection loop did not stop within 300ms (stuck in a read?); exiting without it"
+        );
     }
     rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopped");
