@@ -51,7 +51,9 @@ impl Notifier {
 /// How often to ping the watchdog: half the period systemd expects, if it expects one for this process.
 pub fn watchdog_period() -> Option<Duration> {
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    if let Some(pid) = std::env::var("WATCHDOG_PID").ok().and_then(|p| p.parse::<u32>().ok())
+    if let Some(pid) = std::env::var("WATCHDOG_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
         && pid != std::process::id()
     {
         return None;
