@@ -58,6 +58,15 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         .enable_all()
         .thread_name("wasp-io")
         .build()?;
+    let token = match &cfg.server.bearer_token_file {
+        Some(p) => Some(http::read_token(p)?),
+        None => {
+            if cfg.server.enabled && !cfg.server.listen.ip().is_loopback() {
+                tracing::warn!(listen = %cfg.server.listen, "serving beyond loopback without a bearer token ([server] bearer_token_file)");
+            }
+            None
+        }
+    };
     let listener = if cfg.server.enabled {
         Some(rt.block_on(http::bind(cfg.server.listen))?)
     } else {
@@ -83,7 +92,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
 
     rt.block_on(async {
         if let Some(l) = listener {
-            let app = http::router(shared.clone());
+            let app = http::router(shared.clone(), token);
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(l, app).await {
                     tracing::error!(error = %e, "HTTP server stopped");

@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub enabled: bool,
     /// Address and port; loopback by default so nothing is exposed unless asked for.
     pub listen: SocketAddr,
+    /// A file holding a bearer token that every request must carry (`Authorization: Bearer ...`).
+    /// Set it when `listen` is not loopback.
+    pub bearer_token_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +80,7 @@ impl Default for ServerConfig {
         ServerConfig {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9780)),
+            bearer_token_file: None,
         }
     }
 }
@@ -207,14 +211,22 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Reads and parses a file.
+    /// Reads and parses a file. A file that others than its owner and root may write is refused: the
+    /// configuration names scripts that the agent runs as root.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let whole = |message: String| ConfigError {
             path: path.to_path_buf(),
             line: 0,
             column: 0,
-            message: format!("cannot read the configuration file: {e}"),
-        })?;
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| whole(format!("cannot read the configuration file: {e}")))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| whole(format!("cannot stat the configuration file: {e}")))?;
+        if let Some(why) = unsafe_permissions(&meta) {
+            return Err(whole(why));
+        }
         Config::parse(&text, path)
     }
 
@@ -269,6 +281,29 @@ impl Config {
                 .unwrap_or_else(|| "localhost".into())
         })
     }
+}
+
+/// Why a configuration file's permissions are unsafe, if they are: writable by group or others (unless the
+/// group is root's).
+pub fn unsafe_permissions(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode();
+    if mode & 0o002 != 0 {
+        return Some(format!(
+            "the configuration file is writable by every user (mode {:o}); it can name scripts wasp runs, so \
+             wasp refuses it: chmod o-w it",
+            mode & 0o777
+        ));
+    }
+    if mode & 0o020 != 0 && meta.gid() != 0 {
+        return Some(format!(
+            "the configuration file is writable by group {} (mode {:o}); it can name scripts wasp runs, so wasp \
+             refuses it: chmod g-w it",
+            meta.gid(),
+            mode & 0o777
+        ));
+    }
+    None
 }
 
 pub fn is_label_name(s: &str) -> bool {
@@ -326,6 +361,19 @@ mod tests {
     fn bad_label_name_is_rejected() {
         let e = parse("[agent]\nlabels = { \"bad-name\" = \"x\" }\n").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn world_writable_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("w.toml");
+        std::fs::write(&p, "").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert!(e.message.contains("writable by every user"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Config::load(&p).unwrap();
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! path); `GET /healthz` says when the last collection succeeded, and 503 once collection has stalled.
 
 use axum::Router;
+use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use std::net::SocketAddr;
@@ -31,11 +33,55 @@ pub fn shared(interval: Duration) -> Shared {
     }))
 }
 
-pub fn router(state: Shared) -> Router {
-    Router::new()
+pub fn router(state: Shared, bearer_token: Option<String>) -> Router {
+    let r = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .with_state(state)
+        .with_state(state);
+    match bearer_token {
+        Some(token) => {
+            let expected: Arc<str> = Arc::from(format!("Bearer {token}"));
+            r.layer(axum::middleware::from_fn(
+                move |req: Request, next: Next| {
+                    let expected = expected.clone();
+                    async move {
+                        let ok = req
+                            .headers()
+                            .get(header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
+                        if ok {
+                            next.run(req).await
+                        } else {
+                            (StatusCode::UNAUTHORIZED, "bearer token required\n").into_response()
+                        }
+                    }
+                },
+            ))
+        }
+        None => r,
+    }
+}
+
+/// Reads the token file; the token itself is never logged.
+pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let t = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read [server] bearer_token_file {}: {e}",
+            path.display()
+        )
+    })?;
+    let t = t.trim().to_string();
+    anyhow::ensure!(
+        !t.is_empty(),
+        "[server] bearer_token_file {} is empty",
+        path.display()
+    );
+    Ok(t)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Binds first, so that a port in use is a start-up error and not a silent background failure.
