@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # shippers are tested against, Tomcat for the thread-pool test, strace for replay captures.
 PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3
       openjdk-17-jdk-headless prometheus prometheus-node-exporter victoria-metrics influxdb tomcat10
-      systemd)
+      systemd binutils rpm help2man)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,7 +23,8 @@ fi
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo build --release --bins
+# Release artifacts (.deb, .rpm, the glibc-2.17 build): tests/packaging.rs checks them.
+./scripts/package.sh
 cargo test --all-targets --no-fail-fast -- --nocapture 2>&1 | tee target/test.log | grep -vE '^\s*$' | tail -n 400
 status=${PIPESTATUS[0]}
 grep -E '^test result:' target/test.log | awk '{p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'

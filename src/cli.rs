@@ -35,6 +35,8 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Validate the configuration, then tell the running agent to apply it (as SIGHUP and `systemctl reload`).
+    Reload,
     /// JVMs on this host: list them, print jstat-like figures.
     #[command(subcommand)]
     Jvm(crate::jvm::cli::JvmCmd),
@@ -106,10 +108,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run => {
-            let cfg = load(cli.config.as_deref())?;
+            let (cfg, path) = Config::load_default_or(cli.config.as_deref())?;
             let _guard = crate::logging::init(cfg.log.level);
-            crate::daemon::run(cfg)
+            crate::daemon::run(cfg, path)
         }
+        Command::Reload => reload(cli.config.as_deref()),
         Command::Once(args) => {
             let cfg = load(cli.config.as_deref())?;
             let _guard = crate::logging::init(crate::config::LogLevel::Warn);
@@ -120,6 +123,28 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(args) => crate::jvm::dump_cli::run_analyze(args),
         Command::Trigger(cmd) => crate::trigger::cli::run(cmd, &load(cli.config.as_deref())?),
     }
+}
+
+fn reload(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    // Validate here first, so the operator sees the error on the terminal and not only in the journal.
+    let (cfg, used) = Config::load_default_or(path)?;
+    let pid_path = crate::daemon::pid_file(&cfg);
+    let pid: i32 = std::fs::read_to_string(&pid_path)
+        .map_err(|e| anyhow::anyhow!("no running agent found ({}: {e})", pid_path.display()))?
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{} does not hold a pid", pid_path.display()))?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot signal the agent (pid {pid}): {e}"))?;
+    println!(
+        "{}: valid; agent {pid} told to reload",
+        used.map(|p| p.display().to_string())
+            .unwrap_or_else(|| "embedded defaults".into())
+    );
+    Ok(())
 }
 
 fn once(cfg: &Config, args: &OnceArgs) -> anyhow::Result<()> {

@@ -1,17 +1,18 @@
-//! `wasp run`: wires the collection loop, the local endpoints and the shipper, and stops them cleanly.
+//! `wasp run`: wires the collection loop, the local endpoints, the shipper and systemd, and stops them cleanly.
 //!
-//! The collection loop runs on its own thread and never waits on the network or a JVM; the endpoints run on a
-//! small tokio runtime; the shipper has its own thread behind a bounded queue.
+//! The collection loop runs on its own thread and never waits on the network or a JVM; the endpoints, signals
+//! and the systemd watchdog run on a small tokio runtime; the shipper has its own thread behind a bounded queue.
 
 use crate::collect::Collector;
 use crate::config::Config;
 use crate::model::MetricSet;
 use crate::present::{metrics, prom};
 use crate::serve::http;
+use crate::service::Notifier;
 use crate::ship::{Item, Shipper};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Where state goes: the configured data dir, or, when it cannot be created (not root), a per-user directory.
@@ -38,6 +39,11 @@ fn is_writable(dir: &Path) -> bool {
     nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
+/// The file `wasp reload` reads the running agent's pid from.
+pub fn pid_file(cfg: &Config) -> PathBuf {
+    data_dir(cfg).join("wasp.pid")
+}
+
 /// The configured labels, put on every sample of the exposition.
 pub fn common_labels(cfg: &Config) -> Vec<(String, String)> {
     cfg.agent
@@ -47,7 +53,13 @@ pub fn common_labels(cfg: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn run(cfg: Config) -> anyhow::Result<()> {
+/// What the runtime tells the collection loop.
+enum Control {
+    Stop,
+    Reload(Box<Config>),
+}
+
+pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let interval = cfg.agent.interval.0;
     let dir = data_dir(&cfg);
     let out_path = dir.join("wasp.jsonl");
@@ -72,24 +84,30 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    let pid_path = dir.join("wasp.pid");
+    if let Err(e) = std::fs::write(&pid_path, format!("{}\n", std::process::id())) {
+        tracing::warn!(path = %pid_path.display(), error = %e, "cannot write the pid file; `wasp reload` will not find this agent");
+    }
 
-    let (stop_tx, stop_rx) = channel::<()>();
+    let (ctl_tx, ctl_rx) = channel::<Control>();
     let loop_shared = shared.clone();
-    let labels = common_labels(&cfg);
     let loop_cfg = cfg.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
-            collection_loop(&loop_cfg, &labels, &loop_shared, &shipper, &stop_rx).map(|_| shipper)
+            collection_loop(loop_cfg, &loop_shared, &shipper, &ctl_rx);
+            shipper
         })?;
 
     tracing::info!(
+        pid = std::process::id(),
         interval = %cfg.agent.interval,
         listen = ?listener.as_ref().and_then(|l| l.local_addr().ok()),
         output = %out_path.display(),
         "wasp running"
     );
 
+    let notifier = Notifier::from_env();
     rt.block_on(async {
         if let Some(l) = listener {
             let app = http::router(shared.clone(), token);
@@ -99,10 +117,12 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
                 }
             });
         }
-        wait_for_stop().await;
+        tokio::spawn(systemd_notifications(shared.clone(), Notifier::from_env()));
+        signals(cfg, cfg_path, &ctl_tx, &shared).await;
     });
     tracing::info!("stopping");
-    let _ = stop_tx.send(());
+    notifier.notify("STOPPING=1");
+    let _ = ctl_tx.send(Control::Stop);
     // A collector stuck in the kernel (a hung file system) must not keep the agent from stopping.
     let deadline = Instant::now() + Duration::from_millis(300);
     while !collector.is_finished() && Instant::now() < deadline {
@@ -110,8 +130,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     }
     if collector.is_finished() {
         match collector.join() {
-            Ok(Ok(shipper)) => shipper.shutdown(Duration::from_millis(500)),
-            Ok(Err(e)) => tracing::error!(error = %e, "collection loop failed"),
+            Ok(shipper) => shipper.shutdown(Duration::from_millis(500)),
             Err(_) => tracing::error!("collection loop panicked"),
         }
     } else {
@@ -119,56 +138,171 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             "collection loop did not stop within 300ms (stuck in a read?); exiting without it"
         );
     }
+    let _ = std::fs::remove_file(&pid_path);
     rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_stop() {
+/// Waits for SIGTERM/SIGINT; handles SIGHUP (reload) meanwhile.
+async fn signals(
+    mut current: Config,
+    cfg_path: Option<PathBuf>,
+    ctl: &Sender<Control>,
+    shared: &http::Shared,
+) {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+            _ = hup.recv() => {
+                if let Some(new) = reload(&current, cfg_path.as_deref()) {
+                    shared.write().unwrap_or_else(|e| e.into_inner()).interval = new.agent.interval.0;
+                    current = new.clone();
+                    let _ = ctl.send(Control::Reload(Box::new(new)));
+                }
+            }
+        }
+    }
+}
+
+/// Re-reads and validates the whole file; an invalid one changes nothing and says why.
+fn reload(current: &Config, path: Option<&Path>) -> Option<Config> {
+    let started = Instant::now();
+    let new = match Config::load_default_or(path) {
+        Ok((c, _)) => c,
         Err(e) => {
-            tracing::error!(error = %e, "cannot watch SIGTERM");
-            return std::future::pending().await;
+            tracing::error!(error = %e, "reload refused: the configuration is invalid; nothing changed");
+            return None;
         }
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+    if new.server.listen != current.server.listen || new.server.enabled != current.server.enabled {
+        tracing::warn!("[server] changes take effect at the next restart; the rest is applied now");
+    }
+    if new.agent.data_dir != current.agent.data_dir {
+        tracing::warn!("[agent] data_dir changes take effect at the next restart");
+    }
+    crate::logging::set_level(new.log.level);
+    tracing::info!(
+        interval = %new.agent.interval,
+        level = new.log.level.as_str(),
+        took = ?started.elapsed(),
+        "configuration reloaded"
+    );
+    Some(new)
+}
+
+/// READY=1 once the first collection is published; WATCHDOG=1 while collections stay fresh, so that systemd
+/// restarts an agent whose collection loop is stuck.
+async fn systemd_notifications(shared: http::Shared, n: Notifier) {
+    if !n.enabled() {
+        return;
+    }
+    loop {
+        if shared.read().map(|p| p.last_ok.is_some()).unwrap_or(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    n.ready();
+    let Some(period) = crate::service::watchdog_period() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let fresh = shared
+            .read()
+            .map(|p| p.last_ok.is_some_and(|t| t.elapsed() < p.interval * 3))
+            .unwrap_or(false);
+        if fresh {
+            n.watchdog();
+        } else {
+            tracing::warn!("collection is stale; withholding the systemd watchdog ping");
+        }
+    }
+}
+
+/// The agent's own figures, for its self-metrics and heartbeat.
+#[derive(Default)]
+struct SelfStats {
+    collections: u64,
+    skipped: u64,
+    cpu_seconds: f64,
+    rss_bytes: u64,
+}
+
+impl SelfStats {
+    fn refresh(&mut self) {
+        // procfs: our own /proc/self/stat, one small read per collection.
+        if let Ok(me) = procfs::process::Process::myself()
+            && let Ok(st) = me.stat()
+        {
+            let tps = procfs::ticks_per_second() as f64;
+            self.cpu_seconds = (st.utime + st.stime) as f64 / tps;
+            self.rss_bytes = st.rss * procfs::page_size();
+        }
+    }
+
+    fn add_metrics(&self, m: &mut MetricSet, took: Duration) {
+        m.gauge(
+            "wasp_collection_duration_seconds",
+            "How long the last collection took.",
+        )
+        .set(took.as_secs_f64());
+        m.counter("wasp_collections_total", "Collections taken since start.")
+            .set(self.collections as f64);
+        m.counter(
+            "wasp_collections_skipped_total",
+            "Collections skipped because the previous one overran its interval.",
+        )
+        .set(self.skipped as f64);
+        m.counter(
+            "wasp_agent_cpu_seconds_total",
+            "CPU time the agent itself used.",
+        )
+        .set(self.cpu_seconds);
+        m.gauge(
+            "wasp_agent_resident_memory_bytes",
+            "The agent's own resident memory.",
+        )
+        .set(self.rss_bytes as f64);
     }
 }
 
 /// Collects on a fixed schedule. A collection that overruns its interval makes the loop skip the ticks it
 /// missed (counted), never queue them up.
 fn collection_loop(
-    cfg: &Config,
-    labels: &[(String, String)],
+    mut cfg: Config,
     shared: &http::Shared,
     shipper: &Shipper,
-    stop: &Receiver<()>,
-) -> anyhow::Result<()> {
-    let interval = cfg.agent.interval.0;
-    let mut collector = Collector::new(cfg);
+    ctl: &Receiver<Control>,
+) {
+    let mut interval = cfg.agent.interval.0;
+    let mut labels = common_labels(&cfg);
+    let mut collector = Collector::new(&cfg);
+    let mut stats = SelfStats::default();
     let mut next = Instant::now();
-    let mut skipped: u64 = 0;
+    let mut last_heartbeat = Instant::now();
     loop {
         let started = Instant::now();
         let c = collector.collect();
         let took = started.elapsed();
+        stats.collections += 1;
+        stats.refresh();
+        tracing::debug!(took = ?took, errors = c.errors.len(), "collection done");
         let mut m: MetricSet = metrics::from_collection(&c);
-        m.gauge(
-            "wasp_collection_duration_seconds",
-            "How long the last collection took.",
-        )
-        .set(took.as_secs_f64());
-        m.counter(
-            "wasp_collections_skipped_total",
-            "Collections skipped because the previous one overran its interval.",
-        )
-        .set(skipped as f64);
+        stats.add_metrics(&mut m, took);
         let mut text = String::with_capacity(64 * 1024);
-        prom::render(&m, labels, &mut text);
+        prom::render(&m, &labels, &mut text);
         {
             let mut p = shared.write().unwrap_or_else(|e| e.into_inner());
             p.exposition = Arc::from(text);
@@ -179,18 +313,40 @@ fn collection_loop(
             collection: Arc::new(c),
             metrics: Arc::new(m),
         });
+        if last_heartbeat.elapsed() >= cfg.log.heartbeat.0 {
+            last_heartbeat = Instant::now();
+            tracing::info!(
+                collections = stats.collections,
+                skipped = stats.skipped,
+                cpu_seconds = stats.cpu_seconds,
+                rss_bytes = stats.rss_bytes,
+                took = ?took,
+                "heartbeat"
+            );
+        }
 
         next += interval;
         let now = Instant::now();
         if next <= now {
             let missed = ((now - next).as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
-            skipped += missed;
+            stats.skipped += missed;
             tracing::warn!(took = ?took, missed, "collection overran its interval; skipping missed ticks");
             next += interval * missed as u32;
         }
-        match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
+        match ctl.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Err(RecvTimeoutError::Timeout) => {}
-            _ => return Ok(()),
+            Ok(Control::Reload(new)) => {
+                // Rates continue across a reload only if the collectors are unchanged; new collectors start
+                // from a fresh first reading, which is honest.
+                collector = Collector::new(&new);
+                labels = common_labels(&new);
+                if new.agent.interval.0 != interval {
+                    interval = new.agent.interval.0;
+                    next = Instant::now() + interval;
+                }
+                cfg = *new;
+            }
+            Ok(Control::Stop) | Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }

@@ -1,26 +1,50 @@
-//! The agent's own logs, through tracing: one line per event, written by a background thread so that a slow
-//! stderr or journal never blocks the collection loop (lines beyond its buffer are dropped and counted by
-//! tracing-appender, not waited for).
+//! The agent's own logs, through tracing: one line per event (time, level, thread, component, fields), written
+//! by a background thread so that a slow stderr or journal never blocks the collection loop (lines beyond its
+//! buffer are dropped by tracing-appender, not waited for). The level can be changed on a running agent.
 
 use crate::config::LogLevel;
+use std::sync::OnceLock;
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
-/// Installs the global subscriber. `RUST_LOG` overrides the configured level. Keep the guard alive: dropping it
-/// flushes the buffered lines.
+static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
+fn filter_for(level: LogLevel) -> EnvFilter {
+    // RUST_LOG, when set, wins over the configuration, at start-up and on reload alike.
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level.as_str()))
+}
+
+/// Installs the global subscriber. Keep the guard alive: dropping it flushes the buffered lines.
 pub fn init(level: LogLevel) -> WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(10_000)
         .lossy(true)
+        .thread_name("wasp-log")
         .finish(std::io::stderr());
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level.as_str()));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (filter, handle) = reload::Layer::new(filter_for(level));
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_target(true)
         .with_thread_names(true)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    if tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init()
+        .is_ok()
+    {
+        let _ = FILTER.set(handle);
+    }
     guard
+}
+
+/// Changes the level of a running agent (SIGHUP with a new `[log] level`).
+pub fn set_level(level: LogLevel) {
+    if let Some(h) = FILTER.get()
+        && let Err(e) = h.reload(filter_for(level))
+    {
+        tracing::warn!(error = %e, "cannot change the log level");
+    }
 }

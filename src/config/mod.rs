@@ -90,12 +90,15 @@ impl Default for ServerConfig {
 pub struct LogConfig {
     /// error, warn, info, debug or trace; RUST_LOG overrides it.
     pub level: LogLevel,
+    /// How often an INFO heartbeat line says the agent is alive, so that silence itself is a signal.
+    pub heartbeat: Interval,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: LogLevel::Info,
+            heartbeat: Interval::secs(300),
         }
     }
 }
