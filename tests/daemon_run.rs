@@ -151,6 +151,8 @@ fn healthz_is_503_when_collection_stalls_and_sigterm_still_stops() {
     let dir = tempfile::tempdir().unwrap();
     let proc_root = dir.path().join("proc");
     std::fs::create_dir(&proc_root).unwrap();
+    // /proc/uptime is read before /proc/stat; give it a real one so the read reaches the FIFO.
+    std::fs::copy("/proc/uptime", proc_root.join("uptime")).unwrap();
     nix::unistd::mkfifo(
         &proc_root.join("stat"),
         nix::sys::stat::Mode::from_bits_truncate(0o600),
@@ -218,4 +220,51 @@ fn port_in_use_is_a_clear_startup_error() {
         err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
         "{err}"
     );
+}
+
+#[test]
+fn bearer_token_is_required_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(dir.path().join("token"), "s3cret-token\n").unwrap();
+    let cfg = dir.path().join("wasp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"1s\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nbearer_token_file = \"{}\"\n",
+            dir.path().join("data").display(),
+            dir.path().join("token").display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent(
+        Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (code, _) =
+        wait_until(Duration::from_secs(3), || http_get(port, "/metrics")).expect("no answer");
+    assert_eq!(code, 401);
+    let authed = |token: &str| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).unwrap();
+        buf.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u16>()
+            .unwrap()
+    };
+    assert_eq!(authed("wrong"), 401);
+    assert_eq!(authed("s3cret-token"), 200);
+    drop(agent);
 }

@@ -2,16 +2,12 @@
 //! time, and fill the host sections of a [`Collection`]. No network, no JVMs.
 
 pub mod cgroup;
-pub mod cpu;
 pub mod disk;
 pub mod fs;
-pub mod load;
-pub mod memory;
 pub mod net;
-pub mod pressure;
 pub mod process;
 pub mod rate;
-pub mod vmstat;
+pub mod system;
 
 use crate::model::{Collection, CollectorError};
 use serde::{Deserialize, Serialize};
@@ -37,11 +33,11 @@ impl Default for Roots {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostConfig {
-    pub cpu: cpu::Config,
-    pub vmstat: vmstat::Config,
-    pub memory: memory::Config,
-    pub load: load::Config,
-    pub pressure: pressure::Config,
+    pub cpu: system::Toggle,
+    pub vmstat: system::Toggle,
+    pub memory: system::Toggle,
+    pub load: system::Toggle,
+    pub pressure: system::Toggle,
     pub disk: disk::Config,
     pub filesystem: fs::Config,
     pub net: net::Config,
@@ -54,11 +50,7 @@ pub struct HostConfig {
 pub struct HostCollector {
     roots: Roots,
     cfg: HostConfig,
-    cpu: cpu::CpuCollector,
-    vmstat: vmstat::VmstatCollector,
-    memory: memory::MemoryCollector,
-    load: load::LoadCollector,
-    pressure: pressure::PressureCollector,
+    system: system::SystemCollector,
     disk: disk::DiskCollector,
     fs: fs::FsCollector,
     net: net::NetCollector,
@@ -72,11 +64,7 @@ pub struct HostCollector {
 impl HostCollector {
     pub fn new(cfg: &HostConfig, roots: Roots) -> Self {
         HostCollector {
-            cpu: cpu::CpuCollector::new(&cfg.cpu),
-            vmstat: vmstat::VmstatCollector::new(&cfg.vmstat),
-            memory: memory::MemoryCollector::new(&cfg.memory),
-            load: load::LoadCollector::new(&cfg.load),
-            pressure: pressure::PressureCollector::new(&cfg.pressure),
+            system: system::SystemCollector::new(),
             disk: disk::DiskCollector::new(&cfg.disk),
             fs: fs::FsCollector::new(&cfg.filesystem),
             net: net::NetCollector::new(&cfg.net),
@@ -96,59 +84,43 @@ impl HostCollector {
     pub fn collect(&mut self, now: Instant, out: &mut Collection) {
         let r = &self.roots;
         let c = &self.cfg;
-        let results: [(&'static str, bool, anyhow::Result<()>); 10] = [
+        let want = system::Wanted {
+            cpu: c.cpu.enabled,
+            vmstat: c.vmstat.enabled,
+            memory: c.memory.enabled,
+            load: c.load.enabled,
+        };
+        let system_on = want.cpu || want.vmstat || want.memory || want.load;
+        if c.pressure.enabled {
+            out.pressure = system::read_pressure(r);
+        }
+        let results: [(&'static str, anyhow::Result<()>); 6] = [
             (
-                "cpu",
-                c.cpu.enabled,
-                gated(c.cpu.enabled, || self.cpu.collect(r, now, out)),
-            ),
-            (
-                "vmstat",
-                c.vmstat.enabled,
-                gated(c.vmstat.enabled, || self.vmstat.collect(r, now, out)),
-            ),
-            (
-                "memory",
-                c.memory.enabled,
-                gated(c.memory.enabled, || self.memory.collect(r, now, out)),
-            ),
-            (
-                "load",
-                c.load.enabled,
-                gated(c.load.enabled, || self.load.collect(r, now, out)),
-            ),
-            (
-                "pressure",
-                c.pressure.enabled,
-                gated(c.pressure.enabled, || self.pressure.collect(r, now, out)),
+                "system",
+                gated(system_on, || self.system.collect(r, now, out, &want)),
             ),
             (
                 "disk",
-                c.disk.enabled,
                 gated(c.disk.enabled, || self.disk.collect(r, now, out)),
             ),
             (
                 "filesystem",
-                c.filesystem.enabled,
                 gated(c.filesystem.enabled, || self.fs.collect(r, now, out)),
             ),
             (
                 "net",
-                c.net.enabled,
                 gated(c.net.enabled, || self.net.collect(r, now, out)),
             ),
             (
                 "process",
-                c.process.enabled,
                 gated(c.process.enabled, || self.process.collect(r, now, out)),
             ),
             (
                 "cgroup",
-                c.cgroup.enabled,
                 gated(c.cgroup.enabled, || self.cgroup.collect(r, now, out)),
             ),
         ];
-        for (name, _, res) in results {
+        for (name, res) in results {
             match res {
                 Ok(()) => {
                     if self.failing.remove(name) {

@@ -1,0 +1,249 @@
+//! Live reconfiguration and self-protection of a running agent: SIGHUP applies a new log level and interval
+//! without a restart (same pid, no gap in collection), an invalid file changes nothing, and a collection that
+//! overruns its interval is skipped and counted, not stacked.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Agent(Child);
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_cfg(path: &Path, data: &Path, port: u16, interval: &str, level: &str, extra: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "[agent]\ninterval = \"{interval}\"\ndata_dir = \"{}\"\n{extra}\n[server]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"{level}\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Collects the agent's stderr lines in the background.
+fn capture(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let err = child.stderr.take().unwrap();
+    let l = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            l.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+fn timestamps(jsonl: &Path) -> Vec<i64> {
+    std::fs::read_to_string(jsonl)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["timestamp_ms"].as_i64())
+        .collect()
+}
+
+fn hup(child: &Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+}
+
+fn metric(port: u16, name: &str) -> Option<f64> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn sighup_changes_level_and_interval_without_restart_and_bad_file_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, data, port) = (
+        dir.path().join("wasp.toml"),
+        dir.path().join("data"),
+        free_port(),
+    );
+    write_cfg(&cfg, &data, port, "1s", "info", "");
+    let mut agent = Agent(
+        Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = agent.0.id();
+    let log = capture(&mut agent.0);
+    let jsonl = data.join("wasp.jsonl");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        !log.lock().unwrap().iter().any(|l| l.contains("DEBUG")),
+        "debug lines at level info"
+    );
+    let before = timestamps(&jsonl);
+    assert!(before.len() >= 2, "{before:?}");
+
+    // Reload: debug level, 250 ms interval.
+    write_cfg(&cfg, &data, port, "250ms", "debug", "");
+    let reload_at = wasp::collect::now_ms();
+    hup(&agent.0);
+    std::thread::sleep(Duration::from_millis(2000));
+    let lines = log.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.contains("configuration reloaded")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("DEBUG") && l.contains("collection done")),
+        "{lines:#?}"
+    );
+    let after: Vec<i64> = timestamps(&jsonl)
+        .into_iter()
+        .filter(|&t| t > reload_at + 300)
+        .collect();
+    assert!(after.len() >= 5, "interval did not shrink: {after:?}");
+    for w in after.windows(2) {
+        let gap = w[1] - w[0];
+        // 250 ms +- scheduling noise of a loaded 2-core machine.
+        assert!(
+            (150..=450).contains(&gap),
+            "gap {gap} ms after reload: {after:?}"
+        );
+    }
+    // No gap across the reload: every step of the whole series is at most the old interval plus noise.
+    let all = timestamps(&jsonl);
+    for w in all.windows(2) {
+        assert!(w[1] - w[0] <= 1300, "gap in collection: {all:?}");
+    }
+    assert_eq!(agent.0.id(), pid);
+    assert!(agent.0.try_wait().unwrap().is_none(), "agent exited");
+
+    // An invalid file: refused with its place, the agent keeps its 250 ms interval.
+    std::fs::write(&cfg, "[agent]\ninterval = \"0s\"\n").unwrap();
+    hup(&agent.0);
+    std::thread::sleep(Duration::from_millis(1200));
+    let lines = log.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("reload refused") && l.contains("wasp.toml:2:")),
+        "{lines:#?}"
+    );
+    let last: Vec<i64> = timestamps(&jsonl).into_iter().rev().take(4).collect();
+    for w in last.windows(2) {
+        assert!(
+            w[0] - w[1] <= 450,
+            "interval changed by an invalid file: {last:?}"
+        );
+    }
+    assert!(agent.0.try_wait().unwrap().is_none());
+    let _ = metric(port, "wasp_collections_total").expect("still serving");
+}
+
+#[test]
+fn overrunning_collection_is_skipped_and_counted_not_stacked() {
+    // /proc/stat is a FIFO that this test answers 700 ms after each open: with a 300 ms interval every
+    // collection overruns by two ticks or more.
+    let dir = tempfile::tempdir().unwrap();
+    let proc_root = dir.path().join("proc");
+    std::fs::create_dir(&proc_root).unwrap();
+    // /proc/uptime is read before /proc/stat; give it a real one so the read reaches the FIFO.
+    std::fs::copy("/proc/uptime", proc_root.join("uptime")).unwrap();
+    let fifo = proc_root.join("stat");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let stat = std::fs::read("/proc/stat").unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let f2 = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+            // Opening for write blocks until the agent opens for read.
+            let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(&f2) else {
+                break;
+            };
+            std::thread::sleep(Duration::from_millis(700));
+            let _ = w.write_all(&stat);
+            drop(w);
+            // Let the agent see EOF and close its end; reopening at once would find its reader still there and
+            // the agent would never see EOF.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let (cfg, data, port) = (
+        dir.path().join("wasp.toml"),
+        dir.path().join("data"),
+        free_port(),
+    );
+    write_cfg(
+        &cfg,
+        &data,
+        port,
+        "300ms",
+        "info",
+        &format!("proc_root = \"{}\"", proc_root.display()),
+    );
+    let agent = Agent(
+        Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_millis(4000));
+    let skipped = metric(port, "wasp_collections_skipped_total").unwrap_or_else(|| {
+        panic!(
+            "no metric; jsonl: {:?}",
+            timestamps(&data.join("wasp.jsonl"))
+        )
+    });
+    let ts = timestamps(&data.join("wasp.jsonl"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(agent);
+    // Unblock the writer if it waits in open().
+    let _ = std::fs::File::open(&fifo);
+    let _ = writer.join();
+    assert!(skipped >= 2.0, "skipped {skipped}");
+    // Not stacked: never two collections back to back to catch up; each one is at least ~700 ms after the last.
+    assert!(
+        ts.len() >= 3 && ts.len() <= 7,
+        "{} collections in {:?}: {ts:?}",
+        ts.len(),
+        start.elapsed()
+    );
+    for w in ts.windows(2) {
+        assert!(w[1] - w[0] >= 600, "stacked collections: {ts:?}");
+    }
+}
