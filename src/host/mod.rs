@@ -59,6 +59,15 @@ pub struct HostCollector {
     /// Collectors whose failure has been logged and not yet recovered, so a missing file is one warning, not one
     /// per interval.
     failing: std::collections::BTreeSet<&'static str>,
+    started: Instant,
+}
+
+/// /proc/uptime in centiseconds (procfs parses it as a float; sysstat's unit is the centisecond).
+pub fn uptime_cs(roots: &Roots) -> Option<u64> {
+    use procfs::FromRead;
+    let b = std::fs::read(roots.proc.join("uptime")).ok()?;
+    let u = procfs::Uptime::from_read(&b[..]).ok()?;
+    Some((u.uptime * 100.0).round() as u64)
 }
 
 impl HostCollector {
@@ -72,6 +81,7 @@ impl HostCollector {
             cgroup: cgroup::CgroupCollector::new(&cfg.cgroup),
             roots,
             cfg: cfg.clone(),
+            started: Instant::now(),
             failing: Default::default(),
         }
     }
@@ -83,6 +93,8 @@ impl HostCollector {
     /// Fills the host sections of `out`. `now` is the monotonic time of this reading, for rates.
     pub fn collect(&mut self, now: Instant, out: &mut Collection) {
         let r = &self.roots;
+        // One clock for every rate of this cycle: /proc/uptime in centiseconds, as sysstat measures intervals.
+        let up = uptime_cs(r).unwrap_or_else(|| self.started.elapsed().as_millis() as u64 / 10);
         let c = &self.cfg;
         let want = system::Wanted {
             cpu: c.cpu.enabled,
@@ -97,20 +109,17 @@ impl HostCollector {
         let results: [(&'static str, anyhow::Result<()>); 6] = [
             (
                 "system",
-                gated(system_on, || self.system.collect(r, now, out, &want)),
+                gated(system_on, || self.system.collect(r, up, out, &want)),
             ),
             (
                 "disk",
-                gated(c.disk.enabled, || self.disk.collect(r, now, out)),
+                gated(c.disk.enabled, || self.disk.collect(r, up, out)),
             ),
             (
                 "filesystem",
-                gated(c.filesystem.enabled, || self.fs.collect(r, now, out)),
+                gated(c.filesystem.enabled, || self.fs.collect(r, out)),
             ),
-            (
-                "net",
-                gated(c.net.enabled, || self.net.collect(r, now, out)),
-            ),
+            ("net", gated(c.net.enabled, || self.net.collect(r, up, out))),
             (
                 "process",
                 gated(c.process.enabled, || self.process.collect(r, now, out)),

@@ -18,7 +18,6 @@ use procfs::{FromBufRead, FromBufReadSI, FromRead};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Instant;
 
 /// One section's switch.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -78,10 +77,8 @@ impl SystemCollector {
     }
 
     /// Reads every source once. /proc/stat, /proc/meminfo and /proc/vmstat are required; loadavg is not.
-    pub fn read(&self, roots: &Roots) -> anyhow::Result<Raw> {
+    pub fn read(&self, roots: &Roots, uptime_cs: u64) -> anyhow::Result<Raw> {
         let p = &roots.proc;
-        let uptime = procfs::Uptime::from_read(&read(&p.join("uptime"))?[..])
-            .with_context(|| format!("parsing {}", p.join("uptime").display()))?;
         let stat_bytes = read(&p.join("stat"))?;
         let si = procfs::ExplicitSystemInfo {
             boot_time_secs: 0,
@@ -107,7 +104,7 @@ impl SystemCollector {
                 )
             });
         Ok(Raw {
-            uptime_cs: (uptime.uptime * 100.0).round() as u64,
+            uptime_cs,
             total: ticks(&ks.total),
             cpus: ks
                 .cpu_time
@@ -131,11 +128,11 @@ impl SystemCollector {
     pub fn collect(
         &mut self,
         roots: &Roots,
-        _now: Instant,
+        uptime_cs: u64,
         out: &mut Collection,
         want: &Wanted,
     ) -> anyhow::Result<()> {
-        let cur = self.read(roots)?;
+        let cur = self.read(roots, uptime_cs)?;
         let sections = derive(self.prev.as_ref(), &cur, self.hz, self.page_kib);
         if want.cpu {
             out.cpu = Some(sections.cpu);

@@ -1,3 +1,290 @@
+//! node_exporter's names for disks (diskstats), filesystems, network (netdev, netstat, sockstat, tcpstat), and
+//! `wasp_` names for the derived iostat/sar figures and per-port socket states.
+
 use crate::model::{Collection, MetricSet};
 
-pub(super) fn add(_c: &Collection, _m: &mut MetricSet) {}
+pub(super) fn add(c: &Collection, m: &mut MetricSet) {
+    for d in &c.disks {
+        let t = &d.totals;
+        let dev = || [("device", d.device.clone())];
+        let ms = |v: u64| v as f64 / 1000.0;
+        m.counter(
+            "node_disk_reads_completed_total",
+            "The total number of reads completed successfully.",
+        )
+        .push(dev(), t.reads as f64);
+        m.counter(
+            "node_disk_reads_merged_total",
+            "The total number of reads merged.",
+        )
+        .push(dev(), t.reads_merged as f64);
+        m.counter(
+            "node_disk_read_bytes_total",
+            "The total number of bytes read successfully.",
+        )
+        .push(dev(), t.sectors_read as f64 * 512.0);
+        m.counter(
+            "node_disk_read_time_seconds_total",
+            "The total number of seconds spent by all reads.",
+        )
+        .push(dev(), ms(t.read_ms));
+        m.counter(
+            "node_disk_writes_completed_total",
+            "The total number of writes completed successfully.",
+        )
+        .push(dev(), t.writes as f64);
+        m.counter(
+            "node_disk_writes_merged_total",
+            "The number of writes merged.",
+        )
+        .push(dev(), t.writes_merged as f64);
+        m.counter(
+            "node_disk_written_bytes_total",
+            "The total number of bytes written successfully.",
+        )
+        .push(dev(), t.sectors_written as f64 * 512.0);
+        m.counter(
+            "node_disk_write_time_seconds_total",
+            "This is the total number of seconds spent by all writes.",
+        )
+        .push(dev(), ms(t.write_ms));
+        m.gauge(
+            "node_disk_io_now",
+            "The number of I/Os currently in progress.",
+        )
+        .push(dev(), t.in_flight as f64);
+        m.counter(
+            "node_disk_io_time_seconds_total",
+            "Total seconds spent doing I/Os.",
+        )
+        .push(dev(), ms(t.io_ms));
+        m.counter(
+            "node_disk_io_time_weighted_seconds_total",
+            "The weighted # of seconds spent doing I/Os.",
+        )
+        .push(dev(), ms(t.weighted_ms));
+        if let (Some(n), Some(mg), Some(s), Some(tm)) = (
+            t.discards,
+            t.discards_merged,
+            t.sectors_discarded,
+            t.discard_ms,
+        ) {
+            m.counter(
+                "node_disk_discards_completed_total",
+                "The total number of discards completed successfully.",
+            )
+            .push(dev(), n as f64);
+            m.counter(
+                "node_disk_discards_merged_total",
+                "The total number of discards merged.",
+            )
+            .push(dev(), mg as f64);
+            m.counter(
+                "node_disk_discarded_sectors_total",
+                "The total number of sectors discarded successfully.",
+            )
+            .push(dev(), s as f64);
+            m.counter(
+                "node_disk_discard_time_seconds_total",
+                "This is the total number of seconds spent by all discards.",
+            )
+            .push(dev(), ms(tm));
+        }
+        if let (Some(n), Some(tm)) = (t.flushes, t.flush_ms) {
+            m.counter(
+                "node_disk_flush_requests_total",
+                "The total number of flush requests completed successfully",
+            )
+            .push(dev(), n as f64);
+            m.counter(
+                "node_disk_flush_requests_time_seconds_total",
+                "This is the total number of seconds spent by all flush requests.",
+            )
+            .push(dev(), ms(tm));
+        }
+        let aw = m.gauge(
+            "wasp_disk_await_seconds",
+            "Average time per request over the last interval (iostat r_await/w_await).",
+        );
+        aw.push(
+            [("device", d.device.clone()), ("op", "read".into())],
+            d.r_await / 1000.0,
+        );
+        aw.push(
+            [("device", d.device.clone()), ("op", "write".into())],
+            d.w_await / 1000.0,
+        );
+        m.gauge(
+            "wasp_disk_utilization_percent",
+            "Share of the last interval the device was busy (iostat %util).",
+        )
+        .push(dev(), d.util);
+        m.gauge(
+            "wasp_disk_queue_size",
+            "Average queue length over the last interval (iostat aqu-sz).",
+        )
+        .push(dev(), d.aqu_sz);
+    }
+    for f in &c.filesystems {
+        let l = || {
+            [
+                ("device", f.filesystem.clone()),
+                ("fstype", f.fstype.clone()),
+                ("mountpoint", f.mountpoint.clone()),
+            ]
+        };
+        m.gauge("node_filesystem_size_bytes", "Filesystem size in bytes.")
+            .push(l(), f.size as f64);
+        m.gauge(
+            "node_filesystem_free_bytes",
+            "Filesystem free space in bytes.",
+        )
+        .push(l(), f.free as f64);
+        m.gauge(
+            "node_filesystem_avail_bytes",
+            "Filesystem space available to non-root users in bytes.",
+        )
+        .push(l(), f.avail as f64);
+        m.gauge("node_filesystem_files", "Filesystem total file nodes.")
+            .push(l(), f.inodes as f64);
+        m.gauge(
+            "node_filesystem_files_free",
+            "Filesystem total free file nodes.",
+        )
+        .push(l(), f.ifree as f64);
+        m.gauge("node_filesystem_readonly", "Filesystem read-only status.")
+            .push(l(), if f.readonly { 1.0 } else { 0.0 });
+    }
+    if let Some(n) = &c.net {
+        const NAMES: [(&str, &str); 16] = [
+            ("node_network_receive_bytes_total", "bytes"),
+            ("node_network_receive_packets_total", "packets"),
+            ("node_network_receive_errs_total", "errs"),
+            ("node_network_receive_drop_total", "drop"),
+            ("node_network_receive_fifo_total", "fifo"),
+            ("node_network_receive_frame_total", "frame"),
+            ("node_network_receive_compressed_total", "compressed"),
+            ("node_network_receive_multicast_total", "multicast"),
+            ("node_network_transmit_bytes_total", "bytes"),
+            ("node_network_transmit_packets_total", "packets"),
+            ("node_network_transmit_errs_total", "errs"),
+            ("node_network_transmit_drop_total", "drop"),
+            ("node_network_transmit_fifo_total", "fifo"),
+            ("node_network_transmit_colls_total", "colls"),
+            ("node_network_transmit_carrier_total", "carrier"),
+            ("node_network_transmit_compressed_total", "compressed"),
+        ];
+        for (k, (name, what)) in NAMES.iter().enumerate() {
+            let f = m.counter(*name, format!("Network device statistic {what}."));
+            for i in &n.interfaces {
+                f.push([("device", i.iface.clone())], i.totals[k] as f64);
+            }
+        }
+        let u = m.gauge(
+            "wasp_network_utilization_percent",
+            "Link utilisation over the last interval (sar %ifutil).",
+        );
+        for i in &n.interfaces {
+            u.push([("device", i.iface.clone())], i.ifutil);
+        }
+    }
+    if let Some(t) = &c.tcp {
+        for (k, v) in &t.snmp {
+            m.family(
+                format!("node_netstat_Tcp_{k}"),
+                format!("Statistic Tcp{k}."),
+                if matches!(
+                    k.as_str(),
+                    "CurrEstab" | "MaxConn" | "RtoMin" | "RtoMax" | "RtoAlgorithm"
+                ) {
+                    crate::model::MetricKind::Gauge
+                } else {
+                    crate::model::MetricKind::Counter
+                },
+            )
+            .set(*v as f64);
+        }
+        let f = m.gauge("node_tcp_connection_states", "Number of connection states.");
+        for (state, n) in &t.states {
+            f.push([("state", node_state(state))], *n as f64);
+        }
+        let p = m.gauge(
+            "wasp_tcp_port_connections",
+            "TCP sockets on each local listening port by state (ss -tan sport = :PORT).",
+        );
+        for port in &t.ports {
+            for (state, n) in &port.states {
+                p.push(
+                    [
+                        ("port", port.port.to_string()),
+                        ("state", node_state(state)),
+                    ],
+                    *n as f64,
+                );
+            }
+        }
+    }
+    if let Some(s) = &c.sockets {
+        m.gauge(
+            "node_sockstat_sockets_used",
+            "Number of IPv4 sockets in use.",
+        )
+        .set(s.totsck as f64);
+        m.gauge(
+            "node_sockstat_TCP_inuse",
+            "Number of TCP sockets in state inuse.",
+        )
+        .set(s.tcpsck as f64);
+        m.gauge("node_sockstat_TCP_tw", "Number of TCP sockets in state tw.")
+            .set(s.tcp_tw as f64);
+        m.gauge(
+            "node_sockstat_TCP_alloc",
+            "Number of TCP sockets in state alloc.",
+        )
+        .set(s.tcp_alloc as f64);
+        m.gauge(
+            "node_sockstat_TCP_orphan",
+            "Number of TCP sockets in state orphan.",
+        )
+        .set(s.tcp_orphan as f64);
+        m.gauge(
+            "node_sockstat_UDP_inuse",
+            "Number of UDP sockets in state inuse.",
+        )
+        .set(s.udpsck as f64);
+        m.gauge(
+            "node_sockstat_RAW_inuse",
+            "Number of RAW sockets in state inuse.",
+        )
+        .set(s.rawsck as f64);
+        m.gauge(
+            "node_sockstat_FRAG_inuse",
+            "Number of FRAG sockets in state inuse.",
+        )
+        .set(s.ip_frag as f64);
+        m.gauge(
+            "node_sockstat_TCP6_inuse",
+            "Number of TCP6 sockets in state inuse.",
+        )
+        .set(s.tcp6sck as f64);
+    }
+}
+
+/// node_exporter's tcpstat state label values.
+fn node_state(ss: &str) -> String {
+    match ss {
+        "ESTAB" => "established",
+        "SYN-SENT" => "syn_sent",
+        "SYN-RECV" => "syn_recv",
+        "FIN-WAIT-1" => "fin_wait1",
+        "FIN-WAIT-2" => "fin_wait2",
+        "TIME-WAIT" => "time_wait",
+        "UNCONN" => "close",
+        "CLOSE-WAIT" => "close_wait",
+        "LAST-ACK" => "last_ack",
+        "LISTEN" => "listen",
+        "CLOSING" => "closing",
+        other => other,
+    }
+    .to_string()
+}
