@@ -1,0 +1,94 @@
+//! Shared helpers for tests that run the real tools next to wasp.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+
+/// Fails in CI when a tool is missing (a missing part is a failure there); skips with a note elsewhere.
+pub fn require(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is not installed; scripts/test.sh installs it");
+        }
+        eprintln!("skipping: {tool} not installed (run scripts/test.sh)");
+    }
+    found
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command with the C locale and ISO times, so numbers and headers parse the same everywhere.
+pub fn tool(cmd: &str) -> Command {
+    let mut c = Command::new(cmd);
+    c.env("LC_ALL", "C")
+        .env("S_TIME_FORMAT", "ISO")
+        .env("POSIXLY_CORRECT", "")
+        .env_remove("POSIXLY_CORRECT");
+    c
+}
+
+pub fn is_num(s: &str) -> bool {
+    s.parse::<f64>().is_ok()
+}
+
+/// sar's "Average:" block, as (header columns, rows of values), one entry per report section.
+pub fn sar_sections(text: &str) -> Vec<(Vec<String>, Vec<Vec<String>>)> {
+    let mut out: Vec<(Vec<String>, Vec<Vec<String>>)> = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("Average:") else {
+            continue;
+        };
+        let toks: Vec<String> = rest.split_whitespace().map(String::from).collect();
+        if toks.is_empty() {
+            continue;
+        }
+        if toks.iter().all(|t| !is_num(t)) {
+            out.push((toks, Vec::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push(toks);
+        }
+    }
+    out
+}
+
+/// The row of the section that has column `col`, whose first value is `key` (or the only row when key is None).
+pub fn sar_row(
+    sections: &[(Vec<String>, Vec<Vec<String>>)],
+    col: &str,
+    key: Option<&str>,
+) -> Option<HashMap<String, f64>> {
+    let (hdr, rows) = sections.iter().find(|(h, _)| h.iter().any(|c| c == col))?;
+    let row = match key {
+        Some(k) => rows
+            .iter()
+            .find(|r| r.first().map(String::as_str) == Some(k))?,
+        None => rows.first()?,
+    };
+    Some(
+        hdr.iter()
+            .zip(row.iter())
+            .filter_map(|(h, v)| Some((h.clone(), v.parse().ok()?)))
+            .collect(),
+    )
+}
+
+/// |a - b| within abs, or within rel of the larger.
+pub fn close(a: f64, b: f64, abs: f64, rel: f64) -> bool {
+    (a - b).abs() <= abs || (a - b).abs() <= rel * a.abs().max(b.abs())
+}
+
+#[track_caller]
+pub fn check(what: &str, wasp: f64, tool: f64, abs: f64, rel: f64, failures: &mut Vec<String>) {
+    if !close(wasp, tool, abs, rel) {
+        failures.push(format!(
+            "{what}: wasp {wasp:.3} vs tool {tool:.3} (abs {abs}, rel {rel})"
+        ));
+    }
+}
