@@ -102,7 +102,7 @@ fn start_load() -> Load {
         while !s.load(Ordering::Relaxed) {
             let _ = c.write_all(&chunk);
             n += 1;
-            if n % 50 == 0 {
+            if n.is_multiple_of(50) {
                 // A short-lived connection: one active open here, one passive open at the server.
                 drop(TcpStream::connect(("127.0.0.1", port)));
             }
