@@ -37,7 +37,7 @@ impl Collector {
             hostname: self.hostname.clone(),
             ..Default::default()
         };
-        self.host.collect(now, &mut c);
+        self.host.collect(&mut c);
         if let Some(j) = &mut self.jvm
             && let Err(e) = j.collect(self.host.roots(), now, &mut c)
         {

@@ -734,3 +734,71 @@ fn filesystems_agree_with_df() {
     assert!(compared > 0, "no mount in both:\n{}", stdout(&df));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn busiest_process_cpu_agrees_with_pidstat_and_groups_aggregate_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !require("pidstat") {
+        return;
+    }
+    let mut busy = std::process::Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let pid = busy.id();
+    std::thread::sleep(Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("wasp.toml");
+    std::fs::write(
+        &cfg,
+        "[[host.process.groups]]\nname = \"spinner\"\nmatch = \"while :; do :; done\"\n",
+    )
+    .unwrap();
+    let pidstat = tool("pidstat")
+        .args(["-u", "-p", &pid.to_string(), "2", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wasp = std::process::Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["once", "--format", "json", "--interval", "2s", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pidstat = pidstat.wait_with_output().unwrap();
+    let wasp = wasp.wait_with_output().unwrap();
+    let _ = busy.kill();
+    let _ = busy.wait();
+    let w: serde_json::Value = serde_json::from_slice(&wasp.stdout).unwrap();
+    let text = stdout(&pidstat);
+    // pidstat prints its header with the time stamp and no "Average:" header: pair the header line with the
+    // data line after it, both without their time column.
+    let lines: Vec<&str> = text.lines().collect();
+    let h = lines
+        .iter()
+        .position(|l| l.contains("%CPU"))
+        .unwrap_or_else(|| panic!("pidstat:\n{text}"));
+    let row: HashMap<String, f64> = lines[h]
+        .split_whitespace()
+        .skip(1)
+        .zip(lines[h + 1].split_whitespace().skip(1))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect();
+    let top = &w["processes"]["top_cpu"][0];
+    assert_eq!(
+        top["pid"], pid,
+        "the spinning shell is not ranked first: {}",
+        w["processes"]["top_cpu"]
+    );
+    // One busy thread is ~100 %; pidstat's denominator is whole jiffies of a ~2 s interval: 3 points.
+    let got = num(&top["%cpu"]);
+    assert!(
+        close(got, row["%CPU"], 3.0, 0.0),
+        "wasp {got} vs pidstat {}",
+        row["%CPU"]
+    );
+    let g = &w["processes"]["groups"][0];
+    assert_eq!(g["name"], "spinner");
+    assert_eq!(g["processes"], 1, "{g}");
+    assert!(close(num(&g["%cpu"]), got, 0.01, 0.0));
+}

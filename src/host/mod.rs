@@ -90,8 +90,8 @@ impl HostCollector {
         &self.roots
     }
 
-    /// Fills the host sections of `out`. `now` is the monotonic time of this reading, for rates.
-    pub fn collect(&mut self, now: Instant, out: &mut Collection) {
+    /// Fills the host sections of `out`; rates are over the time since the previous call.
+    pub fn collect(&mut self, out: &mut Collection) {
         let r = &self.roots;
         // One clock for every rate of this cycle: /proc/uptime in centiseconds, as sysstat measures intervals.
         let up = uptime_cs(r).unwrap_or_else(|| self.started.elapsed().as_millis() as u64 / 10);
@@ -122,11 +122,11 @@ impl HostCollector {
             ("net", gated(c.net.enabled, || self.net.collect(r, up, out))),
             (
                 "process",
-                gated(c.process.enabled, || self.process.collect(r, now, out)),
+                gated(c.process.enabled, || self.process.collect(r, up, out)),
             ),
             (
                 "cgroup",
-                gated(c.cgroup.enabled, || self.cgroup.collect(r, now, out)),
+                gated(c.cgroup.enabled, || self.cgroup.collect(r, out)),
             ),
         ];
         for (name, res) in results {

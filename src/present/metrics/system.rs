@@ -178,4 +178,94 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
             }
         }
     }
+    if let Some(p) = &c.processes {
+        let st = m.gauge(
+            "wasp_processes",
+            "Processes by state letter (R, S, D, Z, T, I).",
+        );
+        for (state, n) in &p.states {
+            st.push([("state", state.clone())], *n as f64);
+        }
+        m.gauge("wasp_threads", "Threads of all processes.")
+            .set(p.threads as f64);
+        for g in &p.groups {
+            let l = || [("group", g.name.clone())];
+            m.gauge("wasp_process_group_processes", "Processes in the group.")
+                .push(l(), g.processes as f64);
+            m.gauge(
+                "wasp_process_group_threads",
+                "Threads of the group's processes.",
+            )
+            .push(l(), g.threads as f64);
+            m.gauge(
+                "wasp_process_group_cpu_percent",
+                "CPU use of the group over the last interval (top %CPU, summed).",
+            )
+            .push(l(), g.cpu_pct);
+            m.gauge(
+                "wasp_process_group_resident_memory_bytes",
+                "Resident memory of the group's processes.",
+            )
+            .push(l(), g.rss as f64);
+            m.gauge(
+                "wasp_process_group_open_fds",
+                "Open file descriptors of the group's processes.",
+            )
+            .push(l(), g.fds as f64);
+        }
+    }
+    if let Some(cg) = &c.cgroup {
+        for g in &cg.groups {
+            let l = || [("cgroup", g.path.clone())];
+            if let Some(v) = g.cpu_limit_cores {
+                m.gauge(
+                    "wasp_cgroup_cpu_limit_cores",
+                    "CPU quota of the cgroup in cores.",
+                )
+                .push(l(), v);
+            }
+            if let Some(v) = g.cpu_usage_seconds {
+                m.counter(
+                    "wasp_cgroup_cpu_usage_seconds_total",
+                    "CPU time used by the cgroup.",
+                )
+                .push(l(), v);
+            }
+            if let Some(v) = g.nr_throttled {
+                m.counter(
+                    "wasp_cgroup_cpu_throttled_periods_total",
+                    "Periods in which the cgroup was throttled.",
+                )
+                .push(l(), v as f64);
+            }
+            if let Some(v) = g.throttled_seconds {
+                m.counter(
+                    "wasp_cgroup_cpu_throttled_seconds_total",
+                    "Time the cgroup was throttled.",
+                )
+                .push(l(), v);
+            }
+            if let Some(v) = g.memory_limit {
+                m.gauge(
+                    "wasp_cgroup_memory_limit_bytes",
+                    "Memory limit of the cgroup.",
+                )
+                .push(l(), v as f64);
+            }
+            if let Some(v) = g.memory_usage {
+                m.gauge(
+                    "wasp_cgroup_memory_usage_bytes",
+                    "Memory used by the cgroup.",
+                )
+                .push(l(), v as f64);
+            }
+            if let Some(v) = g.oom_kills {
+                m.counter(
+                    "wasp_cgroup_oom_kills_total",
+                    "Processes of the cgroup killed by the OOM killer.",
+                )
+                .push(l(), v as f64);
+            }
+        }
+    }
 }

@@ -114,4 +114,42 @@ pub(super) fn render(c: &Collection, out: &mut String) {
             p.pswpout
         );
     }
+    if let Some(p) = &c.processes {
+        let _ = writeln!(
+            out,
+            "Tasks: {} total, {} threads; {:?}",
+            p.total, p.threads, p.states
+        );
+        let _ = writeln!(
+            out,
+            "    PID USER      S  %CPU       RSS    THR   FDS COMMAND"
+        );
+        for r in &p.top_cpu {
+            let _ = writeln!(
+                out,
+                "{:7} {:<9} {:1} {:5.1} {:9} {:6} {:5} {}",
+                r.pid,
+                r.user,
+                r.state,
+                r.cpu_pct,
+                r.rss / 1024,
+                r.threads,
+                r.fds.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                r.command.chars().take(80).collect::<String>()
+            );
+        }
+        for g in &p.groups {
+            let _ = writeln!(
+                out,
+                "group {:<12} procs {:4} threads {:5} %CPU {:6.1} RSS {:>10} KiB fds {}",
+                g.name,
+                g.processes,
+                g.threads,
+                g.cpu_pct,
+                g.rss / 1024,
+                g.fds
+            );
+        }
+        out.push('\n');
+    }
 }
