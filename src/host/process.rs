@@ -182,7 +182,7 @@ impl ProcessCollector {
         let n = self.cfg.top;
         rows.sort_by(|a, b| b.cpu.total_cmp(&a.cpu).then(b.rss.cmp(&a.rss)));
         let top_cpu: Vec<i32> = rows.iter().take(n).map(|r| r.pid).collect();
-        rows.sort_by(|a, b| b.rss.cmp(&a.rss));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.rss));
         let top_rss: Vec<i32> = rows.iter().take(n).map(|r| r.pid).collect();
         let by_pid: BTreeMap<i32, &Row> = rows.iter().map(|r| (r.pid, r)).collect();
         let mut detail = |pid: i32| -> Option<ProcInfo> {
