@@ -40,14 +40,6 @@ pub enum Command {
     /// JVMs on this host: list them, print jstat-like figures.
     #[command(subcommand)]
     Jvm(crate::jvm::cli::JvmCmd),
-    /// Thread dumps, class histograms and diagnostic commands through the HotSpot attach protocol.
-    #[command(subcommand)]
-    Dump(crate::jvm::dump_cli::DumpCmd),
-    /// Analyse thread-dump or histogram files from anywhere.
-    Analyze(crate::jvm::dump_cli::AnalyzeArgs),
-    /// Ask the running agent to take a snapshot.
-    #[command(subcommand)]
-    Trigger(crate::trigger::cli::TriggerCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,9 +111,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             once(&cfg, &args)
         }
         Command::Jvm(cmd) => crate::jvm::cli::run(cmd, &load(cli.config.as_deref())?),
-        Command::Dump(cmd) => crate::jvm::dump_cli::run_dump(cmd, &load(cli.config.as_deref())?),
-        Command::Analyze(args) => crate::jvm::dump_cli::run_analyze(args),
-        Command::Trigger(cmd) => crate::trigger::cli::run(cmd, &load(cli.config.as_deref())?),
     }
 }
 

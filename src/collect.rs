@@ -39,7 +39,7 @@ impl Collector {
         };
         self.host.collect(&mut c);
         if let Some(j) = &mut self.jvm
-            && let Err(e) = j.collect(self.host.roots(), now, &mut c)
+            && let Err(e) = j.collect(self.host.roots(), &mut c)
         {
             c.errors.push(CollectorError {
                 collector: "jvm".into(),

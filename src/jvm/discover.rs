@@ -1,1 +1,266 @@
-//! To be written.
+//! Finding every HotSpot JVM on the host, containers included, and its hsperfdata file.
+//!
+//! Candidates are processes whose command is java (or jsvc, Tomcat's daemon launcher). The file is
+//! `hsperfdata_<user>/<nspid>` in the JVM's own /tmp, reached through /proc/<pid>/root so that a JVM in another
+//! mount namespace (a container, PrivateTmp) is found too; when a /tmp cleaner deleted it, the JVM's shared
+//! mapping is still readable through /proc/<pid>/map_files.
+
+use crate::host::Roots;
+use crate::jvm::JvmConfig;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JvmProcess {
+    pub pid: u32,
+    pub ns_pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub user: String,
+    /// Process start time in clock ticks since boot (identity together with pid).
+    pub start_ticks: u64,
+    pub cmdline: Vec<String>,
+    pub app: String,
+    pub main: String,
+    pub container_id: Option<String>,
+    pub hsperfdata: Option<PathBuf>,
+    /// Why the JVM cannot be measured, when it cannot.
+    pub not_measurable: Option<String>,
+}
+
+fn is_java(comm: &str, cmdline: &[String]) -> bool {
+    let exe = cmdline
+        .first()
+        .map(|s| s.rsplit('/').next().unwrap_or(s))
+        .unwrap_or("");
+    matches!(comm, "java" | "jsvc") || exe == "java" || exe == "jsvc"
+}
+
+/// The main class or jar: the first argument after the options (skipping option values that take one).
+pub fn main_of(cmdline: &[String]) -> String {
+    let mut it = cmdline.iter().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-cp" | "-classpath" | "--class-path" | "-p" | "--module-path" | "--add-opens"
+            | "--add-exports" | "--add-modules" => {
+                it.next();
+            }
+            "-jar" => return it.next().cloned().unwrap_or_default(),
+            "-m" | "--module" => return it.next().cloned().unwrap_or_default(),
+            s if s.starts_with('-') => {}
+            s => return s.to_string(),
+        }
+    }
+    String::new()
+}
+
+/// The short name an operator knows the JVM by.
+pub fn app_of(cmdline: &[String], cfg: &JvmConfig) -> String {
+    let joined = cmdline.join(" ");
+    for a in &cfg.apps {
+        if a.pattern.is_match(&joined) {
+            return a.name.clone();
+        }
+    }
+    let prop = |key: &str| {
+        cmdline
+            .iter()
+            .find_map(|a| a.strip_prefix(&format!("-D{key}=")).map(String::from))
+    };
+    if let Some(a) = prop("wasp.app") {
+        return a;
+    }
+    if let Some(base) = prop("catalina.base") {
+        let name = Path::new(base.trim_end_matches('/'))
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or(base);
+        return format!("tomcat:{name}");
+    }
+    if let Some(s) = prop("jboss.server.name") {
+        return format!("jboss:{s}");
+    }
+    if let Some(s) = prop("weblogic.Name") {
+        return format!("weblogic:{s}");
+    }
+    let main = main_of(cmdline);
+    let short = main.rsplit(['.', '/']).next().unwrap_or(&main);
+    let short = short
+        .strip_suffix("jar")
+        .map(|s| s.trim_end_matches('.'))
+        .unwrap_or(short);
+    if short.is_empty() {
+        "java".into()
+    } else {
+        short.to_string()
+    }
+}
+
+/// A 64-hex container id in the cgroup path (docker, containerd, cri-o, podman).
+pub fn container_id(cgroup: &str) -> Option<String> {
+    for part in cgroup.split(['/', '-', '.', ':']) {
+        if part.len() == 64 && part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Some(part[..12].to_string());
+        }
+    }
+    None
+}
+
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// The hsperfdata file of a JVM: its own /tmp first, then the deleted-but-mapped copy.
+fn find_hsperfdata(roots: &Roots, pid: u32, ns_pid: u32) -> Option<PathBuf> {
+    let tmp = roots.proc.join(pid.to_string()).join("root/tmp");
+    if let Ok(dir) = std::fs::read_dir(&tmp) {
+        for e in dir.flatten() {
+            if e.file_name().to_string_lossy().starts_with("hsperfdata_") {
+                let f = e.path().join(ns_pid.to_string());
+                if f.is_file() {
+                    return Some(f);
+                }
+            }
+        }
+    }
+    // Deleted by a /tmp cleaner while the JVM runs: its rw-s mapping is still there.
+    let maps = std::fs::read_to_string(roots.proc.join(pid.to_string()).join("maps")).ok()?;
+    let line = maps.lines().find(|l| l.contains("/hsperfdata_"))?;
+    let range = line.split_whitespace().next()?;
+    let p = roots
+        .proc
+        .join(pid.to_string())
+        .join("map_files")
+        .join(range);
+    p.exists().then_some(p)
+}
+
+/// One pid; a clear error if it is not a JVM.
+pub fn find(roots: &Roots, pid: u32) -> anyhow::Result<JvmProcess> {
+    find_with(roots, pid, &JvmConfig::default())
+}
+
+pub fn find_with(roots: &Roots, pid: u32, cfg: &JvmConfig) -> anyhow::Result<JvmProcess> {
+    let p = procfs::process::Process::new_with_root(roots.proc.join(pid.to_string()))
+        .with_context(|| format!("pid {pid}: no such process"))?;
+    let stat = p
+        .stat()
+        .with_context(|| format!("pid {pid}: cannot read its stat"))?;
+    let cmdline = p.cmdline().unwrap_or_default();
+    if !is_java(&stat.comm, &cmdline) {
+        anyhow::bail!("pid {pid} ({}) is not a Java process", stat.comm);
+    }
+    let status = p
+        .status()
+        .with_context(|| format!("pid {pid}: cannot read its status"))?;
+    let ns_pid = status
+        .nspid
+        .as_ref()
+        .and_then(|v| v.last().copied())
+        .unwrap_or(pid as i32) as u32;
+    let uid = status.euid;
+    let gid = status.egid;
+    let cgroup = std::fs::read_to_string(roots.proc.join(pid.to_string()).join("cgroup"))
+        .unwrap_or_default();
+    let hsperfdata = find_hsperfdata(roots, pid, ns_pid);
+    let not_measurable = if hsperfdata.is_some() {
+        None
+    } else if cmdline.iter().any(|a| a == "-XX:-UsePerfData") {
+        Some("started with -XX:-UsePerfData: no counters".to_string())
+    } else if cmdline.iter().any(|a| a == "-XX:+PerfDisableSharedMem") {
+        Some("started with -XX:+PerfDisableSharedMem: no counters".to_string())
+    } else {
+        Some(
+            "no hsperfdata file (not HotSpot, still starting, or its /tmp is unreachable)"
+                .to_string(),
+        )
+    };
+    Ok(JvmProcess {
+        pid,
+        ns_pid,
+        uid,
+        gid,
+        user: user_name(uid),
+        start_ticks: stat.starttime,
+        app: app_of(&cmdline, cfg),
+        main: main_of(&cmdline),
+        cmdline,
+        container_id: container_id(&cgroup),
+        hsperfdata,
+        not_measurable,
+    })
+}
+
+/// Every JVM on the host.
+pub fn discover(roots: &Roots, cfg: &JvmConfig) -> Vec<JvmProcess> {
+    let Ok(dir) = std::fs::read_dir(&roots.proc) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        // Cheap filter first: the 16-byte comm.
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if !matches!(comm.trim(), "java" | "jsvc") {
+            continue;
+        }
+        if let Ok(j) = find_with(roots, pid, cfg) {
+            out.push(j);
+        }
+    }
+    out.sort_by_key(|j| j.pid);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn app_names() {
+        let c = JvmConfig::default();
+        assert_eq!(
+            app_of(
+                &v(
+                    "java -Dcatalina.base=/var/lib/tomcat10 -cp x org.apache.catalina.startup.Bootstrap start"
+                ),
+                &c
+            ),
+            "tomcat:tomcat10"
+        );
+        assert_eq!(
+            app_of(&v("java -Dwasp.app=billing -jar x.jar"), &c),
+            "billing"
+        );
+        assert_eq!(
+            app_of(&v("java -Djboss.server.name=node1 org.jboss.Main"), &c),
+            "jboss:node1"
+        );
+        assert_eq!(app_of(&v("java -Xmx1g -cp a:b com.example.Lab"), &c), "Lab");
+        assert_eq!(app_of(&v("java -jar /opt/app/orders.jar"), &c), "orders");
+        assert_eq!(
+            main_of(&v("java -Xmx1g -cp a:b com.example.Lab arg")),
+            "com.example.Lab"
+        );
+    }
+
+    #[test]
+    fn container_ids() {
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            container_id(&format!("0::/system.slice/docker-{id}.scope")).as_deref(),
+            Some("0123456789ab")
+        );
+        assert_eq!(container_id("0::/user.slice"), None);
+    }
+}

@@ -1,47 +1,135 @@
 //! JVM collectors: find every HotSpot JVM on the host, read its hsperfdata counters, and (on request) speak the
 //! attach protocol for thread dumps, class histograms and diagnostic commands. Nothing is loaded into the JVM.
 
-pub mod analysis;
-pub mod attach;
 pub mod cli;
 pub mod discover;
-pub mod dump_cli;
-pub mod histogram;
 pub mod metrics;
 pub mod perfdata;
-pub mod threaddump;
 
+use crate::config::Pattern;
 use crate::host::Roots;
 use crate::model::Collection;
+use crate::model::jvm::Jvm;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JvmConfig {
     pub enabled: bool,
+    /// Names for JVMs, by a regular expression on the command line; the first match wins.
+    pub apps: Vec<AppRule>,
 }
 
 impl Default for JvmConfig {
     fn default() -> Self {
-        JvmConfig { enabled: true }
+        JvmConfig {
+            enabled: true,
+            apps: Vec::new(),
+        }
     }
 }
 
-/// Discovers JVMs and reads their counters on every collection.
-pub struct JvmCollector {}
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppRule {
+    #[serde(rename = "match")]
+    pub pattern: Pattern,
+    pub name: String,
+}
+
+struct Known {
+    proc_: discover::JvmProcess,
+    prev: Option<metrics::Previous>,
+}
+
+/// Discovers JVMs and reads their counters on every collection. JVMs are keyed by pid and start time, so a
+/// reused pid is a new JVM, and a JVM that is gone is dropped with its state.
+pub struct JvmCollector {
+    cfg: JvmConfig,
+    known: HashMap<(u32, u64), Known>,
+    boot: u64,
+    hz: u64,
+}
 
 impl JvmCollector {
-    pub fn new(_cfg: &JvmConfig) -> Self {
-        JvmCollector {}
+    pub fn new(cfg: &JvmConfig) -> Self {
+        JvmCollector {
+            cfg: cfg.clone(),
+            known: HashMap::new(),
+            boot: procfs::boot_time_secs().unwrap_or(0),
+            hz: procfs::ticks_per_second().max(1),
+        }
     }
 
-    pub fn collect(
-        &mut self,
-        _roots: &Roots,
-        _now: Instant,
-        _out: &mut Collection,
-    ) -> anyhow::Result<()> {
+    pub fn collect(&mut self, roots: &Roots, out: &mut Collection) -> anyhow::Result<()> {
+        let found = discover::discover(roots, &self.cfg);
+        let mut next = HashMap::new();
+        for j in found {
+            let key = (j.pid, j.start_ticks);
+            let mut k = self.known.remove(&key).unwrap_or(Known {
+                proc_: j.clone(),
+                prev: None,
+            });
+            // The file may appear after start-up or vanish; identity (app, cmdline) stays cached.
+            k.proc_.hsperfdata = j.hsperfdata;
+            k.proc_.not_measurable = j.not_measurable;
+            out.jvms.push(self.read(&mut k));
+            next.insert(key, k);
+        }
+        self.known = next;
         Ok(())
+    }
+
+    fn read(&self, k: &mut Known) -> Jvm {
+        let p = &k.proc_;
+        let start_time = self.boot + p.start_ticks / self.hz;
+        let mut jvm = Jvm {
+            pid: p.pid,
+            ns_pid: p.ns_pid,
+            user: p.user.clone(),
+            app: p.app.clone(),
+            main: p.main.clone(),
+            container_id: p.container_id.clone(),
+            start_time,
+            measurable: false,
+            reason: p.not_measurable.clone(),
+            ..Default::default()
+        };
+        let Some(path) = &p.hsperfdata else {
+            return jvm;
+        };
+        match perfdata::PerfData::read(path) {
+            Ok(pd) => {
+                // A file left by an earlier JVM with this pid is stale: its VM began long before this process.
+                if let Some(begin_ms) = pd.long("sun.rt.createVmBeginTime")
+                    && (begin_ms / 1000 - start_time as i64).abs() > 30
+                {
+                    jvm.reason = Some(format!(
+                        "{}: stale hsperfdata (another JVM's, pid reused)",
+                        path.display()
+                    ));
+                    return jvm;
+                }
+                jvm.measurable = true;
+                jvm.reason = None;
+                jvm.version = pd.string("java.property.java.vm.version").map(String::from);
+                jvm.vendor = pd.string("java.property.java.vm.vendor").map(String::from);
+                jvm.gc = metrics::gc_name(&pd);
+                if let Some(cmd) = pd.string("sun.rt.javaCommand")
+                    && let Some(main) = cmd.split_whitespace().next()
+                {
+                    jvm.main = main.to_string();
+                }
+                jvm.jstat = Some(metrics::jstat(&pd));
+                let (f, prev) = metrics::figures(&pd, k.prev.as_ref());
+                jvm.figures = Some(f);
+                k.prev = Some(prev);
+            }
+            Err(e) => {
+                jvm.reason = Some(format!("pid {}: {}: {e}", p.pid, path.display()));
+            }
+        }
+        jvm
     }
 }

@@ -1,8 +1,6 @@
 //! Triggers: decide when to take snapshots (signals, control socket, schedules, rules, log and service watches)
 //! and assemble incident bundles.
 
-pub mod cli;
-
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
