@@ -84,11 +84,10 @@ pub fn app_of(cmdline: &[String], cfg: &JvmConfig) -> String {
         return format!("weblogic:{s}");
     }
     let main = main_of(cmdline);
-    let short = main.rsplit(['.', '/']).next().unwrap_or(&main);
-    let short = short
-        .strip_suffix("jar")
-        .map(|s| s.trim_end_matches('.'))
-        .unwrap_or(short);
+    let short = match main.strip_suffix(".jar") {
+        Some(jar) => jar.rsplit('/').next().unwrap_or(jar),
+        None => main.rsplit(['.', '/']).next().unwrap_or(&main),
+    };
     if short.is_empty() {
         "java".into()
     } else {
