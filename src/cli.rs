@@ -91,11 +91,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig { path } => {
             let cfg = Config::load(&path)?;
             println!(
-                "{}: OK (interval {}, {} sink(s), {} rule(s))",
+                "{}: OK (interval {}, {} process group(s), {} cgroup(s), {} JVM app rule(s))",
                 path.display(),
                 cfg.agent.interval,
-                cfg.sinks.len(),
-                cfg.rules.len()
+                cfg.host.process.groups.len(),
+                cfg.host.cgroup.paths.len(),
+                cfg.jvm.apps.len()
             );
             Ok(())
         }

@@ -1,6 +1,6 @@
 //! wasp: a lightweight host and JVM collector agent for application-server hosts.
 //!
-//! collectors (`host`, `jvm`) produce the typed `model`; `trigger` decides when snapshots are taken; `ship`
+//! collectors (`host`, `jvm`) produce the typed `model`; `ship`
 //! encodes and delivers; `present` renders views; `daemon` and `cli` only wire them.
 
 pub mod cli;
@@ -15,4 +15,3 @@ pub mod present;
 pub mod serve;
 pub mod service;
 pub mod ship;
-pub mod trigger;

@@ -26,11 +26,6 @@ pub struct Config {
     pub log: LogConfig,
     pub host: crate::host::HostConfig,
     pub jvm: crate::jvm::JvmConfig,
-    /// Named delivery targets, `[sinks.NAME]`.
-    pub sinks: BTreeMap<String, crate::ship::SinkConfig>,
-    pub triggers: crate::trigger::TriggerConfig,
-    /// `[[rules]]`: conditions over collected figures and what to do when they hold.
-    pub rules: Vec<crate::trigger::RuleConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

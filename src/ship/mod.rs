@@ -6,20 +6,12 @@
 pub mod file;
 
 use crate::model::{Collection, Document, MetricSet};
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SinkConfig {
-    #[serde(rename = "type")]
-    pub kind: String,
-}
 
 /// What the shipper is handed each interval.
 pub enum Item {
