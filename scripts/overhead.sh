@@ -24,7 +24,7 @@ listen = "127.0.0.1:$WP"
 TOML
 "$WASP" run --config "$T/wasp.toml" 2>"$T/wasp.log" & WPID=$!; PIDS+=($WPID)
 prometheus-node-exporter --web.listen-address=127.0.0.1:$NP >"$T/ne.log" 2>&1 & NPID=$!; PIDS+=($NPID)
-"$SADC" 1 "$((DUR + 1))" "$T/sa.data" & SPID=$!; PIDS+=($SPID)
+"$SADC" 1 "$((DUR + 30))" "$T/sa.data" & SPID=$!; PIDS+=($SPID)
 sleep 1
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{ split($0, a, ") "); split(a[2], f, " "); printf "%.3f", (f[12] + f[13]) / t }' "/proc/$1/stat"; }

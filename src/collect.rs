@@ -38,13 +38,15 @@ impl Collector {
             ..Default::default()
         };
         self.host.collect(&mut c);
-        if let Some(j) = &mut self.jvm
-            && let Err(e) = j.collect(self.host.roots(), &mut c)
-        {
-            c.errors.push(CollectorError {
-                collector: "jvm".into(),
-                message: format!("{e:#}"),
-            });
+        if let Some(j) = &mut self.jvm {
+            let t = Instant::now();
+            if let Err(e) = j.collect(self.host.roots(), &mut c) {
+                c.errors.push(CollectorError {
+                    collector: "jvm".into(),
+                    message: format!("{e:#}"),
+                });
+            }
+            c.timings.push(("jvm".into(), t.elapsed().as_secs_f64()));
         }
         self.last = Some(now);
         c

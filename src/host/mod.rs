@@ -7,6 +7,7 @@ pub mod fs;
 pub mod net;
 pub mod process;
 pub mod rate;
+pub mod sockdiag;
 pub mod system;
 
 use crate::model::{Collection, CollectorError};
@@ -106,7 +107,7 @@ impl HostCollector {
         if c.pressure.enabled {
             out.pressure = system::read_pressure(r);
         }
-        let results: [(&'static str, anyhow::Result<()>); 6] = [
+        let results: [(&'static str, (anyhow::Result<()>, f64)); 6] = [
             (
                 "system",
                 gated(system_on, || self.system.collect(r, up, out, &want)),
@@ -129,7 +130,8 @@ impl HostCollector {
                 gated(c.cgroup.enabled, || self.cgroup.collect(r, out)),
             ),
         ];
-        for (name, res) in results {
+        for (name, (res, took)) in results {
+            out.timings.push((name.to_string(), took));
             match res {
                 Ok(()) => {
                     if self.failing.remove(name) {
@@ -151,6 +153,8 @@ impl HostCollector {
     }
 }
 
-fn gated(enabled: bool, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
-    if enabled { f() } else { Ok(()) }
+fn gated(enabled: bool, f: impl FnOnce() -> anyhow::Result<()>) -> (anyhow::Result<()>, f64) {
+    let t = Instant::now();
+    let r = if enabled { f() } else { Ok(()) };
+    (r, t.elapsed().as_secs_f64())
 }

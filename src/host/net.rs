@@ -131,8 +131,8 @@ pub fn parse_sockstat(v4: &str, v6: &str) -> Sockets {
     }
 }
 
-/// Counts of /proc/net/tcp{,6} lines by (local port, state). Hand-parsed on purpose: procfs decodes both
-/// addresses of every socket into allocations; a WAS host can hold 100k sockets and we need two fields.
+/// Counts of /proc/net/tcp{,6} lines by (local port, state), the fallback to sock_diag. Hand-parsed on
+/// purpose: procfs decodes both addresses of every socket into allocations, and we need two fields.
 pub fn count_tcp(text: &str, by_port: &mut HashMap<(u16, u8), u64>) {
     for line in text.lines().skip(1) {
         let mut f = line.split_whitespace();
@@ -292,12 +292,20 @@ impl NetCollector {
             tcp.orsts = r("OutRsts");
         }
         if self.cfg.tcp_states {
-            let mut by_port = HashMap::new();
-            for f in ["tcp", "tcp6"] {
-                if let Ok(t) = std::fs::read_to_string(p.join(f)) {
-                    count_tcp(&t, &mut by_port);
+            // Netlink for the live host; the files when replaying a captured /proc (or when netlink is refused).
+            let live = roots.proc == std::path::Path::new("/proc");
+            let by_port = match live.then(super::sockdiag::tcp_counts) {
+                Some(Ok(c)) => c,
+                _ => {
+                    let mut by_port = HashMap::new();
+                    for f in ["tcp", "tcp6"] {
+                        if let Ok(t) = std::fs::read_to_string(p.join(f)) {
+                            count_tcp(&t, &mut by_port);
+                        }
+                    }
+                    by_port
                 }
-            }
+            };
             let mut states = [0u64; 13];
             let mut listening: Vec<u16> = Vec::new();
             for (&(port, st), &n) in &by_port {

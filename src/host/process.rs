@@ -53,6 +53,8 @@ pub struct ProcessCollector {
     page: u64,
     boot: u64,
     users: HashMap<u32, String>,
+    /// User and command line per (pid, start time): they do not change, so they are read once.
+    idents: HashMap<(i32, u64), (String, String)>,
 }
 
 struct Row {
@@ -77,6 +79,7 @@ impl ProcessCollector {
             page: procfs::page_size(),
             boot: procfs::boot_time_secs().unwrap_or(0),
             users: HashMap::new(),
+            idents: HashMap::new(),
         }
     }
 
@@ -105,9 +108,28 @@ impl ProcessCollector {
         let mut rows = Vec::new();
         let mut next = HashMap::new();
         let mut res = Processes::default();
-        for p in procfs::process::all_processes_with_root(&roots.proc)?.flatten() {
-            // A process that exits between listing and reading is simply gone.
-            let Ok(st) = p.stat() else { continue };
+        let dir = std::fs::read_dir(&roots.proc)?;
+        let mut buf = Vec::with_capacity(1024);
+        for e in dir.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            // Hot path: one open+read of /proc/<pid>/stat into a reused buffer (procfs's Process would open a
+            // directory fd per pid first); procfs parses the bytes. A process that exits meanwhile is gone.
+            buf.clear();
+            let Ok(mut f) = std::fs::File::open(roots.proc.join(pid).join("stat")) else {
+                continue;
+            };
+            if std::io::Read::read_to_end(&mut f, &mut buf).is_err() {
+                continue;
+            }
+            let Ok(st) = <procfs::process::Stat as procfs::FromRead>::from_read(&buf[..]) else {
+                continue;
+            };
             let ticks = st.utime + st.stime;
             *res.states.entry(st.state.to_string()).or_default() += 1;
             res.total += 1;
@@ -120,7 +142,15 @@ impl ProcessCollector {
                 Some(g) => g,
                 None if self.cfg.groups.is_empty() => None,
                 None => {
-                    let cmd = p.cmdline().map(|v| v.join(" ")).unwrap_or_default();
+                    let cmd = std::fs::read(roots.proc.join(pid).join("cmdline"))
+                        .map(|b| {
+                            b.split(|&c| c == 0)
+                                .filter(|a| !a.is_empty())
+                                .map(|a| String::from_utf8_lossy(a).into_owned())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default();
                     let cmd = if cmd.is_empty() { st.comm.clone() } else { cmd };
                     self.cfg
                         .groups
@@ -185,22 +215,40 @@ impl ProcessCollector {
         rows.sort_by_key(|r| std::cmp::Reverse(r.rss));
         let top_rss: Vec<i32> = rows.iter().take(n).map(|r| r.pid).collect();
         let by_pid: BTreeMap<i32, &Row> = rows.iter().map(|r| (r.pid, r)).collect();
+        let mut idents = std::mem::take(&mut self.idents);
+        idents.retain(|k, _| self.prev.get(&k.0).is_some_and(|s| s.start == k.1));
         let mut detail = |pid: i32| -> Option<ProcInfo> {
             let r = by_pid.get(&pid)?;
-            let p =
-                procfs::process::Process::new_with_root(roots.proc.join(pid.to_string())).ok()?;
-            let uid = p.uid().unwrap_or(0);
-            let cmd = p.cmdline().map(|v| v.join(" ")).unwrap_or_default();
-            let cmd = if cmd.is_empty() {
-                p.stat()
-                    .map(|s| format!("[{}]", s.comm))
-                    .unwrap_or_default()
-            } else {
-                cmd
+            let (user, command) = match idents.get(&(pid, r.start)) {
+                Some(i) => i.clone(),
+                None => {
+                    let dir = roots.proc.join(pid.to_string());
+                    // The owner of /proc/<pid> is the process's effective uid: no status parse needed.
+                    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&dir).ok()?);
+                    let cmd = std::fs::read(dir.join("cmdline"))
+                        .map(|b| {
+                            b.split(|&c| c == 0)
+                                .filter(|a| !a.is_empty())
+                                .map(|a| String::from_utf8_lossy(a).into_owned())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default();
+                    let cmd = if cmd.is_empty() {
+                        std::fs::read_to_string(dir.join("comm"))
+                            .map(|c| format!("[{}]", c.trim()))
+                            .unwrap_or_default()
+                    } else {
+                        cmd
+                    };
+                    let v = (self.user(uid), cmd);
+                    idents.insert((pid, r.start), v.clone());
+                    v
+                }
             };
             Some(ProcInfo {
                 pid: pid as u32,
-                user: self.user(uid),
+                user,
                 state: r.state.to_string(),
                 cpu_pct: r.cpu,
                 rss: r.rss,
@@ -208,11 +256,12 @@ impl ProcessCollector {
                 threads: r.threads,
                 fds: fd_count(roots, pid),
                 start_time: self.boot + r.start / self.hz as u64,
-                command: cmd,
+                command,
             })
         };
         res.top_cpu = top_cpu.into_iter().filter_map(&mut detail).collect();
         res.top_rss = top_rss.into_iter().filter_map(&mut detail).collect();
+        self.idents = idents;
         out.processes = Some(res);
         Ok(())
     }

@@ -196,25 +196,54 @@ pub fn find_with(roots: &Roots, pid: u32, cfg: &JvmConfig) -> anyhow::Result<Jvm
 
 /// Every JVM on the host.
 pub fn discover(roots: &Roots, cfg: &JvmConfig) -> Vec<JvmProcess> {
-    let Ok(dir) = std::fs::read_dir(&roots.proc) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
+    Scanner::default().scan(roots, cfg)
+}
+
+/// Discovery across collections: pids already known not to be Java are not re-read every interval (their
+/// comm would be read again for nothing), except on a full rescan every 30 s, which also catches a Java
+/// process that reused such a pid.
+#[derive(Default)]
+pub struct Scanner {
+    not_java: std::collections::HashSet<u32>,
+    last_full: Option<std::time::Instant>,
+}
+
+impl Scanner {
+    pub fn scan(&mut self, roots: &Roots, cfg: &JvmConfig) -> Vec<JvmProcess> {
+        let Ok(dir) = std::fs::read_dir(&roots.proc) else {
+            return Vec::new();
         };
-        // Cheap filter first: the 16-byte comm.
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if !matches!(comm.trim(), "java" | "jsvc") {
-            continue;
+        let full = self
+            .last_full
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(30));
+        if full {
+            self.not_java.clear();
+            self.last_full = Some(std::time::Instant::now());
         }
-        if let Ok(j) = find_with(roots, pid, cfg) {
-            out.push(j);
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            seen.insert(pid);
+            if self.not_java.contains(&pid) {
+                continue;
+            }
+            // Cheap filter first: the 16-byte comm.
+            let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+            if !matches!(comm.trim(), "java" | "jsvc") {
+                self.not_java.insert(pid);
+                continue;
+            }
+            if let Ok(j) = find_with(roots, pid, cfg) {
+                out.push(j);
+            }
         }
+        self.not_java.retain(|p| seen.contains(p));
+        out.sort_by_key(|j| j.pid);
+        out
     }
-    out.sort_by_key(|j| j.pid);
-    out
 }
 
 #[cfg(test)]

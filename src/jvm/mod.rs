@@ -48,6 +48,7 @@ struct Known {
 pub struct JvmCollector {
     cfg: JvmConfig,
     known: HashMap<(u32, u64), Known>,
+    scanner: discover::Scanner,
     boot: u64,
     hz: u64,
 }
@@ -57,13 +58,14 @@ impl JvmCollector {
         JvmCollector {
             cfg: cfg.clone(),
             known: HashMap::new(),
+            scanner: discover::Scanner::default(),
             boot: procfs::boot_time_secs().unwrap_or(0),
             hz: procfs::ticks_per_second().max(1),
         }
     }
 
     pub fn collect(&mut self, roots: &Roots, out: &mut Collection) -> anyhow::Result<()> {
-        let found = discover::discover(roots, &self.cfg);
+        let found = self.scanner.scan(roots, &self.cfg);
         let mut next = HashMap::new();
         for j in found {
             let key = (j.pid, j.start_ticks);

@@ -47,6 +47,8 @@ pub struct Collection {
     pub jvms: Vec<jvm::Jvm>,
     /// Collectors that failed or were incomplete in this reading: (collector, message).
     pub errors: Vec<CollectorError>,
+    /// How long each collector took in this reading, seconds.
+    pub timings: Vec<(String, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

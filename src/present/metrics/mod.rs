@@ -19,5 +19,12 @@ pub fn from_collection(c: &Collection) -> MetricSet {
         m.gauge("wasp_collector_errors", "")
             .push([("collector", e.collector.clone())], 1.0);
     }
+    let t = m.gauge(
+        "wasp_collector_duration_seconds",
+        "How long each collector took in the last collection.",
+    );
+    for (name, secs) in &c.timings {
+        t.push([("collector", name.clone())], *secs);
+    }
     m
 }
