@@ -35,6 +35,11 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Thread dumps, class histograms and diagnostic commands through the HotSpot attach protocol.
+    #[command(subcommand)]
+    Dump(crate::jvm::dump_cli::DumpCmd),
+    /// Analyse thread-dump files from anywhere (jstack, jcmd, wasp): verdict first, then the evidence.
+    Analyze(crate::jvm::dump_cli::AnalyzeArgs),
     /// Validate the configuration, then tell the running agent to apply it (as SIGHUP and `systemctl reload`).
     Reload,
     /// JVMs on this host: list them, print jstat-like figures.
@@ -106,6 +111,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::daemon::run(cfg, path)
         }
         Command::Reload => reload(cli.config.as_deref()),
+        Command::Dump(cmd) => crate::jvm::dump_cli::run_dump(cmd, &load(cli.config.as_deref())?),
+        Command::Analyze(args) => crate::jvm::dump_cli::run_analyze(args),
         Command::Once(args) => {
             let cfg = load(cli.config.as_deref())?;
             let _guard = crate::logging::init(crate::config::LogLevel::Warn);

@@ -1,10 +1,14 @@
 //! JVM collectors: find every HotSpot JVM on the host, read its hsperfdata counters, and (on request) speak the
 //! attach protocol for thread dumps, class histograms and diagnostic commands. Nothing is loaded into the JVM.
 
+pub mod analysis;
+pub mod attach;
 pub mod cli;
 pub mod discover;
+pub mod dump_cli;
 pub mod metrics;
 pub mod perfdata;
+pub mod threaddump;
 
 use crate::config::Pattern;
 use crate::host::Roots;

@@ -1,0 +1,537 @@
+//! What an expert reads out of thread dumps: states, who holds what a BLOCKED thread waits for, deadlock
+//! cycles (also those the JVM does not report), identical stacks, the threads that burn CPU, and named
+//! diagnoses with their evidence. Verdict first.
+
+use super::threaddump::{Thread, ThreadDump};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// CPU per OS thread over a short window: nid -> percent of one core.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ThreadCpu {
+    pub window_s: f64,
+    pub by_nid: HashMap<u64, f64>,
+}
+
+/// Samples /proc/<pid>/task/*/stat twice, `window` apart (what top -H shows).
+pub fn sample_thread_cpu(pid: u32, window: Duration) -> anyhow::Result<ThreadCpu> {
+    let read = || -> anyhow::Result<HashMap<u64, u64>> {
+        let mut m = HashMap::new();
+        for e in std::fs::read_dir(format!("/proc/{pid}/task"))?.flatten() {
+            let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) else {
+                continue;
+            };
+            let Ok(b) = std::fs::read(e.path().join("stat")) else {
+                continue;
+            };
+            if let Ok(st) = <procfs::process::Stat as procfs::FromRead>::from_read(&b[..]) {
+                m.insert(tid, st.utime + st.stime);
+            }
+        }
+        Ok(m)
+    };
+    let a = read()?;
+    let t = std::time::Instant::now();
+    std::thread::sleep(window);
+    let b = read()?;
+    let secs = t.elapsed().as_secs_f64();
+    let hz = procfs::ticks_per_second().max(1) as f64;
+    let by_nid = b
+        .iter()
+        .map(|(tid, &v)| {
+            (
+                *tid,
+                v.saturating_sub(*a.get(tid).unwrap_or(&v)) as f64 / hz / secs * 100.0,
+            )
+        })
+        .collect();
+    Ok(ThreadCpu {
+        window_s: secs,
+        by_nid,
+    })
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Blocked {
+    pub thread: String,
+    pub state: String,
+    pub waits_for: String,
+    pub owner: Option<String>,
+    /// thread -> owner -> owner's owner ... as far as it goes.
+    pub chain: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StackGroup {
+    pub count: usize,
+    pub state: String,
+    pub top_frames: Vec<String>,
+    pub threads: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HotThread {
+    pub thread: String,
+    pub nid: u64,
+    pub cpu_pct: f64,
+    pub state: String,
+    pub top_frames: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Diagnosis {
+    pub name: String,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub verdict: Vec<String>,
+    pub threads: usize,
+    pub states: BTreeMap<String, usize>,
+    pub deadlocks: Vec<Vec<String>>,
+    pub blocked: Vec<Blocked>,
+    pub groups: Vec<StackGroup>,
+    pub hot: Vec<HotThread>,
+    pub diagnoses: Vec<Diagnosis>,
+    /// Threads stuck on the same top frame in every dump (RUNNABLE), when several dumps are given.
+    pub stuck: Vec<String>,
+    pub unparsed_lines: usize,
+}
+
+fn top(t: &Thread, n: usize) -> Vec<String> {
+    t.frames.iter().take(n).map(|f| f.frame.clone()).collect()
+}
+
+fn any_frame(t: &Thread, pats: &[&str]) -> Option<String> {
+    t.frames
+        .iter()
+        .find(|f| pats.iter().any(|p| f.frame.contains(p)))
+        .map(|f| f.frame.clone())
+}
+
+/// Analyses the last dump, using the earlier ones (taken apart in time) for "stuck on the same frame".
+pub fn analyze(dumps: &[ThreadDump], cpu: Option<&ThreadCpu>) -> Report {
+    let Some(d) = dumps.last() else {
+        return Report::default();
+    };
+    let mut r = Report {
+        threads: d.threads.len(),
+        unparsed_lines: dumps.iter().map(|d| d.unparsed.len()).sum(),
+        ..Default::default()
+    };
+    for t in &d.threads {
+        let s = if t.state.is_empty() {
+            "VM".to_string()
+        } else {
+            t.state.clone()
+        };
+        *r.states.entry(s).or_default() += 1;
+    }
+    // Lock owners: monitors ("locked") and ownable synchronizers.
+    let mut owner: HashMap<&str, &str> = HashMap::new();
+    for t in &d.threads {
+        for l in t.locks_held() {
+            owner.insert(l.address.as_str(), t.name.as_str());
+        }
+    }
+    let waits: HashMap<&str, &str> = d
+        .threads
+        .iter()
+        .filter(|t| t.state == "BLOCKED" || t.state_detail == "parking")
+        .filter_map(|t| {
+            let l = t.waiting_for()?;
+            Some((t.name.as_str(), *owner.get(l.address.as_str())?))
+        })
+        .collect();
+    // Deadlocks: cycles in thread -> owner-of-awaited-lock.
+    let mut seen_cycles: Vec<Vec<String>> = Vec::new();
+    for start in waits.keys() {
+        let mut path = vec![*start];
+        let mut cur = *start;
+        while let Some(next) = waits.get(cur) {
+            if let Some(i) = path.iter().position(|p| p == next) {
+                let mut cyc: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
+                cyc.sort();
+                if !seen_cycles.contains(&cyc) {
+                    seen_cycles.push(cyc);
+                }
+                break;
+            }
+            path.push(next);
+            cur = next;
+        }
+    }
+    r.deadlocks = seen_cycles;
+    for t in d.threads.iter().filter(|t| {
+        t.state == "BLOCKED" || t.waiting_for().is_some() && t.state_detail == "parking"
+    }) {
+        let Some(l) = t.waiting_for() else { continue };
+        let mut chain = vec![t.name.clone()];
+        let mut cur = t.name.as_str();
+        while let Some(o) = waits.get(cur) {
+            if chain.iter().any(|c| c == o) {
+                break;
+            }
+            chain.push(o.to_string());
+            cur = o;
+        }
+        // Parked threads with no owner are idle pool workers, not contention.
+        let ow = owner.get(l.address.as_str()).map(|s| s.to_string());
+        if t.state != "BLOCKED" && ow.is_none() {
+            continue;
+        }
+        r.blocked.push(Blocked {
+            thread: t.name.clone(),
+            state: t.state.clone(),
+            waits_for: format!("<{}> (a {})", l.address, l.class),
+            owner: ow,
+            chain,
+        });
+    }
+    // Identical stacks.
+    let mut groups: HashMap<(String, Vec<String>), Vec<String>> = HashMap::new();
+    for t in d
+        .threads
+        .iter()
+        .filter(|t| t.is_java() && !t.frames.is_empty())
+    {
+        groups
+            .entry((t.state.clone(), top(t, 8)))
+            .or_default()
+            .push(t.name.clone());
+    }
+    let mut groups: Vec<StackGroup> = groups
+        .into_iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|((state, top_frames), threads)| StackGroup {
+            count: threads.len(),
+            state,
+            top_frames,
+            threads,
+        })
+        .collect();
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.threads.cmp(&b.threads)));
+    r.groups = groups;
+    // CPU per Java thread.
+    if let Some(cpu) = cpu {
+        let mut hot: Vec<HotThread> = d
+            .threads
+            .iter()
+            .filter_map(|t| {
+                let nid = t.nid?;
+                let pct = *cpu.by_nid.get(&nid)?;
+                (pct > 0.0).then(|| HotThread {
+                    thread: t.name.clone(),
+                    nid,
+                    cpu_pct: pct,
+                    state: t.state.clone(),
+                    top_frames: top(t, 10),
+                })
+            })
+            .collect();
+        hot.sort_by(|a, b| b.cpu_pct.total_cmp(&a.cpu_pct));
+        hot.truncate(10);
+        r.hot = hot;
+    }
+    r.diagnoses = diagnose(d);
+    if dumps.len() > 1 {
+        for t in d
+            .threads
+            .iter()
+            .filter(|t| t.state == "RUNNABLE" && !t.frames.is_empty())
+        {
+            let frame = &t.frames[0].frame;
+            let same = dumps[..dumps.len() - 1].iter().all(|o| {
+                o.threads.iter().any(|x| {
+                    x.name == t.name && x.frames.first().is_some_and(|f| &f.frame == frame)
+                })
+            });
+            if same {
+                r.stuck.push(format!("{} at {}", t.name, frame));
+            }
+        }
+    }
+    // The verdict.
+    for c in &r.deadlocks {
+        r.verdict.push(format!("DEADLOCK between {}", c.join(", ")));
+    }
+    for dg in &r.diagnoses {
+        r.verdict.push(format!(
+            "{}: {}",
+            dg.name,
+            dg.evidence.first().cloned().unwrap_or_default()
+        ));
+    }
+    if let Some(h) = r.hot.first() {
+        r.verdict.push(format!(
+            "busiest thread: \"{}\" {:.0}% CPU at {}",
+            h.thread,
+            h.cpu_pct,
+            h.top_frames.first().cloned().unwrap_or_default()
+        ));
+    }
+    let blocked = r.states.get("BLOCKED").copied().unwrap_or(0);
+    if blocked > 0 {
+        r.verdict
+            .push(format!("{blocked} thread(s) BLOCKED on monitors"));
+    }
+    if r.verdict.is_empty() {
+        r.verdict
+            .push("no deadlock, no contention, no known trouble pattern".into());
+    }
+    r
+}
+
+fn diagnose(d: &ThreadDump) -> Vec<Diagnosis> {
+    let mut out = Vec::new();
+    // Tomcat's request pool: every http-nio/ajp exec thread busy, none idle in the pool queue.
+    let pool: Vec<&Thread> = d
+        .threads
+        .iter()
+        .filter(|t| {
+            (t.name.starts_with("http-")
+                || t.name.starts_with("ajp-")
+                || t.name.starts_with("https-"))
+                && t.name.contains("-exec-")
+        })
+        .collect();
+    if !pool.is_empty() {
+        let idle = |t: &Thread| {
+            any_frame(
+                t,
+                &[
+                    "TaskQueue.take",
+                    "TaskQueue.poll",
+                    "LinkedBlockingQueue.take",
+                    "LinkedBlockingQueue.poll",
+                ],
+            )
+            .is_some()
+        };
+        let busy: Vec<&&Thread> = pool.iter().filter(|t| !idle(t)).collect();
+        if busy.len() == pool.len() {
+            let mut ev = vec![format!(
+                "all {} request threads busy, none waiting for work",
+                pool.len()
+            )];
+            let mut frames: BTreeMap<String, usize> = BTreeMap::new();
+            for t in &busy {
+                // The first application frame: skip JDK internals.
+                if let Some(f) = t.frames.iter().find(|f| {
+                    !(f.frame.starts_with("java.")
+                        || f.frame.starts_with("jdk.")
+                        || f.frame.starts_with("sun."))
+                }) {
+                    *frames.entry(f.frame.clone()).or_default() += 1;
+                }
+            }
+            let mut frames: Vec<(String, usize)> = frames.into_iter().collect();
+            frames.sort_by_key(|f| std::cmp::Reverse(f.1));
+            for (f, n) in frames.into_iter().take(3) {
+                ev.push(format!("{n} blocked at {f}"));
+            }
+            out.push(Diagnosis {
+                name: "request thread pool exhausted".into(),
+                evidence: ev,
+            });
+        }
+    }
+    let count = |pats: &[&str]| -> Vec<String> {
+        d.threads
+            .iter()
+            .filter_map(|t| any_frame(t, pats).map(|f| format!("\"{}\" at {f}", t.name)))
+            .collect()
+    };
+    let jdbc = count(&[
+        "HikariPool.getConnection",
+        "GenericObjectPool.borrowObject",
+        "ConnectionPool.borrowConnection",
+        "BasicDataSource.getConnection",
+        "PooledDataSource.popConnection",
+    ]);
+    if !jdbc.is_empty() {
+        out.push(Diagnosis {
+            name: format!(
+                "{} thread(s) waiting for a JDBC pool connection",
+                jdbc.len()
+            ),
+            evidence: jdbc,
+        });
+    }
+    let sock: Vec<String> = d
+        .threads
+        .iter()
+        .filter(|t| {
+            t.frames.first().is_some_and(|f| {
+                [
+                    "socketRead",
+                    "NioSocketImpl.park",
+                    "NioSocketImpl.read",
+                    "SocketDispatcher.read",
+                ]
+                .iter()
+                .any(|p| f.frame.contains(p))
+            })
+        })
+        .filter(|t| {
+            any_frame(
+                t,
+                &[
+                    "jdbc",
+                    "mysql",
+                    "oracle",
+                    "postgresql",
+                    "http",
+                    "Http",
+                    "rpc",
+                ],
+            )
+            .is_some()
+        })
+        .map(|t| {
+            format!(
+                "\"{}\" at {}",
+                t.name,
+                t.frames.first().map(|f| f.frame.as_str()).unwrap_or("")
+            )
+        })
+        .collect();
+    if !sock.is_empty() {
+        out.push(Diagnosis {
+            name: format!(
+                "{} thread(s) in socket reads to a database or remote API",
+                sock.len()
+            ),
+            evidence: sock,
+        });
+    }
+    let log: Vec<String> = d
+        .threads
+        .iter()
+        .filter(|t| t.state == "BLOCKED")
+        .filter_map(|t| {
+            any_frame(
+                t,
+                &[
+                    "ch.qos.logback",
+                    "org.apache.log4j",
+                    "org.apache.logging.log4j",
+                    "java.util.logging",
+                ],
+            )
+            .map(|f| format!("\"{}\" at {f}", t.name))
+        })
+        .collect();
+    if log.len() > 1 {
+        out.push(Diagnosis {
+            name: format!("log appender lock contention ({} threads)", log.len()),
+            evidence: log,
+        });
+    }
+    out
+}
+
+impl Report {
+    /// Verdict first, then the evidence.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for v in &self.verdict {
+            s.push_str(&format!("* {v}\n"));
+        }
+        s.push_str(&format!("\n{} threads: {:?}\n", self.threads, self.states));
+        for c in &self.deadlocks {
+            s.push_str(&format!("\ndeadlock cycle: {}\n", c.join(" -> ")));
+        }
+        if !self.blocked.is_empty() {
+            s.push_str("\nwaiting for locks:\n");
+            for b in &self.blocked {
+                s.push_str(&format!(
+                    "  \"{}\" waits for {} held by {}  (chain: {})\n",
+                    b.thread,
+                    b.waits_for,
+                    b.owner
+                        .as_deref()
+                        .map(|o| format!("\"{o}\""))
+                        .unwrap_or("nobody visible".into()),
+                    b.chain.join(" -> ")
+                ));
+            }
+        }
+        for h in &self.hot {
+            s.push_str(&format!(
+                "\nCPU {:.1}% \"{}\" (nid {}) {}\n",
+                h.cpu_pct, h.thread, h.nid, h.state
+            ));
+            for f in &h.top_frames {
+                s.push_str(&format!("    at {f}\n"));
+            }
+        }
+        for dg in &self.diagnoses {
+            s.push_str(&format!("\n{}:\n", dg.name));
+            for e in dg.evidence.iter().take(10) {
+                s.push_str(&format!("  {e}\n"));
+            }
+        }
+        if !self.stuck.is_empty() {
+            s.push_str("\nsame frame in every dump:\n");
+            for t in &self.stuck {
+                s.push_str(&format!("  {t}\n"));
+            }
+        }
+        for g in self.groups.iter().take(10) {
+            s.push_str(&format!(
+                "\n{} threads {} with the same stack:\n",
+                g.count, g.state
+            ));
+            for f in &g.top_frames {
+                s.push_str(&format!("    at {f}\n"));
+            }
+        }
+        if self.unparsed_lines > 0 {
+            s.push_str(&format!(
+                "\n({} lines not understood, kept)\n",
+                self.unparsed_lines
+            ));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn finds_both_deadlocks_and_the_blocked_chain_in_the_jdk17_fixture() {
+        let t = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/jdk17-jstack-l.txt"),
+        )
+        .unwrap();
+        let d = super::super::threaddump::parse(&t);
+        let r = analyze(&[d], None);
+        assert!(
+            r.deadlocks
+                .contains(&vec!["deadlock-A".to_string(), "deadlock-B".to_string()]),
+            "{:?}",
+            r.deadlocks
+        );
+        assert!(
+            r.deadlocks.contains(&vec![
+                "rl-deadlock-1".to_string(),
+                "rl-deadlock-2".to_string()
+            ]),
+            "{:?}",
+            r.deadlocks
+        );
+        let b = r
+            .blocked
+            .iter()
+            .find(|b| b.thread == "sync-blocked-1")
+            .unwrap();
+        assert_eq!(b.owner.as_deref(), Some("monitor-holder"));
+        assert!(r.to_text().starts_with("* DEADLOCK"));
+    }
+}

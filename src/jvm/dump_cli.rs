@@ -1,0 +1,134 @@
+//! `wasp dump ...` (through the attach protocol) and `wasp analyze FILE...` (dumps from anywhere).
+
+use super::{analysis, attach, threaddump};
+use crate::config::{Config, Interval};
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum DumpCmd {
+    /// Thread dump of a JVM (with locks), as text (the JVM's own), parsed JSON, or the analysis report.
+    Threads {
+        pid: u32,
+        #[arg(long, short = 'f', value_enum, default_value_t = DumpFormat::Text)]
+        format: DumpFormat,
+        /// For the report: CPU per Java thread is sampled over this window before the dump.
+        #[arg(long, default_value = "500ms", value_parser = parse_interval)]
+        cpu_window: Interval,
+        #[arg(long, default_value = "10s", value_parser = parse_interval)]
+        timeout: Interval,
+    },
+    /// Class histogram (jmap -histo), all objects or only live ones (a full GC).
+    Histo {
+        pid: u32,
+        #[arg(long)]
+        live: bool,
+        #[arg(long, default_value = "30s", value_parser = parse_interval)]
+        timeout: Interval,
+    },
+    /// Any jcmd diagnostic command: `wasp dump jcmd PID VM.flags`, `... GC.heap_info`, `... VM.uptime`.
+    Jcmd {
+        pid: u32,
+        #[arg(required = true, trailing_var_arg = true)]
+        command: Vec<String>,
+        #[arg(long, default_value = "30s", value_parser = parse_interval)]
+        timeout: Interval,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DumpFormat {
+    Text,
+    Json,
+    Report,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Thread-dump files (jstack, jcmd Thread.print, wasp dump), oldest first: several files taken apart in
+    /// time are compared.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, short = 'f', value_enum, default_value_t = AnalyzeFormat::Report)]
+    pub format: AnalyzeFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AnalyzeFormat {
+    Report,
+    Json,
+}
+
+fn parse_interval(s: &str) -> Result<Interval, String> {
+    let d = crate::config::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be positive".into());
+    }
+    Ok(Interval(d))
+}
+
+fn opts(cfg: &Config, timeout: Interval) -> attach::AttachOptions {
+    attach::AttachOptions {
+        timeout: timeout.0,
+        proc_root: cfg.agent.proc_root.clone(),
+    }
+}
+
+pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
+    match cmd {
+        DumpCmd::Threads {
+            pid,
+            format,
+            cpu_window,
+            timeout,
+        } => {
+            let cpu = if format == DumpFormat::Report {
+                analysis::sample_thread_cpu(pid, cpu_window.0).ok()
+            } else {
+                None
+            };
+            let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
+            match format {
+                DumpFormat::Text => print!("{text}"),
+                DumpFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&threaddump::parse(&text))?
+                ),
+                DumpFormat::Report => {
+                    print!(
+                        "{}",
+                        analysis::analyze(&[threaddump::parse(&text)], cpu.as_ref()).to_text()
+                    )
+                }
+            }
+        }
+        DumpCmd::Histo { pid, live, timeout } => print!(
+            "{}",
+            attach::class_histogram(pid, live, &opts(cfg, timeout))?
+        ),
+        DumpCmd::Jcmd {
+            pid,
+            command,
+            timeout,
+        } => print!(
+            "{}",
+            attach::jcmd(pid, &command.join(" "), &opts(cfg, timeout))?
+        ),
+    }
+    Ok(())
+}
+
+pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
+    let mut dumps = Vec::new();
+    for f in &args.files {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        dumps.push(threaddump::parse(&text));
+    }
+    let r = analysis::analyze(&dumps, None);
+    match args.format {
+        AnalyzeFormat::Report => print!("{}", r.to_text()),
+        AnalyzeFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Thread dumps through wasp's own attach client, against jstack on the same JVM (OpenJDK 17, and the JDK 25
+//! under /usr/lib/jvm when present): the same threads, states and lock owners; both deadlocks found; the
+//! busiest thread first; a JVM with attach disabled refused without a signal; a non-JVM a clear error.
+
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wasp::jvm::threaddump;
+
+struct Jvm(Child);
+impl Drop for Jvm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn classes() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes");
+    if !dir.join("Lab.class").exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/Lab.java");
+        assert!(
+            Command::new("javac")
+                .args(["--release", "17", "-d"])
+                .arg(&dir)
+                .arg(src)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    dir
+}
+
+/// Starts Lab and waits for its "ready" line (all threads, deadlocks included, are in place 300 ms later).
+fn lab(java: &Path, extra: &[&str]) -> (Jvm, Option<std::process::ChildStdout>) {
+    let mut c = Command::new(java)
+        .args(["-Xmx64m"])
+        .args(extra)
+        .arg("-cp")
+        .arg(classes())
+        .arg("Lab")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(c.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.starts_with("ready") {
+            std::thread::sleep(Duration::from_millis(800));
+            return (Jvm(c), Some(out.into_inner()));
+        }
+    }
+    panic!("Lab did not start");
+}
+
+fn wasp(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+type Row = (String, String, Option<String>);
+
+/// (name, state, name of the owner of the lock it waits for) of the Java threads that exist in both dumps'
+/// stable part (the Lab's own threads, whose states do not change).
+fn rows(d: &threaddump::ThreadDump) -> BTreeSet<Row> {
+    let owners: std::collections::HashMap<String, String> = d
+        .threads
+        .iter()
+        .flat_map(|t| {
+            t.locks_held()
+                .map(move |l| (l.address.clone(), t.name.clone()))
+        })
+        .collect();
+    d.threads
+        .iter()
+        .filter(|t| {
+            t.is_java()
+                && !t.name.starts_with("Attach Listener")
+                && !t.name.starts_with("Common-Cleaner")
+        })
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.state.clone(),
+                t.waiting_for()
+                    .and_then(|l| owners.get(&l.address).cloned()),
+            )
+        })
+        .collect()
+}
+
+fn check_jvm(java: &Path) {
+    let jstack = java.with_file_name("jstack");
+    let (j, _out) = lab(java, &[]);
+    let pid = j.0.id().to_string();
+    let (ok, json, err) = wasp(&["dump", "threads", &pid, "--format", "json"]);
+    assert!(ok, "{err}");
+    let ours: threaddump::ThreadDump = serde_json::from_str::<serde_json::Value>(&json)
+        .map(|_| threaddump::parse(&wasp(&["dump", "threads", &pid]).1))
+        .unwrap();
+    let theirs = threaddump::parse(&stdout(
+        &Command::new(&jstack).args(["-l", &pid]).output().unwrap(),
+    ));
+    assert!(
+        ours.unparsed.is_empty() && theirs.unparsed.is_empty(),
+        "{:?} {:?}",
+        ours.unparsed,
+        theirs.unparsed
+    );
+    // The JSON is the same model: names and states there too.
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["threads"].as_array().unwrap().len(), ours.threads.len());
+    let (a, b) = (rows(&ours), rows(&theirs));
+    // busy-spinner's frames move, its state does not; everything else is parked, blocked or waiting for good.
+    assert_eq!(
+        a,
+        b,
+        "wasp vs jstack:\nonly wasp: {:?}\nonly jstack: {:?}",
+        a.difference(&b),
+        b.difference(&a)
+    );
+    assert!(
+        a.iter()
+            .any(|(n, _, _)| n.contains("한글") && n.contains("\"quoted\"")),
+        "{a:?}"
+    );
+    assert!(
+        a.contains(&(
+            "sync-blocked-1".into(),
+            "BLOCKED".into(),
+            Some("monitor-holder".into())
+        )),
+        "{a:?}"
+    );
+    // The report: both deadlocks, the busiest thread first.
+    let (ok, report, err) = wasp(&[
+        "dump",
+        "threads",
+        &pid,
+        "--format",
+        "report",
+        "--cpu-window",
+        "1s",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        report.contains("DEADLOCK between deadlock-A, deadlock-B"),
+        "{report}"
+    );
+    assert!(
+        report.contains("DEADLOCK between rl-deadlock-1, rl-deadlock-2"),
+        "{report}"
+    );
+    assert!(
+        report.contains("busiest thread: \"busy-spinner\""),
+        "{report}"
+    );
+    // Histogram and jcmd.
+    let (ok, histo, err) = wasp(&["dump", "histo", &pid]);
+    assert!(ok && histo.contains("java.lang.String"), "{err}");
+    let (ok, up, err) = wasp(&["dump", "jcmd", &pid, "VM.uptime"]);
+    assert!(ok && up.trim().ends_with(" s"), "{up} {err}");
+}
+
+#[test]
+fn dumps_agree_with_jstack_on_jdk17_and_25() {
+    if !require("java") || !require("jstack") || !require("javac") {
+        return;
+    }
+    check_jvm(Path::new("/usr/lib/jvm/java-17-openjdk-amd64/bin/java"));
+    let j25 = PathBuf::from("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java");
+    if j25.exists() {
+        check_jvm(&j25);
+    }
+}
+
+#[test]
+fn attach_disabled_jvm_is_refused_without_a_signal_and_non_jvm_is_an_error() {
+    if !require("java") || !require("javac") {
+        return;
+    }
+    let (j, out) = lab(Path::new("/usr/bin/java"), &["-XX:+DisableAttachMechanism"]);
+    let pid = j.0.id().to_string();
+    let t = Instant::now();
+    let (ok, _, err) = wasp(&["dump", "threads", &pid]);
+    assert!(!ok && err.contains("attach is disabled"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    drop(j);
+    // Had it been sent SIGQUIT, the JVM would have printed a thread dump on its stdout.
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out.unwrap(), &mut rest).unwrap();
+    assert!(
+        !rest.contains("Full thread dump"),
+        "the JVM was signalled:\n{rest}"
+    );
+
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let (ok, _, err) = wasp(&[
+        "dump",
+        "threads",
+        &sleeper.id().to_string(),
+        "--timeout",
+        "2s",
+    ]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(!ok && err.contains("not a Java process"), "{err}");
+    assert!(
+        std::fs::read_dir("/tmp")
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().starts_with(".attach_pid"))
+    );
+}
