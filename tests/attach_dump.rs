@@ -39,7 +39,7 @@ fn classes() -> PathBuf {
 
 /// Starts Lab and waits for its "ready" line (all threads, deadlocks included, are in place 300 ms later).
 fn lab(java: &Path, extra: &[&str]) -> (Jvm, Option<std::process::ChildStdout>) {
-    let mut c = Command::new(java)
+    let mut j = Jvm(Command::new(java)
         .args(["-Xmx64m"])
         .args(extra)
         .arg("-cp")
@@ -48,8 +48,8 @@ fn lab(java: &Path, extra: &[&str]) -> (Jvm, Option<std::process::ChildStdout>) 
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let mut out = BufReader::new(c.stdout.take().unwrap());
+        .unwrap());
+    let mut out = BufReader::new(j.0.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut line = String::new();
     while Instant::now() < deadline {
@@ -59,7 +59,7 @@ fn lab(java: &Path, extra: &[&str]) -> (Jvm, Option<std::process::ChildStdout>) 
         }
         if line.starts_with("ready") {
             std::thread::sleep(Duration::from_millis(800));
-            return (Jvm(c), Some(out.into_inner()));
+            return (j, Some(out.into_inner()));
         }
     }
     panic!("Lab did not start");

@@ -272,7 +272,11 @@ fn jvm_of_another_user_and_jvm_with_private_tmp_are_found_and_measured() {
             "--clear-groups",
         ],
     );
-    // Its own mount namespace with a tmpfs on /tmp: the file exists only inside.
+    // Its own mount namespace with a tmpfs on /tmp: the file exists only inside. Its classes must live
+    // outside /tmp, which the tmpfs hides (a checkout may itself be under /tmp).
+    let outside = PathBuf::from("/var/tmp/wasp-test-classes");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::copy(classes().join("Alloc.class"), outside.join("Alloc.class")).unwrap();
     let private = Jvm(Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c"])
         .arg(format!(
