@@ -42,5 +42,31 @@ fn perfdata(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, collection_cycle, perfdata);
+/// A 10,000-thread dump built from the JDK 17 fixture's threads (names made unique), parsed and analysed.
+fn dump_parse(c: &mut Criterion) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/jdk17-jstack-l.txt"),
+    )
+    .unwrap();
+    let blocks: Vec<&str> = text.split("\n\n").filter(|b| b.starts_with('"')).collect();
+    let mut big = String::from(
+        "Full thread dump OpenJDK 64-Bit Server VM (17.0.15+6 mixed mode, sharing):\n\n",
+    );
+    let mut n = 0;
+    while n < 10_000 {
+        for b in &blocks {
+            big.push_str(&b.replacen('"', &format!("\"t{n}-"), 1));
+            big.push_str("\n\n");
+            n += 1;
+        }
+    }
+    c.bench_function("parse + analyse a 10,000-thread dump", |b| {
+        b.iter(|| {
+            let d = wasp::jvm::threaddump::parse(&big);
+            wasp::jvm::analysis::analyze(&[d], None)
+        })
+    });
+}
+
+criterion_group!(benches, collection_cycle, perfdata, dump_parse);
 criterion_main!(benches);

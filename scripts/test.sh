@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # shippers are tested against, Tomcat for the thread-pool test, strace for replay captures.
 PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3
       openjdk-17-jdk-headless prometheus prometheus-node-exporter victoria-metrics influxdb tomcat10
-      systemd binutils rpm help2man)
+      systemd binutils rpm help2man time)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -393,8 +393,9 @@ fn talk(
     stream
         .write_all(request)
         .map_err(step(pid, "send request"))?;
-    let mut reply = Vec::with_capacity(256 * 1024);
-    let mut buf = vec![0u8; 256 * 1024];
+    // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow).
+    let mut reply = Vec::with_capacity(64 * 1024);
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
         if Instant::now() >= deadline {
             return Err(AttachError::Timeout {
