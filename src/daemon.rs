@@ -107,6 +107,15 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         "wasp running"
     );
 
+    let snapshots = crate::trigger::snapshot::Snapshots::start(
+        cfg.snapshots.clone(),
+        cfg.jvm.clone(),
+        crate::host::Roots {
+            proc: cfg.agent.proc_root.clone(),
+            sys: cfg.agent.sys_root.clone(),
+        },
+        dir.join("snapshots"),
+    )?;
     let notifier = Notifier::from_env();
     rt.block_on(async {
         if let Some(l) = listener {
@@ -118,7 +127,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
             });
         }
         tokio::spawn(systemd_notifications(shared.clone(), Notifier::from_env()));
-        signals(cfg, cfg_path, &ctl_tx, &shared).await;
+        signals(cfg, cfg_path, &ctl_tx, &shared, &snapshots).await;
     });
     tracing::info!("stopping");
     notifier.notify("STOPPING=1");
@@ -144,17 +153,23 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for SIGTERM/SIGINT; handles SIGHUP (reload) meanwhile.
+/// Waits for SIGTERM/SIGINT; meanwhile SIGHUP reloads, SIGUSR1 asks for thread dumps, SIGUSR2 for a bundle.
+/// Signal work runs here, off the handler (tokio's handler only sets a flag), and the snapshots themselves on
+/// their own worker.
 async fn signals(
     mut current: Config,
     cfg_path: Option<PathBuf>,
     ctl: &Sender<Control>,
     shared: &http::Shared,
+    snapshots: &crate::trigger::snapshot::Snapshots,
 ) {
+    use crate::trigger::snapshot::Request;
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
+    let (Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
     ) else {
         tracing::error!("cannot install signal handlers");
         return std::future::pending().await;
@@ -162,6 +177,8 @@ async fn signals(
     loop {
         tokio::select! {
             _ = term.recv() => return,
+            _ = usr1.recv() => snapshots.request(Request::Dumps),
+            _ = usr2.recv() => snapshots.request(Request::Bundle),
             _ = tokio::signal::ctrl_c() => return,
             _ = hup.recv() => {
                 if let Some(new) = reload(&current, cfg_path.as_deref()) {

@@ -15,3 +15,4 @@ pub mod present;
 pub mod serve;
 pub mod service;
 pub mod ship;
+pub mod trigger;

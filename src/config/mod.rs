@@ -26,6 +26,8 @@ pub struct Config {
     pub log: LogConfig,
     pub host: crate::host::HostConfig,
     pub jvm: crate::jvm::JvmConfig,
+    /// Thread dumps and incident bundles on SIGUSR1 / SIGUSR2.
+    pub snapshots: crate::trigger::SnapshotConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
