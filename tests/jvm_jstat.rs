@@ -111,8 +111,12 @@ fn wait_measurable(pid: u32) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!(
-        "pid {pid} never became measurable: {:?}",
-        wasp(&["jvm", "list"])
+        "pid {pid} never became measurable: {:?}\ncmdline {:?}\nits /tmp: {:?}",
+        wasp(&["jvm", "list"]),
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " ")),
+        std::fs::read_dir(format!("/proc/{pid}/root/tmp"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
     );
 }
 
@@ -281,7 +285,7 @@ fn jvm_of_another_user_and_jvm_with_private_tmp_are_found_and_measured() {
         .args(["-m", "--propagation", "private", "sh", "-c"])
         .arg(format!(
             "mount -t tmpfs tmpfs /tmp && exec /usr/bin/java -Xmx64m -XX:+UseG1GC -cp {} Alloc",
-            classes().display()
+            outside.display()
         ))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
