@@ -175,8 +175,33 @@ fn check_jvm(java: &Path) {
         "{report}"
     );
     // Histogram and jcmd.
+    // Histogram against jmap -histo: the same classes, and the same instance count for the 20,000 objects the
+    // program keeps (the rest of the heap churns between the two reads).
     let (ok, histo, err) = wasp(&["dump", "histo", &pid]);
     assert!(ok && histo.contains("java.lang.String"), "{err}");
+    let jmap = java.with_file_name("jmap");
+    let theirs = wasp::jvm::histogram::parse(&stdout(
+        &Command::new(&jmap).args(["-histo", &pid]).output().unwrap(),
+    ));
+    let ours = wasp::jvm::histogram::parse(&histo);
+    assert_eq!(ours.unparsed, 0);
+    let find = |h: &wasp::jvm::histogram::Histogram, c: &str| {
+        h.entries.iter().find(|e| e.class == c).map(|e| e.instances)
+    };
+    assert_eq!(find(&ours, "Lab$Payload"), Some(20000));
+    assert_eq!(find(&theirs, "Lab$Payload"), Some(20000));
+    let names = |h: &wasp::jvm::histogram::Histogram| {
+        h.entries
+            .iter()
+            .take(20)
+            .map(|e| e.class.clone())
+            .collect::<BTreeSet<_>>()
+    };
+    let common = names(&ours).intersection(&names(&theirs)).count();
+    assert!(
+        common >= 15,
+        "top-20 classes differ too much: {common} in common"
+    );
     let (ok, up, err) = wasp(&["dump", "jcmd", &pid, "VM.uptime"]);
     assert!(ok && up.trim().ends_with(" s"), "{up} {err}");
 }

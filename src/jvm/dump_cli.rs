@@ -47,8 +47,11 @@ pub enum DumpFormat {
 pub struct AnalyzeArgs {
     /// Thread-dump files (jstack, jcmd Thread.print, wasp dump), oldest first: several files taken apart in
     /// time are compared.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "diff")]
     pub files: Vec<PathBuf>,
+    /// Compare two class histograms (jmap -histo, wasp dump histo): growth per class, leak suspects.
+    #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
+    pub diff: Option<Vec<PathBuf>>,
     #[arg(long, short = 'f', value_enum, default_value_t = AnalyzeFormat::Report)]
     pub format: AnalyzeFormat,
 }
@@ -119,6 +122,20 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
 }
 
 pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
+    if let Some(files) = &args.diff {
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p)
+                .map(|t| super::histogram::parse(&t))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        };
+        let (a, b) = (read(&files[0])?, read(&files[1])?);
+        let d = super::histogram::diff(&a, &b);
+        match args.format {
+            AnalyzeFormat::Report => print!("{}", d.to_text()),
+            AnalyzeFormat::Json => println!("{}", serde_json::to_string_pretty(&d)?),
+        }
+        return Ok(());
+    }
     let mut dumps = Vec::new();
     for f in &args.files {
         let text =

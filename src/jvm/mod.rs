@@ -6,6 +6,7 @@ pub mod attach;
 pub mod cli;
 pub mod discover;
 pub mod dump_cli;
+pub mod histogram;
 pub mod metrics;
 pub mod perfdata;
 pub mod threaddump;
