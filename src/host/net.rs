@@ -89,7 +89,26 @@ fn dev_counters(d: &procfs::net::DeviceStatus) -> [u64; 16] {
 /// The `Tcp:` name/value line pair of /proc/net/snmp, by name. Hand-parsed: procfs's Snmp requires fields
 /// (InCsumErrors, Ip's newer ones) that older kernels lack.
 pub fn parse_snmp_tcp(text: &str) -> HashMap<String, i64> {
-    let mut lines = text.lines().filter(|l| l.starts_with("Tcp:"));
+    parse_pairs(text, "Tcp:")
+}
+
+/// TcpExt counters of /proc/net/netstat that node_exporter exports by default (listen queue overflows and
+/// drops, SYN cookies, SYN retransmits, timeouts, out-of-order queueing): what a WAS under a connection storm
+/// shows first.
+pub const TCPEXT: &[&str] = &[
+    "ListenOverflows",
+    "ListenDrops",
+    "SyncookiesSent",
+    "SyncookiesRecv",
+    "SyncookiesFailed",
+    "TCPSynRetrans",
+    "TCPTimeouts",
+    "TCPOFOQueue",
+];
+
+/// A "Proto: names" / "Proto: values" line pair (snmp and netstat files), by name; kernels add fields anywhere.
+pub fn parse_pairs(text: &str, proto: &str) -> HashMap<String, i64> {
+    let mut lines = text.lines().filter(|l| l.starts_with(proto));
     let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
         return HashMap::new();
     };
@@ -203,6 +222,8 @@ impl NetCollector {
             .collect();
         dev.sort_by(|a, b| a.0.cmp(&b.0));
         let snmp = std::fs::read_to_string(p.join("snmp")).unwrap_or_default();
+        let netstat = std::fs::read_to_string(p.join("netstat")).unwrap_or_default();
+        let ext = parse_pairs(&netstat, "TcpExt:");
         let cur = RawNet {
             dev,
             tcp: parse_snmp_tcp(&snmp),
@@ -265,6 +286,10 @@ impl NetCollector {
         out.net = Some(net);
 
         let mut tcp = Tcp {
+            ext: TCPEXT
+                .iter()
+                .filter_map(|k| Some((k.to_string(), *ext.get(*k)?)))
+                .collect(),
             snmp: {
                 let mut v: Vec<(String, i64)> =
                     cur.tcp.iter().map(|(k, v)| (k.clone(), *v)).collect();
@@ -373,6 +398,19 @@ mod tests {
     }
 
     #[test]
+    fn old_kernel_netstat_lacks_newer_fields() {
+        // A 3.10-era TcpExt line: no TCPOFOQueue's newer neighbours, fields in another order than 6.x.
+        let t = "TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts ListenOverflows ListenDrops TCPTimeouts\nTcpExt: 1 2 3 4 50 51 9\nIpExt: InNoRoutes\nIpExt: 0\n";
+        let m = parse_pairs(t, "TcpExt:");
+        assert_eq!(
+            (m["ListenOverflows"], m["ListenDrops"], m["TCPTimeouts"]),
+            (50, 51, 9)
+        );
+        assert!(!m.contains_key("TCPSynRetrans"));
+        assert_eq!(parse_pairs(t, "IpExt:")["InNoRoutes"], 0);
+    }
+
+    #[test]
     fn sockstat_and_tcp_lines() {
         let s = parse_sockstat(
             "sockets: used 120\nTCP: inuse 5 orphan 0 tw 3 alloc 9 mem 1\nUDP: inuse 2 mem 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n",
@@ -403,6 +441,7 @@ mod tests {
         #[test]
         fn parsers_never_panic(s in "\\PC{0,400}") {
             let _ = parse_snmp_tcp(&s);
+            let _ = parse_pairs(&s, "TcpExt:");
             let _ = parse_sockstat(&s, &s);
             let mut m = HashMap::new();
             count_tcp(&s, &mut m);

@@ -77,6 +77,8 @@ pub struct Tcp {
     /// The Tcp: line of /proc/net/snmp since boot, for node_netstat_Tcp_*.
     #[serde(skip)]
     pub snmp: Vec<(String, i64)>,
+    /// Selected TcpExt counters of /proc/net/netstat since boot (listen overflows and drops...).
+    pub ext: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

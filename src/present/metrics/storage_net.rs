@@ -204,6 +204,13 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
             )
             .set(*v as f64);
         }
+        for (k, v) in &t.ext {
+            m.counter(
+                format!("node_netstat_TcpExt_{k}"),
+                format!("Statistic TcpExt{k}."),
+            )
+            .set(*v as f64);
+        }
         let f = m.gauge("node_tcp_connection_states", "Number of connection states.");
         for (state, n) in &t.states {
             f.push([("state", node_state(state))], *n as f64);
