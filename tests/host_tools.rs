@@ -784,12 +784,12 @@ fn busiest_process_cpu_agrees_with_pidstat_and_groups_aggregate_it() {
         .zip(lines[h + 1].split_whitespace().skip(1))
         .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
         .collect();
-    let top = &w["processes"]["top_cpu"][0];
-    assert_eq!(
-        top["pid"], pid,
-        "the spinning shell is not ranked first: {}",
-        w["processes"]["top_cpu"]
-    );
+    // Among the top by CPU (a compiler on the other core may outrank a single spinning thread).
+    let list = w["processes"]["top_cpu"].as_array().unwrap();
+    let top = list
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .unwrap_or_else(|| panic!("the spinning shell is not in the top list: {list:?}"));
     // One busy thread is ~100 %; pidstat's denominator is whole jiffies of a ~2 s interval: 3 points.
     let got = num(&top["%cpu"]);
     assert!(
