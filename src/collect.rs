@@ -29,6 +29,15 @@ impl Collector {
     }
 
     /// Takes one reading. Rates are over the real time since the previous call (none on the first).
+    /// The CPU-budget back-off of the expensive collectors (see daemon).
+    pub fn set_process_every(&mut self, n: u32) {
+        self.host.set_process_every(n);
+    }
+
+    pub fn process_every(&self) -> u32 {
+        self.host.process_every()
+    }
+
     pub fn collect(&mut self) -> Collection {
         let now = Instant::now();
         let mut c = Collection {

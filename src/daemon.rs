@@ -309,6 +309,8 @@ fn collection_loop(
     let mut stats = SelfStats::default();
     let mut next = Instant::now();
     let mut last_heartbeat = Instant::now();
+    // CPU-budget window: the agent's CPU over the last ~10 collections.
+    let mut window = (Instant::now(), 0.0f64);
     loop {
         let started = Instant::now();
         let c = collector.collect();
@@ -318,6 +320,34 @@ fn collection_loop(
         tracing::debug!(took = ?took, errors = c.errors.len(), "collection done");
         let mut m: MetricSet = metrics::from_collection(&c);
         stats.add_metrics(&mut m, took);
+        if window.0.elapsed() >= interval * 10 {
+            let used = (stats.cpu_seconds - window.1) / window.0.elapsed().as_secs_f64() * 100.0;
+            let every = collector.process_every();
+            let budget = cfg.agent.cpu_budget_percent;
+            if used > budget && every < 8 {
+                collector.set_process_every(every * 2);
+                tracing::warn!(
+                    cpu_percent = used,
+                    budget,
+                    process_scan_every = every * 2,
+                    "over the CPU budget; the per-process scan backs off"
+                );
+            } else if used < budget / 2.0 && every > 1 {
+                collector.set_process_every(every / 2);
+                tracing::info!(
+                    cpu_percent = used,
+                    budget,
+                    process_scan_every = every / 2,
+                    "back under the CPU budget"
+                );
+            }
+            window = (Instant::now(), stats.cpu_seconds);
+        }
+        m.gauge(
+            "wasp_process_scan_every",
+            "The per-process scan runs every n-th collection (1 = always; more when over the CPU budget).",
+        )
+        .set(collector.process_every() as f64);
         let mut text = String::with_capacity(64 * 1024);
         prom::render(&m, &labels, &mut text);
         {

@@ -247,3 +247,39 @@ fn overrunning_collection_is_skipped_and_counted_not_stacked() {
         assert!(w[1] - w[0] >= 600, "stacked collections: {ts:?}");
     }
 }
+
+#[test]
+fn over_its_cpu_budget_the_process_scan_backs_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, data, port) = (
+        dir.path().join("wasp.toml"),
+        dir.path().join("data"),
+        free_port(),
+    );
+    // A budget nobody can meet: every 10 collections (2 s) the scan interval doubles.
+    write_cfg(
+        &cfg,
+        &data,
+        port,
+        "200ms",
+        "info",
+        "cpu_budget_percent = 0.0001",
+    );
+    let _agent = Agent(
+        Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(metric(port, "wasp_process_scan_every"), Some(1.0));
+    std::thread::sleep(Duration::from_millis(4800));
+    let every = metric(port, "wasp_process_scan_every").unwrap();
+    assert!(every >= 4.0, "scan every {every}");
+    // Collections themselves keep their interval: backing off never skips a collection.
+    let ts = timestamps(&data.join("wasp.jsonl"));
+    assert!(ts.len() >= 25, "{} collections in ~6 s", ts.len());
+}

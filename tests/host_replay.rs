@@ -92,7 +92,8 @@ fn reads(prefix: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Splits reads into samples, each starting at a read of /proc/uptime. sadc reads some files more than once
 /// per sample, one read per activity (/proc/stat for -u then -w, /proc/vmstat for -W then -B, /proc/net/dev
-/// for DEV then EDEV, /proc/net/snmp for TCP then ETCP): `nth` picks which read (the last if fewer).
+/// for DEV then EDEV, /proc/net/snmp for TCP then ETCP, and a third /proc/stat for -q's blocked): `nth`
+/// picks which read (the last if fewer).
 fn samples(r: &[(String, Vec<u8>)], nth: usize) -> Vec<HashMap<String, Vec<u8>>> {
     let mut out: Vec<HashMap<String, Vec<(Vec<u8>,)>>> = Vec::new();
     for (p, b) in r {
@@ -195,6 +196,13 @@ fn sar_figures_replayed_to_the_last_digit() {
         &s2[s2.len() - 2],
         &s2[s2.len() - 1],
     );
+    // -q's "blocked" comes from a third read of /proc/stat, after /proc/loadavg.
+    let s3 = samples(&r, 2);
+    let w3 = collect_pair(
+        &dir.path().join("root3"),
+        &s3[s3.len() - 2],
+        &s3[s3.len() - 1],
+    );
     let secs = sar_sections(&text);
     let mut fail = Vec::new();
     let mut n = 0;
@@ -221,9 +229,14 @@ fn sar_figures_replayed_to_the_last_digit() {
         eq(format!("-u {c}"), f2(&w["cpu"]["all"][c]), cpu.get(c));
     }
     let q = raw("runq-sz", None).unwrap();
-    for c in ["runq-sz", "plist-sz", "blocked"] {
+    for c in ["runq-sz", "plist-sz"] {
         eq(format!("-q {c}"), w["load"][c].to_string(), q.get(c));
     }
+    eq(
+        "-q blocked".into(),
+        w3["load"]["blocked"].to_string(),
+        q.get("blocked"),
+    );
     for c in ["ldavg-1", "ldavg-5", "ldavg-15"] {
         eq(format!("-q {c}"), f2(&w["load"][c]), q.get(c));
     }

@@ -45,6 +45,9 @@ pub struct AgentConfig {
     pub proc_root: PathBuf,
     /// The sysfs root, as node_exporter's --path.sysfs.
     pub sys_root: PathBuf,
+    /// The agent's own CPU budget in percent of one core. Above it, the per-process scan backs off (every
+    /// 2nd, 4th, 8th collection); below half of it, it comes back.
+    pub cpu_budget_percent: f64,
 }
 
 impl Default for AgentConfig {
@@ -56,6 +59,7 @@ impl Default for AgentConfig {
             data_dir: PathBuf::from("/var/lib/wasp"),
             proc_root: PathBuf::from("/proc"),
             sys_root: PathBuf::from("/sys"),
+            cpu_budget_percent: 2.0,
         }
     }
 }
@@ -256,6 +260,13 @@ impl Config {
                 "server",
                 "listen",
                 "listen needs a port between 1 and 65535, e.g. \"127.0.0.1:9780\"".into(),
+            ));
+        }
+        if !(self.agent.cpu_budget_percent > 0.0 && self.agent.cpu_budget_percent <= 100.0) {
+            return Err(err(
+                "agent",
+                "cpu_budget_percent",
+                "cpu_budget_percent must be above 0 and at most 100 (percent of one core)".into(),
             ));
         }
         for (k, _) in self.agent.labels.iter() {

@@ -61,6 +61,11 @@ pub struct HostCollector {
     /// per interval.
     failing: std::collections::BTreeSet<&'static str>,
     started: Instant,
+    /// The per-process scan (the expensive collector) runs on every n-th collection only, when the agent is
+    /// over its CPU budget; in between, its last reading is reported again.
+    process_every: u32,
+    tick: u64,
+    last_processes: Option<crate::model::process::Processes>,
 }
 
 /// /proc/uptime in centiseconds (procfs parses it as a float; sysstat's unit is the centisecond).
@@ -83,8 +88,20 @@ impl HostCollector {
             roots,
             cfg: cfg.clone(),
             started: Instant::now(),
+            process_every: 1,
+            tick: 0,
+            last_processes: None,
             failing: Default::default(),
         }
+    }
+
+    /// Runs the per-process scan only every `n`-th collection (1 = always): the CPU-budget back-off.
+    pub fn set_process_every(&mut self, n: u32) {
+        self.process_every = n.max(1);
+    }
+
+    pub fn process_every(&self) -> u32 {
+        self.process_every
     }
 
     pub fn roots(&self) -> &Roots {
@@ -121,15 +138,25 @@ impl HostCollector {
                 gated(c.filesystem.enabled, || self.fs.collect(r, out)),
             ),
             ("net", gated(c.net.enabled, || self.net.collect(r, up, out))),
-            (
-                "process",
-                gated(c.process.enabled, || self.process.collect(r, up, out)),
-            ),
+            ("process", {
+                let run_now = self.tick.is_multiple_of(self.process_every as u64);
+                let last = &mut self.last_processes;
+                let res = gated(c.process.enabled && run_now, || {
+                    self.process.collect(r, up, out)
+                });
+                if run_now {
+                    *last = out.processes.clone();
+                } else {
+                    out.processes = last.clone();
+                }
+                res
+            }),
             (
                 "cgroup",
                 gated(c.cgroup.enabled, || self.cgroup.collect(r, out)),
             ),
         ];
+        self.tick += 1;
         for (name, (res, took)) in results {
             out.timings.push((name.to_string(), took));
             match res {

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
+/// Free space a snapshot requires on its file system.
+const MIN_FREE: u64 = 256 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
     /// One thread dump of every JVM (SIGUSR1).
@@ -103,6 +106,18 @@ fn take(
         Request::Bundle => "bundle",
     };
     let name = format!("{stamp}-{kind}");
+    std::fs::create_dir_all(dir)?;
+    // Never fill the disk of the host we watch: a bundle needs a few MB, keep a wide margin.
+    let st = nix::sys::statvfs::statvfs(dir)?;
+    #[allow(clippy::unnecessary_cast)]
+    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+    anyhow::ensure!(
+        free >= MIN_FREE,
+        "{}: only {} MB free, {} MB required; snapshot not taken",
+        dir.display(),
+        free >> 20,
+        MIN_FREE >> 20
+    );
     let tmp = dir.join(format!(".{name}.partial"));
     std::fs::create_dir_all(&tmp)?;
     let opts = attach::AttachOptions {
