@@ -7,17 +7,9 @@ use common::*;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use wasp::jvm::threaddump;
-
-struct Jvm(Child);
-impl Drop for Jvm {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn classes() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes");
@@ -38,17 +30,19 @@ fn classes() -> PathBuf {
 }
 
 /// Starts Lab and waits for its "ready" line (all threads, deadlocks included, are in place 300 ms later).
-fn lab(java: &Path, extra: &[&str]) -> (Jvm, Option<std::process::ChildStdout>) {
-    let mut j = Jvm(Command::new(java)
-        .args(["-Xmx64m"])
-        .args(extra)
-        .arg("-cp")
-        .arg(classes())
-        .arg("Lab")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+fn lab(java: &Path, extra: &[&str]) -> (Reaped, Option<std::process::ChildStdout>) {
+    let mut j = Reaped(
+        Command::new(java)
+            .args(["-Xmx64m"])
+            .args(extra)
+            .arg("-cp")
+            .arg(classes())
+            .arg("Lab")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut out = BufReader::new(j.0.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut line = String::new();

@@ -2,28 +2,14 @@
 //! without a restart (same pid, no gap in collection), an invalid file changes nothing, and a collection that
 //! overruns its interval is skipped and counted, not stacked.
 
+mod common;
+use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-struct Agent(Child);
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn write_cfg(path: &Path, data: &Path, port: u16, interval: &str, level: &str, extra: &str) {
     std::fs::write(
@@ -90,7 +76,7 @@ fn sighup_changes_level_and_interval_without_restart_and_bad_file_changes_nothin
         free_port(),
     );
     write_cfg(&cfg, &data, port, "1s", "info", "");
-    let mut agent = Agent(
+    let mut agent = Reaped(
         Command::new(env!("CARGO_BIN_EXE_wasp"))
             .args(["run", "--config"])
             .arg(&cfg)
@@ -212,7 +198,7 @@ fn overrunning_collection_is_skipped_and_counted_not_stacked() {
         "info",
         &format!("proc_root = \"{}\"", proc_root.display()),
     );
-    let agent = Agent(
+    let agent = Reaped(
         Command::new(env!("CARGO_BIN_EXE_wasp"))
             .args(["run", "--config"])
             .arg(&cfg)
@@ -265,7 +251,7 @@ fn over_its_cpu_budget_the_process_scan_backs_off() {
         "info",
         "cpu_budget_percent = 0.0001",
     );
-    let _agent = Agent(
+    let _agent = Reaped(
         Command::new(env!("CARGO_BIN_EXE_wasp"))
             .args(["run", "--config"])
             .arg(&cfg)

@@ -1,19 +1,13 @@
 //! `wasp run` as an operator starts it: it serves /metrics and /healthz, writes the JSON-lines file within one
 //! interval, and stops cleanly within a second of SIGTERM.
 
+mod common;
+use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -28,16 +22,6 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
     let body = buf.split_once("\r\n\r\n").map(|x| x.1.to_string())?;
     Some((code, body))
-}
-
-/// Kills the agent when a test ends, also when it panics, so no agent outlives its test.
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn start(dir: &Path, port: u16, interval: &str) -> Child {
@@ -75,7 +59,7 @@ fn run_serves_metrics_writes_jsonl_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let started = Instant::now();
-    let mut agent = Agent(start(dir.path(), port, "1s"));
+    let mut agent = Reaped(start(dir.path(), port, "1s"));
     let child = &mut agent.0;
 
     // Within one interval (plus start-up) the exposition has a collection in it.
@@ -169,7 +153,7 @@ fn healthz_is_503_when_collection_stalls_and_sigterm_still_stops() {
         ),
     )
     .unwrap();
-    let mut agent = Agent(
+    let mut agent = Reaped(
         Command::new(env!("CARGO_BIN_EXE_wasp"))
             .args(["run", "--config"])
             .arg(&cfg)
@@ -237,7 +221,7 @@ fn bearer_token_is_required_when_configured() {
         ),
     )
     .unwrap();
-    let agent = Agent(
+    let agent = Reaped(
         Command::new(env!("CARGO_BIN_EXE_wasp"))
             .args(["run", "--config"])
             .arg(&cfg)

@@ -5,16 +5,8 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Jvm(Child);
-impl Drop for Jvm {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn classes() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("jvm-classes");
@@ -42,7 +34,7 @@ fn java25() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-fn start(java: &Path, gc: &str, prefix: &[&str]) -> Jvm {
+fn start(java: &Path, gc: &str, prefix: &[&str]) -> Reaped {
     let mut cmd = Command::new(prefix.first().copied().unwrap_or(java.to_str().unwrap()));
     if !prefix.is_empty() {
         cmd.args(&prefix[1..]).arg(java);
@@ -55,7 +47,7 @@ fn start(java: &Path, gc: &str, prefix: &[&str]) -> Jvm {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    Jvm(child)
+    Reaped(child)
 }
 
 fn wasp(args: &[&str]) -> (bool, String) {
@@ -281,16 +273,18 @@ fn jvm_of_another_user_and_jvm_with_private_tmp_are_found_and_measured() {
     let outside = PathBuf::from("/var/tmp/wasp-test-classes");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::copy(classes().join("Alloc.class"), outside.join("Alloc.class")).unwrap();
-    let private = Jvm(Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg(format!(
-            "mount -t tmpfs tmpfs /tmp && exec /usr/bin/java -Xmx64m -XX:+UseG1GC -cp {} Alloc",
-            outside.display()
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let private = Reaped(
+        Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "mount -t tmpfs tmpfs /tmp && exec /usr/bin/java -Xmx64m -XX:+UseG1GC -cp {} Alloc",
+                outside.display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let other_pid = java_pid(other.0.id());
     let private_pid = java_pid(private.0.id());
     for pid in [other_pid, private_pid] {
@@ -325,13 +319,15 @@ fn jvm_without_perfdata_is_listed_as_not_measurable() {
     if !require("java") || !require("javac") {
         return;
     }
-    let j = Jvm(Command::new("/usr/bin/java")
-        .args(["-Xmx32m", "-XX:-UsePerfData", "-cp"])
-        .arg(classes())
-        .arg("Alloc")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap());
+    let j = Reaped(
+        Command::new("/usr/bin/java")
+            .args(["-Xmx32m", "-XX:-UsePerfData", "-cp"])
+            .arg(classes())
+            .arg("Alloc")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     std::thread::sleep(Duration::from_millis(800));
     let (ok, list) = wasp(&["jvm", "list"]);
     assert!(ok);

@@ -6,18 +6,10 @@ mod common;
 use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn lab() -> Proc {
+fn lab() -> Reaped {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes-trigger");
     if !dir.join("Lab.class").exists() {
         std::fs::create_dir_all(&dir).unwrap();
@@ -32,7 +24,7 @@ fn lab() -> Proc {
                 .success()
         );
     }
-    let mut p = Proc(
+    let mut p = Reaped(
         Command::new("/usr/bin/java")
             .args(["-Xmx64m", "-cp"])
             .arg(&dir)
@@ -58,15 +50,7 @@ fn lab() -> Proc {
     p
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn agent(dir: &Path, port: u16, budget: u32) -> Proc {
+fn agent(dir: &Path, port: u16, budget: u32) -> Reaped {
     let cfg = dir.join("wasp.toml");
     std::fs::write(
         &cfg,
@@ -76,7 +60,7 @@ fn agent(dir: &Path, port: u16, budget: u32) -> Proc {
         ),
     )
     .unwrap();
-    let p = Proc(
+    let p = Reaped(
         Command::new(env!("CARGO_BIN_EXE_wasp"))
             .args(["run", "--config"])
             .arg(&cfg)
@@ -89,7 +73,7 @@ fn agent(dir: &Path, port: u16, budget: u32) -> Proc {
     p
 }
 
-fn signal(p: &Proc, s: nix::sys::signal::Signal) {
+fn signal(p: &Reaped, s: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.0.id() as i32), s).unwrap();
 }
 

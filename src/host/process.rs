@@ -142,15 +142,7 @@ impl ProcessCollector {
                 Some(g) => g,
                 None if self.cfg.groups.is_empty() => None,
                 None => {
-                    let cmd = std::fs::read(roots.proc.join(pid).join("cmdline"))
-                        .map(|b| {
-                            b.split(|&c| c == 0)
-                                .filter(|a| !a.is_empty())
-                                .map(|a| String::from_utf8_lossy(a).into_owned())
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        })
-                        .unwrap_or_default();
+                    let cmd = command_line(&roots.proc.join(pid));
                     let cmd = if cmd.is_empty() { st.comm.clone() } else { cmd };
                     self.cfg
                         .groups
@@ -225,15 +217,7 @@ impl ProcessCollector {
                     let dir = roots.proc.join(pid.to_string());
                     // The owner of /proc/<pid> is the process's effective uid: no status parse needed.
                     let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&dir).ok()?);
-                    let cmd = std::fs::read(dir.join("cmdline"))
-                        .map(|b| {
-                            b.split(|&c| c == 0)
-                                .filter(|a| !a.is_empty())
-                                .map(|a| String::from_utf8_lossy(a).into_owned())
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        })
-                        .unwrap_or_default();
+                    let cmd = command_line(&dir);
                     let cmd = if cmd.is_empty() {
                         std::fs::read_to_string(dir.join("comm"))
                             .map(|c| format!("[{}]", c.trim()))
@@ -265,6 +249,19 @@ impl ProcessCollector {
         out.processes = Some(res);
         Ok(())
     }
+}
+
+/// /proc/<pid>/cmdline with its NUL separators as spaces; empty for kernel threads and vanished processes.
+fn command_line(pid_dir: &std::path::Path) -> String {
+    std::fs::read(pid_dir.join("cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 fn fd_count(roots: &Roots, pid: i32) -> Option<u64> {
