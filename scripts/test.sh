@@ -4,11 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: the classic tools (sysstat, procps, iproute2), a JDK with jstat/jstack/jcmd, the backends the
-# shippers are tested against, Tomcat for the thread-pool test, strace for replay captures.
-PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3
-      openjdk-17-jdk-headless prometheus prometheus-node-exporter victoria-metrics influxdb tomcat10
-      systemd binutils rpm help2man time)
+# Debian packages: the classic tools wasp is compared with (sysstat, procps, iproute2, coreutils), a JDK with
+# jstat/jstack/jcmd/jmap, strace for the exact replay tests, setpriv/unshare (util-linux) for the other-user,
+# private-/tmp and hardened-attach tests, systemd/binutils/rpm/help2man/time for the packaging tests.
+PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3 passwd
+      openjdk-17-jdk-headless systemd binutils rpm help2man time)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
