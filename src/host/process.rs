@@ -109,7 +109,7 @@ impl ProcessCollector {
         let mut next = HashMap::new();
         let mut res = Processes::default();
         let dir = std::fs::read_dir(&roots.proc)?;
-        let mut buf = Vec::with_capacity(1024);
+        let mut buf = vec![0u8; 4096];
         for e in dir.flatten() {
             let name = e.file_name();
             let Some(pid) = name
@@ -118,16 +118,17 @@ impl ProcessCollector {
             else {
                 continue;
             };
-            // Hot path: one open+read of /proc/<pid>/stat into a reused buffer (procfs's Process would open a
-            // directory fd per pid first); procfs parses the bytes. A process that exits meanwhile is gone.
-            buf.clear();
+            // Hot path: open + one read of /proc/<pid>/stat into a reused buffer, no size probe and no extra
+            // read for EOF (a stat line is far below 4 KiB; procfs's Process would first open a directory fd
+            // per pid); procfs parses the bytes. A process that exits meanwhile is simply gone.
             let Ok(mut f) = std::fs::File::open(roots.proc.join(pid).join("stat")) else {
                 continue;
             };
-            if std::io::Read::read_to_end(&mut f, &mut buf).is_err() {
-                continue;
-            }
-            let Ok(st) = <procfs::process::Stat as procfs::FromRead>::from_read(&buf[..]) else {
+            let n = match std::io::Read::read(&mut f, &mut buf) {
+                Ok(n) if n < buf.len() => n,
+                _ => continue,
+            };
+            let Ok(st) = <procfs::process::Stat as procfs::FromRead>::from_read(&buf[..n]) else {
                 continue;
             };
             let ticks = st.utime + st.stime;
@@ -265,7 +266,12 @@ fn command_line(pid_dir: &std::path::Path) -> String {
 }
 
 fn fd_count(roots: &Roots, pid: i32) -> Option<u64> {
-    std::fs::read_dir(roots.proc.join(pid.to_string()).join("fd"))
-        .ok()
-        .map(|d| d.count() as u64)
+    let dir = roots.proc.join(pid.to_string()).join("fd");
+    // Linux >= 6.2 reports the number of open descriptors as the size of /proc/<pid>/fd: one stat instead of
+    // listing hundreds of entries. Older kernels say 0 there; count the entries.
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.len() > 0 => Some(m.len()),
+        Ok(_) => std::fs::read_dir(&dir).ok().map(|d| d.count() as u64),
+        Err(_) => None,
+    }
 }
