@@ -89,13 +89,28 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!(path = %pid_path.display(), error = %e, "cannot write the pid file; `wasp reload` will not find this agent");
     }
 
+    let snapshots = Arc::new(crate::trigger::snapshot::Snapshots::start(
+        cfg.snapshots.clone(),
+        cfg.jvm.clone(),
+        crate::host::Roots {
+            proc: cfg.agent.proc_root.clone(),
+            sys: cfg.agent.sys_root.clone(),
+        },
+        dir.join("snapshots"),
+    )?);
+    let triggers = crate::trigger::engine::Triggers::start(
+        &cfg,
+        rt.handle(),
+        snapshot_sink(snapshots.clone()),
+    )?;
+
     let (ctl_tx, ctl_rx) = channel::<Control>();
     let loop_shared = shared.clone();
     let loop_cfg = cfg.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
-            collection_loop(loop_cfg, &loop_shared, &shipper, &ctl_rx);
+            collection_loop(loop_cfg, &loop_shared, &shipper, &ctl_rx, triggers);
             shipper
         })?;
 
@@ -107,15 +122,6 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         "wasp running"
     );
 
-    let snapshots = crate::trigger::snapshot::Snapshots::start(
-        cfg.snapshots.clone(),
-        cfg.jvm.clone(),
-        crate::host::Roots {
-            proc: cfg.agent.proc_root.clone(),
-            sys: cfg.agent.sys_root.clone(),
-        },
-        dir.join("snapshots"),
-    )?;
     let notifier = Notifier::from_env();
     rt.block_on(async {
         if let Some(l) = listener {
@@ -151,6 +157,30 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Rules and schedules ask the snapshot worker through this. The worker's requests cover every JVM, so the
+/// firings of one collection (one per JVM for per-JVM rules) become one request per kind; a histogram is
+/// taken as part of a bundle until the worker has a histogram-only request.
+fn snapshot_sink(
+    snapshots: Arc<crate::trigger::snapshot::Snapshots>,
+) -> crate::trigger::action::SnapshotSink {
+    use crate::trigger::action::SnapshotKind;
+    use crate::trigger::snapshot::Request;
+    let last = std::sync::Mutex::new(None::<(Request, i64)>);
+    Box::new(move |kind, firing| {
+        let req = match kind {
+            SnapshotKind::Dump => Request::Dumps,
+            SnapshotKind::Histo | SnapshotKind::Bundle => Request::Bundle,
+        };
+        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+        if *l == Some((req, firing.timestamp_ms)) {
+            return;
+        }
+        *l = Some((req, firing.timestamp_ms));
+        tracing::info!(request = ?req, source = firing.source, rule = %firing.rule, pid = ?firing.pid, "snapshot requested");
+        snapshots.request(req);
+    })
 }
 
 /// Waits for SIGTERM/SIGINT; meanwhile SIGHUP reloads, SIGUSR1 asks for thread dumps, SIGUSR2 for a bundle.
@@ -302,6 +332,7 @@ fn collection_loop(
     shared: &http::Shared,
     shipper: &Shipper,
     ctl: &Receiver<Control>,
+    mut triggers: crate::trigger::engine::Triggers,
 ) {
     let mut interval = cfg.agent.interval.0;
     let mut labels = common_labels(&cfg);
@@ -348,6 +379,7 @@ fn collection_loop(
             "The per-process scan runs every n-th collection (1 = always; more when over the CPU budget).",
         )
         .set(collector.process_every() as f64);
+        triggers.on_collection(&c, &mut m, shipper);
         let mut text = String::with_capacity(64 * 1024);
         prom::render(&m, &labels, &mut text);
         {
@@ -387,6 +419,7 @@ fn collection_loop(
                 // from a fresh first reading, which is honest.
                 collector = Collector::new(&new);
                 labels = common_labels(&new);
+                triggers.reload(&new);
                 if new.agent.interval.0 != interval {
                     interval = new.agent.interval.0;
                     next = Instant::now() + interval;

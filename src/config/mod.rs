@@ -28,6 +28,14 @@ pub struct Config {
     pub jvm: crate::jvm::JvmConfig,
     /// Thread dumps and incident bundles on SIGUSR1 / SIGUSR2.
     pub snapshots: crate::trigger::SnapshotConfig,
+    /// Conditions over the collected figures, and what to do when they hold.
+    pub rules: Vec<crate::trigger::rules::RuleConfig>,
+    /// Periodic dumps, histograms and bundles.
+    pub schedules: Vec<crate::trigger::schedule::ScheduleConfig>,
+    /// Application logs followed, with line counts per pattern.
+    pub logs: Vec<crate::trigger::logwatch::LogWatchConfig>,
+    /// TCP and HTTP service checks.
+    pub checks: Vec<crate::trigger::check::CheckConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -280,7 +288,7 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        crate::trigger::engine::validate(self, text, path)
     }
 
     /// The host name to put on samples.

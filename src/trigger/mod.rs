@@ -1,7 +1,16 @@
-//! Triggers: decide when to take snapshots. Built so far: SIGUSR1 (a thread dump of every JVM) and SIGUSR2
-//! (an incident bundle: three dumps a few seconds apart, a class histogram and the analysis), taken on a
-//! worker thread behind a bounded queue, within an hourly budget, and written under `data_dir/snapshots`.
+//! Triggers: decide when to take snapshots. SIGUSR1 (a thread dump of every JVM) and SIGUSR2 (an incident
+//! bundle: three dumps a few seconds apart, a class histogram and the analysis), taken on a worker thread
+//! behind a bounded queue, within an hourly budget, and written under `data_dir/snapshots`; and rules,
+//! schedules, log watches and service checks (see [`engine`]).
 
+pub mod action;
+pub mod check;
+pub mod engine;
+pub mod expr;
+pub mod figures;
+pub mod logwatch;
+pub mod rules;
+pub mod schedule;
 pub mod snapshot;
 
 use crate::config::Interval;

@@ -146,6 +146,8 @@ fn take(
                     let f = format!("{}-{}-threads-{}.txt", j.pid, safe(&j.app), round + 1);
                     std::fs::write(tmp.join(&f), &text)?;
                     dumps[i].push(threaddump::parse(&text));
+                    // Rules read the BLOCKED threads of the latest dump (jvm.blocked_threads).
+                    super::figures::note_dump(j.pid, &dumps[i][dumps[i].len() - 1]);
                     manifest.push(serde_json::json!({"pid": j.pid, "app": j.app, "file": f}));
                 }
                 Err(e) => manifest

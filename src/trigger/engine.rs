@@ -1,0 +1,443 @@
+//! The triggers as the daemon sees them: started once (log watch threads, check tasks, the action runner),
+//! then called once per collection to evaluate rules and schedules on the collected model, hand over what
+//! fires, and add the trigger metrics. Also the config validation of `[[rules]]`, `[[schedules]]`,
+//! `[[logs]]` and `[[checks]]`, with errors at their line and column.
+
+use super::action::{ActionKind, Actions, Firing, Plan, SnapshotSink};
+use super::check::{self, CheckConfig, Checks};
+use super::figures::{Catalogue, Sources};
+use super::logwatch::{self, LogWatchConfig, LogWatches};
+use super::rules::{self, Engine, Place};
+use super::schedule::{self, ScheduleConfig, Timer};
+use crate::config::{Config, ConfigError, line_col, locate_key};
+use crate::model::{Collection, MetricSet};
+use crate::ship::Shipper;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+pub struct Triggers {
+    engine: Engine,
+    schedules: Vec<(ScheduleConfig, Timer, u64)>,
+    sources: Sources,
+    actions: Actions,
+    logs: Vec<LogWatchConfig>,
+    checks: Vec<CheckConfig>,
+}
+
+impl Triggers {
+    /// Starts the watches, checks and the action runner. `cfg` was validated when it was read.
+    pub fn start(
+        cfg: &Config,
+        rt: &tokio::runtime::Handle,
+        snapshot: SnapshotSink,
+    ) -> anyhow::Result<Triggers> {
+        let logs = LogWatches::start(&cfg.logs)?;
+        let checks = Checks::start(&cfg.checks, rt);
+        let actions = Actions::start(rt, snapshot);
+        let cat = Catalogue {
+            logs: &cfg.logs,
+            checks: &cfg.checks,
+        };
+        let rules = rules::compile(&cfg.rules, &cat)
+            .map_err(|(i, _, m)| anyhow::anyhow!("rule {}: {m}", i + 1))?;
+        if !cfg.rules.is_empty() || !cfg.schedules.is_empty() || !cfg.logs.is_empty() {
+            tracing::info!(
+                rules = cfg.rules.len(),
+                schedules = cfg.schedules.len(),
+                log_watches = cfg.logs.len(),
+                checks = cfg.checks.len(),
+                "triggers started"
+            );
+        }
+        Ok(Triggers {
+            engine: Engine::new(rules),
+            schedules: timers(&cfg.schedules),
+            sources: Sources::new(logs, checks),
+            actions,
+            logs: cfg.logs.clone(),
+            checks: cfg.checks.clone(),
+        })
+    }
+
+    /// Applies changed rules and schedules. Watches and checks run on their own threads and tasks, so their
+    /// changes wait for a restart (and so does a reload that changes them: rules may name them).
+    pub fn reload(&mut self, cfg: &Config) {
+        if cfg.logs != self.logs || cfg.checks != self.checks {
+            tracing::warn!(
+                "[[logs]] and [[checks]] changes take effect at the next restart; rules and schedules are kept as they were"
+            );
+            return;
+        }
+        let cat = Catalogue {
+            logs: &self.logs,
+            checks: &self.checks,
+        };
+        match rules::compile(&cfg.rules, &cat) {
+            Ok(r) => {
+                self.engine = Engine::new(r);
+                self.schedules = timers(&cfg.schedules);
+            }
+            Err((i, _, m)) => tracing::error!(rule = i + 1, error = %m, "rules not reloaded"),
+        }
+    }
+
+    /// Once per collection: evaluate, hand over what fires, add the metrics. No I/O and no waiting.
+    pub fn on_collection(&mut self, c: &Collection, m: &mut MetricSet, shipper: &Shipper) {
+        let now = Instant::now();
+        let view = self.sources.view();
+        let logs = &self.sources.logs;
+        let fired = self.engine.evaluate(c, &view, now, &|w| logs.recent(w));
+        for (ri, f) in fired {
+            self.actions
+                .dispatch(f, &self.engine.rules[ri].plan, shipper);
+        }
+        let wall = c.timestamp_ms.div_euclid(1000);
+        for (s, timer, n) in &mut self.schedules {
+            if !timer.due(now, wall) {
+                continue;
+            }
+            let plan = Plan {
+                actions: s.actions.clone(),
+                ..Default::default()
+            };
+            let when = match (&s.every, &s.cron) {
+                (Some(e), _) => format!("every {e}"),
+                (_, Some(cr)) => format!("cron {}", cr.get_ref()),
+                _ => String::new(),
+            };
+            let firing = |pid, app| Firing {
+                source: "schedule",
+                rule: s.name.clone(),
+                when: when.clone(),
+                timestamp_ms: c.timestamp_ms,
+                host: c.hostname.clone(),
+                pid,
+                app,
+                figures: BTreeMap::new(),
+                log_lines: Vec::new(),
+            };
+            match &s.app {
+                None => {
+                    *n += 1;
+                    self.actions.dispatch(firing(None, None), &plan, shipper);
+                }
+                Some(p) => {
+                    for j in c.jvms.iter().filter(|j| p.is_match(&j.app)) {
+                        *n += 1;
+                        self.actions.dispatch(
+                            firing(Some(j.pid), Some(j.app.clone())),
+                            &plan,
+                            shipper,
+                        );
+                    }
+                }
+            }
+        }
+        self.add_metrics(m);
+    }
+
+    fn add_metrics(&self, m: &mut MetricSet) {
+        self.engine.add_metrics(m);
+        if !self.schedules.is_empty() {
+            let fam = m.counter(
+                "wasp_schedule_fired_total",
+                "Times a schedule was due (per selected JVM).",
+            );
+            for (s, _, n) in &self.schedules {
+                fam.push([("schedule", s.name.clone())], *n as f64);
+            }
+        }
+        self.actions.add_metrics(m);
+        log_metrics(&self.sources.logs, m);
+        check_metrics(&self.sources.checks, m);
+    }
+}
+
+fn timers(s: &[ScheduleConfig]) -> Vec<(ScheduleConfig, Timer, u64)> {
+    let now = Instant::now();
+    let wall = crate::collect::now_ms().div_euclid(1000);
+    s.iter()
+        .map(|c| (c.clone(), Timer::new(c, now, wall), 0))
+        .collect()
+}
+
+fn log_metrics(l: &LogWatches, m: &mut MetricSet) {
+    if l.watches.is_empty() {
+        return;
+    }
+    let states: Vec<(String, Vec<String>, logwatch::WatchState)> = l
+        .watches
+        .iter()
+        .map(|(c, s)| {
+            (
+                c.name.clone(),
+                c.patterns.keys().cloned().collect(),
+                logwatch::lock(s).clone(),
+            )
+        })
+        .collect();
+    let fam = m.counter(
+        "wasp_log_lines_total",
+        "Log lines that matched a watch's pattern.",
+    );
+    for (w, pats, st) in &states {
+        for (p, n) in pats.iter().zip(&st.counts) {
+            fam.push([("watch", w.clone()), ("pattern", p.clone())], *n as f64);
+        }
+    }
+    type Get = fn(&logwatch::WatchState) -> f64;
+    let per_watch: [(&'static str, &'static str, bool, Get); 7] = [
+        (
+            "wasp_log_read_lines_total",
+            "Log lines read by a watch.",
+            true,
+            |s| s.lines as f64,
+        ),
+        (
+            "wasp_log_read_bytes_total",
+            "Log bytes read by a watch.",
+            true,
+            |s| s.bytes as f64,
+        ),
+        (
+            "wasp_log_silence_seconds",
+            "Seconds since a watch's last alive line (or its start).",
+            false,
+            logwatch::silence,
+        ),
+        ("wasp_log_files", "Files a watch follows now.", false, |s| {
+            s.files as f64
+        }),
+        (
+            "wasp_log_rotations_total",
+            "Rotations a watch followed (renamed away, or truncated).",
+            true,
+            |s| s.rotations as f64,
+        ),
+        (
+            "wasp_log_behind_total",
+            "Polls that hit max_read and left lines for the next poll.",
+            true,
+            |s| s.behind as f64,
+        ),
+        (
+            "wasp_log_long_lines_total",
+            "Lines longer than 64 KiB, cut.",
+            true,
+            |s| s.long_lines as f64,
+        ),
+    ];
+    for (name, help, counter, get) in per_watch {
+        let fam = if counter {
+            m.counter(name, help)
+        } else {
+            m.gauge(name, help)
+        };
+        for (w, _, st) in &states {
+            fam.push([("watch", w.clone())], get(st));
+        }
+    }
+}
+
+fn check_metrics(c: &Checks, m: &mut MetricSet) {
+    if c.checks.is_empty() {
+        return;
+    }
+    let states: Vec<(String, bool, check::CheckState)> = c
+        .checks
+        .iter()
+        .map(|(c, s)| (c.name.clone(), c.http.is_some(), check::lock(s).clone()))
+        .collect();
+    let fam = m.gauge(
+        "wasp_check_up",
+        "1 when the last service check succeeded (TCP connect, or HTTP GET with the expected status).",
+    );
+    for (n, _, s) in &states {
+        if let Some(up) = s.up {
+            fam.push([("check", n.clone())], if up { 1.0 } else { 0.0 });
+        }
+    }
+    let fam = m.gauge(
+        "wasp_check_latency_seconds",
+        "Time to connect (TCP) or to the response headers (HTTP) of the last answered check.",
+    );
+    for (n, _, s) in &states {
+        if let Some(l) = s.latency {
+            fam.push([("check", n.clone())], l);
+        }
+    }
+    let fam = m.gauge(
+        "wasp_check_http_status",
+        "HTTP status of the last HTTP check (0 when no answer came).",
+    );
+    for (n, http, s) in &states {
+        if *http && s.up.is_some() {
+            fam.push([("check", n.clone())], s.status.unwrap_or(0) as f64);
+        }
+    }
+    let fam = m.counter("wasp_checks_total", "Service checks run.");
+    for (n, _, s) in &states {
+        fam.push([("check", n.clone())], s.total as f64);
+    }
+    let fam = m.counter("wasp_check_failures_total", "Service checks that failed.");
+    for (n, _, s) in &states {
+        fam.push([("check", n.clone())], s.failures as f64);
+    }
+}
+
+/// Where key `key` of the `n`-th `[[table]]` is set; its header when the key is not there; the table's
+/// first mention otherwise (an inline array).
+pub fn locate_nth(text: &str, table: &str, n: usize, key: &str) -> (usize, usize) {
+    let header = format!("[[{table}]]");
+    let mut seen = 0;
+    let mut inside = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') {
+            if inside.is_some() {
+                break;
+            }
+            if line.replace(' ', "") == header {
+                if seen == n {
+                    inside = Some(i + 1);
+                }
+                seen += 1;
+            }
+            continue;
+        }
+        if inside.is_some()
+            && let Some(eq) = line.find('=')
+            && line[..eq].trim().trim_matches('"') == key
+        {
+            return (i + 1, raw.find(key).map(|c| c + 1).unwrap_or(1));
+        }
+    }
+    match inside {
+        Some(l) => (l, 1),
+        None => locate_key(text, "", table),
+    }
+}
+
+/// Where a spanned string's character `offset` is; the value's start when the text is not written plainly.
+fn spanned_at(text: &str, s: &toml::Spanned<String>, offset: usize) -> (usize, usize) {
+    let span = s.span();
+    let raw = text.get(span.clone()).unwrap_or("");
+    let plain = raw.len() == s.get_ref().len() + 2
+        && (raw.starts_with('"') || raw.starts_with('\''))
+        && &raw[1..raw.len() - 1] == s.get_ref();
+    if plain {
+        line_col(text, span.start + 1 + offset.min(s.get_ref().len()))
+    } else {
+        line_col(text, span.start)
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+}
+
+/// Validates the trigger sections; errors name the file, line and column.
+pub fn validate(cfg: &Config, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let err = |(line, column): (usize, usize), message: String| ConfigError {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let name_rule = "names are letters, digits, _ and -, starting with a letter";
+    for (i, l) in cfg.logs.iter().enumerate() {
+        let at = |k| locate_nth(text, "logs", i, k);
+        if !is_name(&l.name) {
+            return Err(err(
+                at("name"),
+                format!("log watch name \"{}\": {name_rule}", l.name),
+            ));
+        }
+        if cfg.logs[..i].iter().any(|o| o.name == l.name) {
+            return Err(err(
+                at("name"),
+                format!("a log watch named \"{}\" is already defined", l.name),
+            ));
+        }
+        if !l.path.is_absolute() {
+            return Err(err(
+                at("path"),
+                format!("path \"{}\" must be absolute", l.path.display()),
+            ));
+        }
+        for p in l.patterns.keys() {
+            if !is_name(p) || logwatch::RESERVED.contains(&p.as_str()) {
+                return Err(err(
+                    at("patterns"),
+                    format!("pattern name \"{p}\": {name_rule}, and not lines, silence or silent"),
+                ));
+            }
+        }
+    }
+    for (i, c) in cfg.checks.iter().enumerate() {
+        let at = |k| locate_nth(text, "checks", i, k);
+        if !is_name(&c.name) {
+            return Err(err(
+                at("name"),
+                format!("check name \"{}\": {name_rule}", c.name),
+            ));
+        }
+        if cfg.checks[..i].iter().any(|o| o.name == c.name) {
+            return Err(err(
+                at("name"),
+                format!("a check named \"{}\" is already defined", c.name),
+            ));
+        }
+        if let Err(m) = check::validate(c) {
+            let key = if c.http.is_some() { "http" } else { "tcp" };
+            return Err(err(at(key), m));
+        }
+    }
+    let cat = Catalogue {
+        logs: &cfg.logs,
+        checks: &cfg.checks,
+    };
+    if let Err((i, place, m)) = rules::compile(&cfg.rules, &cat) {
+        let r = &cfg.rules[i];
+        let at = match place {
+            Place::When(off) => spanned_at(text, &r.when, off),
+            Place::Key(k) => locate_nth(text, "rules", i, k),
+        };
+        return Err(err(at, format!("rule \"{}\": {m}", r.name)));
+    }
+    for (i, s) in cfg.schedules.iter().enumerate() {
+        if cfg.schedules[..i].iter().any(|o| o.name == s.name) {
+            return Err(err(
+                locate_nth(text, "schedules", i, "name"),
+                format!("a schedule named \"{}\" is already defined", s.name),
+            ));
+        }
+        if let Err(m) = schedule::validate(s) {
+            let key =
+                if s.actions.iter().any(|a| {
+                    !matches!(a, ActionKind::Dump | ActionKind::Histo | ActionKind::Bundle)
+                }) || s.actions.is_empty()
+                {
+                    "do"
+                } else {
+                    "every"
+                };
+            return Err(err(locate_nth(text, "schedules", i, key), m));
+        }
+        if let Some(c) = &s.cron
+            && let Err(m) = schedule::Cron::parse(c.get_ref())
+        {
+            return Err(err(
+                spanned_at(text, c, 0),
+                format!("schedule \"{}\": {m}", s.name),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,385 @@
+//! The named figures a rule can test: their names, and their values in one collection. Host and JVM figures
+//! come from the collected model; log and check figures from what the watches and checks last published.
+//! Reading them costs no I/O: the collection loop evaluates rules on what it already holds.
+
+use super::check::{self, CheckConfig, Checks};
+use super::logwatch::{self, LogWatchConfig, LogWatches};
+use crate::model::Collection;
+use crate::model::jvm::Jvm;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fig {
+    CpuBusy,
+    CpuIowait,
+    CpuSteal,
+    RunqPerCpu,
+    Load1PerCpu,
+    SwapIn,
+    SwapOut,
+    MemAvailablePct,
+    /// Sockets in a state (as ss names it), on one local port or all.
+    Tcp(&'static str, Option<u16>),
+    DiskUtilMax,
+    FsUsedMax,
+    JvmHeapPct,
+    JvmOldAfterGcPct,
+    JvmGcOverhead,
+    JvmThreads,
+    JvmBlocked,
+    JvmCpu,
+    LogPattern(usize, usize),
+    LogLines(usize),
+    LogSilence(usize),
+    LogSilent(usize),
+    CheckUp(usize),
+    CheckLatency(usize),
+    CheckStatus(usize),
+}
+
+impl Fig {
+    pub fn is_jvm(&self) -> bool {
+        matches!(
+            self,
+            Fig::JvmHeapPct
+                | Fig::JvmOldAfterGcPct
+                | Fig::JvmGcOverhead
+                | Fig::JvmThreads
+                | Fig::JvmBlocked
+                | Fig::JvmCpu
+        )
+    }
+
+    /// The log watch a figure reads, if any (its matched lines are context for actions).
+    pub fn log_watch(&self) -> Option<usize> {
+        match self {
+            Fig::LogPattern(w, _) | Fig::LogLines(w) | Fig::LogSilence(w) | Fig::LogSilent(w) => {
+                Some(*w)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Host and JVM figure names, with what they are; the documentation's table comes from the same list.
+pub const NAMES: &[(&str, &str)] = &[
+    ("host.cpu_busy_pct", "CPU busy, % (100 - sar %idle)"),
+    ("host.cpu_iowait_pct", "CPU iowait, % (sar %iowait)"),
+    ("host.cpu_steal_pct", "CPU steal, % (sar %steal)"),
+    (
+        "host.runq_per_cpu",
+        "runnable tasks per online CPU (sar -q runq-sz / CPUs)",
+    ),
+    ("host.load1_per_cpu", "1-minute load average per online CPU"),
+    (
+        "host.swap_in_per_s",
+        "pages swapped in per second (sar -W pswpin/s)",
+    ),
+    (
+        "host.swap_out_per_s",
+        "pages swapped out per second (sar -W pswpout/s)",
+    ),
+    (
+        "host.mem_available_pct",
+        "available memory, % of total (free's available)",
+    ),
+    (
+        "host.time_wait",
+        "TCP sockets in TIME-WAIT; [PORT] for one local port",
+    ),
+    (
+        "host.close_wait",
+        "TCP sockets in CLOSE-WAIT; [PORT] for one local port",
+    ),
+    (
+        "host.established",
+        "TCP sockets in ESTAB; [PORT] for one local port",
+    ),
+    ("host.disk_util_max_pct", "highest iostat %util of any disk"),
+    ("host.fs_used_max_pct", "highest df use% of any file system"),
+    (
+        "jvm.heap_pct",
+        "heap used, % of its max (committed when no max)",
+    ),
+    (
+        "jvm.old_after_gc_pct",
+        "old generation after the last full/concurrent GC, % of its max",
+    ),
+    (
+        "jvm.gc_overhead_pct",
+        "share of the last interval spent in GC pauses, %",
+    ),
+    ("jvm.threads", "live threads"),
+    (
+        "jvm.blocked_threads",
+        "BLOCKED threads in the latest thread dump wasp took of this JVM",
+    ),
+    (
+        "jvm.cpu_pct",
+        "the JVM process's %CPU (top, Irix mode) when it is among the top processes",
+    ),
+];
+
+/// What the rules may name: the configured watches and checks.
+pub struct Catalogue<'a> {
+    pub logs: &'a [LogWatchConfig],
+    pub checks: &'a [CheckConfig],
+}
+
+impl Catalogue<'_> {
+    pub fn resolve(&self, name: &str, arg: Option<&str>) -> Result<Fig, String> {
+        let port = |arg: Option<&str>| -> Result<Option<u16>, String> {
+            arg.map(|a| {
+                a.parse::<u16>()
+                    .map_err(|_| format!("\"{a}\" is not a port number"))
+            })
+            .transpose()
+        };
+        let no_arg = |f: Fig| -> Result<Fig, String> {
+            match arg {
+                Some(a) => Err(format!("{name} takes no [argument] (found [{a}])")),
+                None => Ok(f),
+            }
+        };
+        let fig = match name {
+            "host.cpu_busy_pct" => Fig::CpuBusy,
+            "host.cpu_iowait_pct" => Fig::CpuIowait,
+            "host.cpu_steal_pct" => Fig::CpuSteal,
+            "host.runq_per_cpu" => Fig::RunqPerCpu,
+            "host.load1_per_cpu" => Fig::Load1PerCpu,
+            "host.swap_in_per_s" => Fig::SwapIn,
+            "host.swap_out_per_s" => Fig::SwapOut,
+            "host.mem_available_pct" => Fig::MemAvailablePct,
+            "host.time_wait" => return Ok(Fig::Tcp("TIME-WAIT", port(arg)?)),
+            "host.close_wait" => return Ok(Fig::Tcp("CLOSE-WAIT", port(arg)?)),
+            "host.established" => return Ok(Fig::Tcp("ESTAB", port(arg)?)),
+            "host.disk_util_max_pct" => Fig::DiskUtilMax,
+            "host.fs_used_max_pct" => Fig::FsUsedMax,
+            "jvm.heap_pct" => Fig::JvmHeapPct,
+            "jvm.old_after_gc_pct" => Fig::JvmOldAfterGcPct,
+            "jvm.gc_overhead_pct" => Fig::JvmGcOverhead,
+            "jvm.threads" => Fig::JvmThreads,
+            "jvm.blocked_threads" => Fig::JvmBlocked,
+            "jvm.cpu_pct" => Fig::JvmCpu,
+            _ => return self.resolve_named(name).and_then(no_arg),
+        };
+        no_arg(fig)
+    }
+
+    fn resolve_named(&self, name: &str) -> Result<Fig, String> {
+        let unknown = || {
+            let host: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
+            format!(
+                "unknown figure \"{name}\"; known: {}, log.WATCH.PATTERN|lines|silence|silent, check.NAME.up|latency|status",
+                host.join(", ")
+            )
+        };
+        if let Some(rest) = name.strip_prefix("log.") {
+            let (w, what) = rest.rsplit_once('.').ok_or_else(unknown)?;
+            let (wi, wc) = self
+                .logs
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.name == w)
+                .ok_or_else(|| format!("no [[logs]] watch is named \"{w}\""))?;
+            return match what {
+                "lines" => Ok(Fig::LogLines(wi)),
+                "silence" => Ok(Fig::LogSilence(wi)),
+                "silent" if wc.silence.is_some() => Ok(Fig::LogSilent(wi)),
+                "silent" => Err(format!(
+                    "log.{w}.silent needs `silence = \"10m\"` in the watch \"{w}\""
+                )),
+                p => wc
+                    .patterns
+                    .keys()
+                    .position(|k| k == p)
+                    .map(|pi| Fig::LogPattern(wi, pi))
+                    .ok_or_else(|| {
+                        format!(
+                            "the watch \"{w}\" has no pattern \"{p}\" (it has: {})",
+                            wc.patterns.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    }),
+            };
+        }
+        if let Some(rest) = name.strip_prefix("check.") {
+            let (c, what) = rest.rsplit_once('.').ok_or_else(unknown)?;
+            let ci = self
+                .checks
+                .iter()
+                .position(|x| x.name == c)
+                .ok_or_else(|| format!("no [[checks]] check is named \"{c}\""))?;
+            return match what {
+                "up" => Ok(Fig::CheckUp(ci)),
+                "latency" => Ok(Fig::CheckLatency(ci)),
+                "status" => Ok(Fig::CheckStatus(ci)),
+                _ => Err(format!(
+                    "check.{c}.{what}: a check has up, latency and status"
+                )),
+            };
+        }
+        Err(unknown())
+    }
+}
+
+/// Log and check figures as of one collection: read once, then every rule reads this.
+#[derive(Default)]
+pub struct View {
+    /// Per watch: matches per pattern and lines since the previous collection, silence, silent.
+    logs: Vec<(Vec<u64>, u64, f64, Option<bool>)>,
+    checks: Vec<check::CheckState>,
+    /// BLOCKED threads of the latest dump per pid.
+    blocked: HashMap<u32, f64>,
+}
+
+/// Turns the watches' running totals into "since the previous collection".
+#[derive(Default)]
+pub struct Sources {
+    pub logs: LogWatches,
+    pub checks: Checks,
+    prev: Vec<(Vec<u64>, u64)>,
+}
+
+impl Sources {
+    pub fn new(logs: LogWatches, checks: Checks) -> Self {
+        Sources {
+            logs,
+            checks,
+            prev: Vec::new(),
+        }
+    }
+
+    /// Reads every watch and check once (a lock and a copy each).
+    pub fn view(&mut self) -> View {
+        let mut v = View::default();
+        for (i, (cfg, st)) in self.logs.watches.iter().enumerate() {
+            let st = logwatch::lock(st);
+            let (pc, pl) = self
+                .prev
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| (st.counts.clone(), st.lines));
+            let delta: Vec<u64> = st
+                .counts
+                .iter()
+                .zip(pc.iter().chain(std::iter::repeat(&0)))
+                .map(|(a, b)| a.saturating_sub(*b))
+                .collect();
+            v.logs.push((
+                delta,
+                st.lines.saturating_sub(pl),
+                logwatch::silence(&st),
+                logwatch::silent(cfg, &st),
+            ));
+            if self.prev.len() <= i {
+                self.prev.push((st.counts.clone(), st.lines));
+            } else {
+                self.prev[i] = (st.counts.clone(), st.lines);
+            }
+        }
+        for (_, st) in &self.checks.checks {
+            v.checks.push(check::lock(st).clone());
+        }
+        v.blocked = latest_blocked();
+        v
+    }
+}
+
+impl View {
+    /// The value of a figure in this collection, for one JVM when the rule is per JVM; None when unknown.
+    pub fn value(&self, f: &Fig, c: &Collection, jvm: Option<&Jvm>) -> Option<f64> {
+        let pct = |a: f64, b: f64| (b > 0.0).then(|| a / b * 100.0);
+        match f {
+            Fig::CpuBusy => c.cpu.as_ref()?.all.as_ref().map(|a| 100.0 - a.idle),
+            Fig::CpuIowait => c.cpu.as_ref()?.all.as_ref().map(|a| a.iowait),
+            Fig::CpuSteal => c.cpu.as_ref()?.all.as_ref().map(|a| a.steal),
+            Fig::RunqPerCpu => c
+                .load
+                .as_ref()
+                .and_then(|l| (l.cpus > 0).then(|| l.runq_sz as f64 / l.cpus as f64)),
+            Fig::Load1PerCpu => c
+                .load
+                .as_ref()
+                .and_then(|l| (l.cpus > 0).then(|| l.ldavg_1 / l.cpus as f64)),
+            Fig::SwapIn => c.interval_s.and(c.paging.as_ref().map(|p| p.pswpin)),
+            Fig::SwapOut => c.interval_s.and(c.paging.as_ref().map(|p| p.pswpout)),
+            Fig::MemAvailablePct => c
+                .memory
+                .as_ref()
+                .and_then(|m| pct(m.available as f64, m.total as f64)),
+            Fig::Tcp(state, port) => {
+                let t = c.tcp.as_ref()?;
+                match port {
+                    None => Some(t.states.get(*state).copied().unwrap_or(0) as f64),
+                    Some(p) => Some(
+                        t.ports
+                            .iter()
+                            .find(|x| x.port == *p)
+                            .and_then(|x| x.states.get(*state))
+                            .copied()
+                            .unwrap_or(0) as f64,
+                    ),
+                }
+            }
+            Fig::DiskUtilMax => c
+                .interval_s
+                .and_then(|_| c.disks.iter().map(|d| d.util).reduce(f64::max)),
+            Fig::FsUsedMax => c
+                .filesystems
+                .iter()
+                .map(|f| f.use_pct as f64)
+                .reduce(f64::max),
+            Fig::JvmHeapPct => {
+                let h = &jvm?.figures.as_ref()?.heap;
+                pct(h.used as f64, h.max.unwrap_or(h.committed) as f64)
+            }
+            Fig::JvmOldAfterGcPct => jvm?.figures.as_ref()?.old_after_gc_pct,
+            Fig::JvmGcOverhead => jvm?.figures.as_ref()?.gc_overhead_pct,
+            Fig::JvmThreads => Some(jvm?.figures.as_ref()?.threads_live as f64),
+            Fig::JvmBlocked => self.blocked.get(&jvm?.pid).copied(),
+            Fig::JvmCpu => {
+                let pid = jvm?.pid;
+                c.interval_s?;
+                c.processes
+                    .as_ref()?
+                    .top_cpu
+                    .iter()
+                    .find(|p| p.pid == pid)
+                    .map(|p| p.cpu_pct)
+            }
+            Fig::LogPattern(w, p) => self.logs.get(*w)?.0.get(*p).map(|n| *n as f64),
+            Fig::LogLines(w) => self.logs.get(*w).map(|l| l.1 as f64),
+            Fig::LogSilence(w) => self.logs.get(*w).map(|l| l.2),
+            Fig::LogSilent(w) => self.logs.get(*w)?.3.map(|b| if b { 1.0 } else { 0.0 }),
+            Fig::CheckUp(i) => self.checks.get(*i)?.up.map(|b| if b { 1.0 } else { 0.0 }),
+            Fig::CheckLatency(i) => self.checks.get(*i)?.latency,
+            Fig::CheckStatus(i) => self.checks.get(*i)?.status.map(f64::from),
+        }
+    }
+}
+
+/// BLOCKED-thread counts of the latest dump per pid, recorded by whoever takes dumps.
+static LATEST: Mutex<Vec<(u32, u32)>> = Mutex::new(Vec::new());
+/// Bound: pids remembered.
+const LATEST_MAX: usize = 256;
+
+/// Records the BLOCKED threads of a dump just taken of `pid` (the snapshot worker calls it).
+pub fn note_dump(pid: u32, dump: &crate::jvm::threaddump::ThreadDump) {
+    let blocked = dump.threads.iter().filter(|t| t.state == "BLOCKED").count() as u32;
+    let mut l = LATEST.lock().unwrap_or_else(|e| e.into_inner());
+    l.retain(|(p, _)| *p != pid);
+    if l.len() >= LATEST_MAX {
+        l.remove(0);
+    }
+    l.push((pid, blocked));
+}
+
+fn latest_blocked() -> HashMap<u32, f64> {
+    LATEST
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(p, b)| (*p, *b as f64))
+        .collect()
+}

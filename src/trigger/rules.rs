@@ -1,0 +1,361 @@
+//! Rules: a condition over the collected figures, held for a while, then actions, then a cooldown.
+//!
+//! Evaluated once per collection on what the loop already holds: no I/O, a few comparisons per rule. A rule
+//! that reads any `jvm.*` figure is per JVM: it is evaluated, held and cooled down for each JVM on its own
+//! (optionally only those whose app name matches `scope`), and its actions get that JVM.
+//!
+//! A condition whose figures are missing in a collection (a collector skipped, a JVM without counters) is
+//! unknown: it neither fires nor resets the `for` clock.
+
+use super::action::{ActionKind, Firing, Plan, ScriptConfig, WebhookConfig};
+use super::expr::{self, Expr};
+use super::figures::{Catalogue, Fig, View};
+use super::logwatch::Matched;
+use crate::config::{Dur, Pattern};
+use crate::model::{Collection, MetricSet};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub name: String,
+    /// The condition, e.g. "jvm.old_after_gc_pct > 90%".
+    pub when: toml::Spanned<String>,
+    /// How long the condition must hold before the rule fires (default: at once).
+    #[serde(rename = "for", default)]
+    pub hold: Dur,
+    /// After firing, the rule (for that JVM) stays quiet this long.
+    #[serde(default = "default_cooldown")]
+    pub cooldown: Dur,
+    /// Per-JVM rules: only JVMs whose app name matches this regular expression.
+    #[serde(default)]
+    pub scope: Option<Pattern>,
+    #[serde(rename = "do")]
+    pub actions: Vec<ActionKind>,
+    #[serde(default)]
+    pub script: Option<ScriptConfig>,
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+}
+
+fn default_cooldown() -> Dur {
+    Dur::secs(600)
+}
+
+pub struct Rule {
+    pub name: String,
+    pub when: String,
+    expr: Expr<Fig>,
+    per_jvm: bool,
+    hold: Duration,
+    cooldown: Duration,
+    scope: Option<Pattern>,
+    pub plan: Plan,
+    /// Log watches the condition reads: their matched lines go with the firing.
+    logs: Vec<usize>,
+}
+
+/// Why a rule is refused: a place in its condition, or one of its keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Place {
+    /// Byte offset into `when`.
+    When(usize),
+    Key(&'static str),
+}
+
+pub fn compile(
+    cfgs: &[RuleConfig],
+    cat: &Catalogue<'_>,
+) -> Result<Vec<Rule>, (usize, Place, String)> {
+    let mut out: Vec<Rule> = Vec::new();
+    for (i, r) in cfgs.iter().enumerate() {
+        if r.name.trim().is_empty() {
+            return Err((i, Place::Key("name"), "a rule needs a name".into()));
+        }
+        if out.iter().any(|o| o.name == r.name) {
+            return Err((
+                i,
+                Place::Key("name"),
+                format!("a rule named \"{}\" is already defined", r.name),
+            ));
+        }
+        let resolve = |n: &str, a: Option<&str>| cat.resolve(n, a);
+        let expr = expr::parse(r.when.get_ref(), &resolve)
+            .map_err(|e| (i, Place::When(e.offset), e.message))?;
+        let figs = expr.figures();
+        let per_jvm = figs.iter().any(|(f, _)| f.is_jvm());
+        let mut logs: Vec<usize> = figs.iter().filter_map(|(f, _)| f.log_watch()).collect();
+        logs.dedup();
+        if r.scope.is_some() && !per_jvm {
+            return Err((
+                i,
+                Place::Key("scope"),
+                "scope selects JVMs, but this condition reads no jvm.* figure".into(),
+            ));
+        }
+        let plan = Plan {
+            actions: r.actions.clone(),
+            script: r.script.clone(),
+            webhook: r.webhook.clone(),
+        };
+        super::action::validate(&plan).map_err(|m| (i, Place::Key("do"), m))?;
+        out.push(Rule {
+            name: r.name.clone(),
+            when: r.when.get_ref().clone(),
+            expr,
+            per_jvm,
+            hold: r.hold.0,
+            cooldown: r.cooldown.0,
+            scope: r.scope.clone(),
+            plan,
+            logs,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Default, Clone, Copy)]
+struct State {
+    /// Since when the condition has held.
+    since: Option<Instant>,
+    last_fired: Option<Instant>,
+}
+
+/// A JVM is itself by pid and start time (a reused pid is another JVM); None for host rules.
+type Target = Option<(u32, u64)>;
+
+#[derive(Default, Clone, Copy)]
+struct Stats {
+    fired: u64,
+    suppressed: u64,
+    holding: u64,
+}
+
+pub struct Engine {
+    pub rules: Vec<Rule>,
+    states: HashMap<(usize, Target), State>,
+    stats: Vec<Stats>,
+}
+
+impl Engine {
+    pub fn new(rules: Vec<Rule>) -> Engine {
+        let stats = vec![Stats::default(); rules.len()];
+        Engine {
+            rules,
+            states: HashMap::new(),
+            stats,
+        }
+    }
+
+    /// Evaluates every rule on one collection; returns the rules that fire now, with their context.
+    pub fn evaluate(
+        &mut self,
+        c: &Collection,
+        view: &View,
+        now: Instant,
+        recent: &dyn Fn(usize) -> Vec<Matched>,
+    ) -> Vec<(usize, Firing)> {
+        let mut out = Vec::new();
+        let mut live = Vec::new();
+        for (ri, rule) in self.rules.iter().enumerate() {
+            self.stats[ri].holding = 0;
+            let targets: Vec<Option<&crate::model::jvm::Jvm>> = if rule.per_jvm {
+                c.jvms
+                    .iter()
+                    .filter(|j| rule.scope.as_ref().is_none_or(|s| s.is_match(&j.app)))
+                    .map(Some)
+                    .collect()
+            } else {
+                vec![None]
+            };
+            for jvm in targets {
+                let key = (ri, jvm.map(|j| (j.pid, j.start_time)));
+                live.push(key);
+                let verdict = rule.expr.eval(&mut |f| view.value(f, c, jvm));
+                let st = self.states.entry(key).or_default();
+                match verdict {
+                    Some(false) => {
+                        st.since = None;
+                        continue;
+                    }
+                    None => continue,
+                    Some(true) => {}
+                }
+                self.stats[ri].holding += 1;
+                let since = *st.since.get_or_insert(now);
+                if now.duration_since(since) < rule.hold {
+                    continue;
+                }
+                if st
+                    .last_fired
+                    .is_some_and(|t| now.duration_since(t) < rule.cooldown)
+                {
+                    self.stats[ri].suppressed += 1;
+                    continue;
+                }
+                st.last_fired = Some(now);
+                self.stats[ri].fired += 1;
+                let mut figures = BTreeMap::new();
+                for (f, text) in rule.expr.figures() {
+                    if let Some(v) = view.value(f, c, jvm) {
+                        figures.insert(text.to_string(), v);
+                    }
+                }
+                let mut log_lines = Vec::new();
+                for w in &rule.logs {
+                    log_lines.extend(recent(*w));
+                }
+                out.push((
+                    ri,
+                    Firing {
+                        source: "rule",
+                        rule: rule.name.clone(),
+                        when: rule.when.clone(),
+                        timestamp_ms: c.timestamp_ms,
+                        host: c.hostname.clone(),
+                        pid: jvm.map(|j| j.pid),
+                        app: jvm.map(|j| j.app.clone()),
+                        figures,
+                        log_lines,
+                    },
+                ));
+            }
+        }
+        // A JVM that is gone takes its rule states with it (bounded by the JVMs present).
+        self.states.retain(|k, _| live.contains(k));
+        out
+    }
+
+    pub fn add_metrics(&self, m: &mut MetricSet) {
+        let fam = m.counter(
+            "wasp_rule_fired_total",
+            "Times a rule fired (per JVM for per-JVM rules).",
+        );
+        for (r, s) in self.rules.iter().zip(&self.stats) {
+            fam.push([("rule", r.name.clone())], s.fired as f64);
+        }
+        let fam = m.counter(
+            "wasp_rule_suppressed_total",
+            "Collections in which a rule would have fired but was in its cooldown.",
+        );
+        for (r, s) in self.rules.iter().zip(&self.stats) {
+            fam.push([("rule", r.name.clone())], s.suppressed as f64);
+        }
+        let fam = m.gauge(
+            "wasp_rule_holding",
+            "Targets (the host, or JVMs for per-JVM rules) for which a rule's condition is true now.",
+        );
+        for (r, s) in self.rules.iter().zip(&self.stats) {
+            fam.push([("rule", r.name.clone())], s.holding as f64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cpu::{Cpu, CpuUtil};
+    use crate::model::jvm::{Jvm, JvmFigures};
+
+    fn rule(when: &str, hold: u64, cooldown: u64) -> RuleConfig {
+        let toml = format!(
+            "name = \"r\"\nwhen = \"{when}\"\nfor = \"{hold}s\"\ncooldown = \"{cooldown}s\"\ndo = [\"log\"]\n"
+        );
+        toml::from_str(&toml).unwrap()
+    }
+
+    fn engine(r: RuleConfig) -> Engine {
+        let cat = Catalogue {
+            logs: &[],
+            checks: &[],
+        };
+        Engine::new(compile(&[r], &cat).unwrap_or_else(|e| panic!("{e:?}")))
+    }
+
+    fn host(busy: f64) -> Collection {
+        Collection {
+            cpu: Some(Cpu {
+                all: Some(CpuUtil {
+                    idle: 100.0 - busy,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn secs(t0: Instant, s: u64) -> Instant {
+        t0 + Duration::from_secs(s)
+    }
+
+    #[test]
+    fn holds_for_then_fires_then_cools_down() {
+        let mut e = engine(rule("host.cpu_busy_pct > 40", 3, 10));
+        let v = View::default();
+        let t0 = Instant::now();
+        let none = |_| Vec::new();
+        let mut fired = |c: &Collection, s| e.evaluate(c, &v, secs(t0, s), &none).len();
+        assert_eq!(fired(&host(90.0), 0), 0);
+        assert_eq!(fired(&host(90.0), 2), 0);
+        assert_eq!(fired(&host(90.0), 3), 1, "held for 3 s");
+        assert_eq!(fired(&host(90.0), 4), 0, "cooldown");
+        // A missing figure neither fires nor resets.
+        assert_eq!(fired(&Collection::default(), 12), 0);
+        assert_eq!(fired(&host(90.0), 13), 1, "after the cooldown, still true");
+        assert_eq!(fired(&host(10.0), 30), 0);
+        assert_eq!(fired(&host(90.0), 31), 0, "the for clock restarted");
+        assert_eq!(fired(&host(90.0), 34), 1);
+    }
+
+    #[test]
+    fn per_jvm_rules_fire_per_jvm_within_scope() {
+        let mut r = rule("jvm.threads > 100", 0, 60);
+        r.scope = Some(Pattern::new("^bill").unwrap());
+        let mut e = engine(r);
+        let j = |pid, app: &str, threads| Jvm {
+            pid,
+            app: app.into(),
+            start_time: 1,
+            figures: Some(JvmFigures {
+                threads_live: threads,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let c = Collection {
+            jvms: vec![
+                j(1, "billing", 500),
+                j(2, "billing-2", 50),
+                j(3, "orders", 500),
+            ],
+            ..Default::default()
+        };
+        let f = e.evaluate(&c, &View::default(), Instant::now(), &|_| Vec::new());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].1.pid, Some(1));
+        assert_eq!(f[0].1.figures.get("jvm.threads"), Some(&500.0));
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let cat = Catalogue {
+            logs: &[],
+            checks: &[],
+        };
+        let e = compile(
+            &[rule("host.cpu_busy_pct > 40 and jvm.nope > 1", 0, 0)],
+            &cat,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.1, Place::When(27));
+        let mut r = rule("host.cpu_busy_pct > 40", 0, 0);
+        r.scope = Some(Pattern::new("x").unwrap());
+        assert_eq!(compile(&[r], &cat).err().unwrap().1, Place::Key("scope"));
+        let e = compile(&[rule("log.x.oom > 0", 0, 0)], &cat).err().unwrap();
+        assert!(e.2.contains("no [[logs]] watch"), "{e:?}");
+    }
+}
