@@ -360,6 +360,8 @@ async fn run_script(f: &Firing, s: &ScriptConfig, c: &Counters) {
         }
     };
     let pid = child.id();
+    // Kills the group when this task ends early (the agent stopping), not only the script itself.
+    let _group = Group(pid);
     let max = s.max_output.0 as usize;
     // Reads everything (a full pipe would block the script) and keeps the first `max` bytes.
     let capture = |r: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
@@ -434,6 +436,20 @@ async fn run_script(f: &Firing, s: &ScriptConfig, c: &Counters) {
             if !text(&o).is_empty() || !text(&e).is_empty() {
                 tracing::info!(rule = %f.rule, stdout = %text(&o), stderr = %text(&e), "output of the killed script");
             }
+        }
+    }
+}
+
+/// A script's process group, killed when dropped; killing an exited group is harmless (ESRCH).
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

@@ -434,7 +434,7 @@ pub fn validate(cfg: &Config, text: &str, path: &Path) -> Result<(), ConfigError
             && let Err(m) = schedule::Cron::parse(c.get_ref())
         {
             return Err(err(
-                spanned_at(text, c, 0),
+                line_col(text, c.span().start),
                 format!("schedule \"{}\": {m}", s.name),
             ));
         }

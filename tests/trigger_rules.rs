@@ -1,0 +1,545 @@
+//! Rules, log watches, service checks and actions in a running agent, with real parts: a CPU-burning JVM, a
+//! log file rotated under the watch, a script that hangs, a webhook to a port nobody listens on, an HTTP
+//! server the test starts and stops. Collection must stay on its interval through all of it.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Lab JVM under its own app name, so that other Lab JVMs on the host (other tests) are not in scope.
+fn lab(app: &str) -> Reaped {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes-rules");
+    if !dir.join("Lab.class").exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/Lab.java");
+        assert!(
+            Command::new("javac")
+                .args(["--release", "17", "-d"])
+                .arg(&dir)
+                .arg(src)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let mut p = Reaped(
+        Command::new("/usr/bin/java")
+            .args(["-Xmx64m", &format!("-Dwasp.app={app}"), "-cp"])
+            .arg(&dir)
+            .arg("Lab")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(p.0.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 {
+        if line.starts_with("ready") {
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = out.read_to_end(&mut sink);
+    });
+    p
+}
+
+/// Starts `wasp run` with `[agent]`/`[server]` set for the test and `extra` appended; waits for /healthz.
+fn agent(dir: &Path, port: u16, interval: &str, extra: &str) -> Reaped {
+    let cfg = dir.join("wasp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"{interval}\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n{extra}",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+    let p = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while get(port, "/healthz").is_none_or(|(s, _)| s != 200) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "agent not healthy: {}",
+            agent_log(dir)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    p
+}
+
+fn agent_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+}
+
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut b = String::new();
+    s.read_to_string(&mut b).ok()?;
+    let status = b.split_whitespace().nth(1)?.parse().ok()?;
+    let body = b.split_once("\r\n\r\n").map(|x| x.1.to_string())?;
+    Some((status, body))
+}
+
+/// The value of one sample of the exposition, written as it appears: `name{label="v",...}` (no common
+/// labels are configured here).
+fn metric(port: u16, sample: &str) -> Option<f64> {
+    let (_, body) = get(port, "/metrics")?;
+    body.lines().find_map(|l| {
+        let (name, v) = l.rsplit_once(' ')?;
+        (name == sample).then(|| v.parse().ok())?
+    })
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn jsonl(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("data/wasp.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn snapshots(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("data/snapshots"))
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first() {
+    if !require("java") || !require("javac") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let app = format!("burner-{port}");
+    let j = lab(&app);
+    let pid = j.0.id();
+    // The Lab's busy-spinner thread keeps one core busy: ~100% in top's terms, measured at 48-67% on this
+    // shared 2-core host under parallel builds; its other threads idle (~1%). 25 tells them apart.
+    let _a = agent(
+        dir.path(),
+        port,
+        "1s",
+        &format!(
+            "[snapshots]\nbundle_dumps = 2\nbundle_every = \"500ms\"\n\
+             [[rules]]\nname = \"hot-jvm\"\nwhen = \"jvm.cpu_pct > 25\"\nfor = \"2s\"\ncooldown = \"10m\"\n\
+             scope = \"^{app}$\"\ndo = [\"bundle\", \"log\"]\n"
+        ),
+    );
+    let t = Instant::now();
+    while snapshots(dir.path()).is_empty() {
+        // The bundle covers every JVM on the host (other tests' too), one after the other.
+        if t.elapsed() > Duration::from_secs(60) {
+            let top: Vec<String> = jsonl(dir.path())
+                .iter()
+                .rev()
+                .take(3)
+                .map(|d| {
+                    format!(
+                        "{} {}",
+                        d["processes"]["top_cpu"],
+                        d["jvms"]
+                            .as_array()
+                            .map(|j| j
+                                .iter()
+                                .map(|j| format!("{}:{}", j["pid"], j["app"]))
+                                .collect::<Vec<_>>()
+                                .join(","))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            panic!(
+                "no bundle within 60 s; Lab is {pid}; recent top_cpu/jvms: {top:#?}\n{}",
+                agent_log(dir.path())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let snap = &snapshots(dir.path())[0];
+    let report_path = snap.join(format!("{pid}-{app}-report.txt"));
+    wait_for("the report", Duration::from_secs(5), || {
+        report_path.exists()
+    });
+    let report = std::fs::read_to_string(&report_path).unwrap();
+    assert!(
+        report.contains("busiest thread: \"busy-spinner\""),
+        "{report}"
+    );
+    let first_hot = report.lines().find(|l| l.starts_with("CPU ")).unwrap();
+    assert!(first_hot.contains("\"busy-spinner\""), "{report}");
+    // The event names the rule, the JVM and the figure as it was.
+    let ev = jsonl(dir.path())
+        .into_iter()
+        .find(|d| d["kind"] == "event")
+        .unwrap_or_else(|| panic!("no event; {}", agent_log(dir.path())));
+    assert_eq!(ev["labels"]["rule"], "hot-jvm");
+    assert_eq!(ev["body"]["pid"], pid);
+    assert!(ev["body"]["figures"]["jvm.cpu_pct"].as_f64().unwrap() > 25.0);
+    assert_eq!(
+        metric(port, "wasp_rule_fired_total{rule=\"hot-jvm\"}"),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn a_log_line_fires_once_per_cooldown_across_rename_and_copytruncate() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "an old OutOfMemoryError, before the agent started\n").unwrap();
+    let port = free_port();
+    let _a = agent(
+        dir.path(),
+        port,
+        "500ms",
+        &format!(
+            "[[logs]]\nname = \"app\"\npath = \"{}\"\npatterns = {{ oom = \"OutOfMemoryError\" }}\npoll = \"200ms\"\n\
+             [[rules]]\nname = \"oom\"\nwhen = \"log.app.oom > 0\"\ncooldown = \"4s\"\ndo = [\"log\"]\n",
+            log.display()
+        ),
+    );
+    let fired = || metric(port, "wasp_rule_fired_total{rule=\"oom\"}").unwrap_or(-1.0);
+    let append = |p: &Path, s: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(p)
+            .unwrap();
+        f.write_all(s.as_bytes()).unwrap();
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(fired(), 0.0, "the line from before the start is not news");
+    append(&log, "java.lang.OutOfMemoryError: Java heap space\n");
+    wait_for("the first firing", Duration::from_secs(5), || {
+        fired() == 1.0
+    });
+    let t_first = Instant::now();
+    // Rename rotation within the cooldown: the new file's line is counted but does not fire again.
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    append(&log, "java.lang.OutOfMemoryError: Metaspace\n");
+    wait_for(
+        "the rotated line to be counted",
+        Duration::from_secs(5),
+        || metric(port, "wasp_log_lines_total{watch=\"app\",pattern=\"oom\"}") == Some(2.0),
+    );
+    wait_for("the suppressed firing", Duration::from_secs(5), || {
+        metric(port, "wasp_rule_suppressed_total{rule=\"oom\"}").unwrap_or(0.0) >= 1.0
+    });
+    assert_eq!(fired(), 1.0);
+    assert!(
+        t_first.elapsed() < Duration::from_secs(4),
+        "the test itself was too slow for its cooldown"
+    );
+    // After the cooldown, a line in the new file fires once more.
+    std::thread::sleep(
+        Duration::from_secs(4).saturating_sub(t_first.elapsed()) + Duration::from_millis(200),
+    );
+    assert_eq!(fired(), 1.0, "no line, no firing");
+    append(
+        &log,
+        "java.lang.OutOfMemoryError: GC overhead limit exceeded\n",
+    );
+    wait_for("the second firing", Duration::from_secs(5), || {
+        fired() == 2.0
+    });
+    let t_second = Instant::now();
+    // copytruncate: emptied in place, then written again; after the cooldown its line fires.
+    std::thread::sleep(
+        Duration::from_secs(4).saturating_sub(t_second.elapsed()) + Duration::from_millis(200),
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    append(
+        &log,
+        "java.lang.OutOfMemoryError: unable to create native thread\n",
+    );
+    wait_for("the third firing", Duration::from_secs(5), || {
+        fired() == 3.0
+    });
+    assert_eq!(
+        metric(port, "wasp_log_lines_total{watch=\"app\",pattern=\"oom\"}"),
+        Some(4.0)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(fired(), 3.0, "exactly once per line past the cooldown");
+    let events: Vec<_> = jsonl(dir.path())
+        .into_iter()
+        .filter(|d| d["kind"] == "event")
+        .collect();
+    assert_eq!(events.len(), 3);
+    // Each event carries the matched line that made it fire.
+    let last = events[2]["body"]["log_lines"].as_array().unwrap();
+    assert!(
+        last.last().unwrap()["line"]
+            .as_str()
+            .unwrap()
+            .contains("unable to create native thread")
+    );
+}
+
+#[test]
+fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time() {
+    if !require("sh") || !require("sleep") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("hang.sh");
+    // A sleep length of its own, so that its processes are told from any others.
+    let nap = 100_000 + free_port() as u32;
+    let started = dir.path().join("started");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$WASP_RULE\" >> {}\nsleep {nap} &\nsleep {nap}\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dead = free_port(); // bound and released: nothing listens there
+    let port = free_port();
+    let a = agent(
+        dir.path(),
+        port,
+        "500ms",
+        &format!(
+            "[[rules]]\nname = \"always\"\nwhen = \"host.cpu_busy_pct >= 0\"\ncooldown = \"1s\"\n\
+             do = [\"script\", \"webhook\"]\n\
+             script = {{ path = \"{}\", timeout = \"1s\" }}\n\
+             webhook = {{ url = \"http://127.0.0.1:{dead}/hook\", timeout = \"500ms\", retries = 2, backoff = \"200ms\" }}\n",
+            script.display()
+        ),
+    );
+    let t0 = Instant::now();
+    let sample = |s: &str| metric(port, s).unwrap_or(0.0);
+    wait_for(
+        "a killed script and a given-up webhook",
+        Duration::from_secs(15),
+        || {
+            sample("wasp_actions_total{action=\"script\",outcome=\"killed\"}") >= 2.0
+                && sample("wasp_actions_total{action=\"webhook\",outcome=\"given_up\"}") >= 2.0
+        },
+    );
+    assert!(sample("wasp_webhook_retries_total") >= 4.0);
+    assert_eq!(
+        sample("wasp_actions_total{action=\"script\",outcome=\"ok\"}"),
+        0.0
+    );
+    assert!(
+        std::fs::read_to_string(&started)
+            .unwrap()
+            .starts_with("always")
+    );
+    // The killed scripts' sleeps are gone too: their process group was killed.
+    std::thread::sleep(Duration::from_millis(300));
+    let sleeps = || -> Vec<i32> {
+        let o = Command::new("pgrep")
+            .args(["-f", &format!("^sleep {nap}$")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    // At most the current script's two (its timeout is still running).
+    assert!(sleeps().len() <= 2, "{:?} sleeps left behind", sleeps());
+    // Scripts and webhooks keep firing (cooldown 1 s) for 10 s of collections.
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(t0.elapsed()));
+    // Collection timestamps stay on the 500 ms grid: the loop schedules from a fixed start, so the only
+    // error is its thread's wake-up latency on this (shared, 2-core) host.
+    let ts: Vec<i64> = jsonl(dir.path())
+        .iter()
+        .filter(|d| d.get("kind").is_none())
+        .filter_map(|d| d["timestamp_ms"].as_i64())
+        .collect();
+    assert!(ts.len() >= 18, "{} collections", ts.len());
+    let worst = ts
+        .windows(2)
+        .map(|w| (w[1] - w[0] - 500).abs())
+        .max()
+        .unwrap();
+    eprintln!(
+        "worst deviation from the 500 ms interval: {worst} ms over {} collections",
+        ts.len()
+    );
+    assert!(worst <= 25, "a collection was {worst} ms off its interval");
+    assert_eq!(sample("wasp_collections_skipped_total"), 0.0);
+    // A stopping agent takes its running script's group with it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(a.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut a = a;
+    let _ = a.0.wait();
+    std::thread::sleep(Duration::from_millis(200));
+    let left = sleeps();
+    for p in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(left.is_empty(), "{left:?} left behind by the stopped agent");
+}
+
+#[test]
+fn service_checks_see_a_real_server_come_and_go_and_a_rule_fires_on_it() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let web = l.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    l.set_nonblocking(true).unwrap();
+    let server = std::thread::spawn(move || {
+        while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+            match l.accept() {
+                Ok((mut c, _)) => {
+                    c.set_nonblocking(false).unwrap();
+                    let mut b = [0u8; 2048];
+                    let _ = c.read(&mut b);
+                    let _ = c.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    );
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _a = agent(
+        dir.path(),
+        port,
+        "500ms",
+        &format!(
+            "[[checks]]\nname = \"web\"\nhttp = \"http://127.0.0.1:{web}/health\"\ninterval = \"300ms\"\ntimeout = \"500ms\"\n\
+             [[checks]]\nname = \"web-tcp\"\ntcp = \"127.0.0.1:{web}\"\ninterval = \"300ms\"\ntimeout = \"500ms\"\n\
+             [[rules]]\nname = \"web-down\"\nwhen = \"not check.web.up or check.web.latency > 2s\"\nfor = \"1s\"\ndo = [\"log\"]\n"
+        ),
+    );
+    wait_for("the checks up", Duration::from_secs(5), || {
+        metric(port, "wasp_check_up{check=\"web\"}") == Some(1.0)
+            && metric(port, "wasp_check_up{check=\"web-tcp\"}") == Some(1.0)
+    });
+    assert_eq!(
+        metric(port, "wasp_check_http_status{check=\"web\"}"),
+        Some(200.0)
+    );
+    let lat = metric(port, "wasp_check_latency_seconds{check=\"web\"}").unwrap();
+    assert!(lat > 0.0 && lat < 0.5, "{lat}");
+    assert_eq!(
+        metric(port, "wasp_rule_fired_total{rule=\"web-down\"}"),
+        Some(0.0)
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.join().unwrap();
+    wait_for("the checks down", Duration::from_secs(5), || {
+        metric(port, "wasp_check_up{check=\"web\"}") == Some(0.0)
+            && metric(port, "wasp_check_up{check=\"web-tcp\"}") == Some(0.0)
+    });
+    wait_for("the rule", Duration::from_secs(5), || {
+        metric(port, "wasp_rule_fired_total{rule=\"web-down\"}") == Some(1.0)
+    });
+}
+
+#[test]
+fn bad_rules_are_config_errors_at_their_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[agent]\ninterval = \"5s\"\n\n[[rules]]\nname = \"ok\"\nwhen = \"host.cpu_busy_pct > 90%\"\ndo = [\"log\"]\n\n\
+         [[rules]]\nname = \"typo\"\nwhen = \"jvm.heap_pct > 90% and jvm.old_aftr_gc_pct > 80\"\ndo = [\"bundle\"]\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .arg("check-config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Line 11; `when = "` is 8 characters, the unknown name starts at character 24 of the condition.
+    assert!(err.contains(&format!("{}:11:32: ", cfg.display())), "{err}");
+    assert!(
+        err.contains("unknown figure \"jvm.old_aftr_gc_pct\""),
+        "{err}"
+    );
+
+    let parse = |t: &str| wasp::config::Config::parse(t, Path::new("t.toml"));
+    let e = parse("[[rules]]\nname = \"a\"\nwhen = \"host.cpu_busy_pct >\"\ndo = [\"log\"]\n")
+        .unwrap_err();
+    assert_eq!((e.line, e.column), (3, 28), "{e}");
+    let e =
+        parse("[[rules]]\nname = \"a\"\nwhen = \"log.app.oom > 0\"\ndo = [\"log\"]\n").unwrap_err();
+    assert_eq!((e.line, e.column), (3, 9), "{e}");
+    assert!(
+        e.message.contains("no [[logs]] watch is named \"app\""),
+        "{e}"
+    );
+    let e = parse("[[rules]]\nname = \"a\"\nwhen = \"host.cpu_busy_pct > 1\"\ndo = [\"script\"]\n")
+        .unwrap_err();
+    assert_eq!((e.line, e.column), (4, 1), "{e}");
+    let e =
+        parse("[[schedules]]\nname = \"s\"\ndo = [\"dump\"]\ncron = \"0 25 * * *\"\n").unwrap_err();
+    assert_eq!((e.line, e.column), (4, 8), "{e}");
+    assert!(e.message.contains("hour: 25 is outside 0-23"), "{e}");
+    let e =
+        parse("[[logs]]\nname = \"a\"\npath = \"/x\"\npatterns = { lines = \"x\" }\n").unwrap_err();
+    assert_eq!(e.line, 4, "{e}");
+    let e = parse("[[checks]]\nname = \"c\"\ntcp = \"nohost\"\n").unwrap_err();
+    assert_eq!((e.line, e.column), (3, 1), "{e}");
+    let e = parse("[[rules]]\nname = \"a\"\nwhen = \"host.cpu_busy_pct > 1\"\nscope = \"x\"\ndo = [\"log\"]\n").unwrap_err();
+    assert_eq!((e.line, e.column), (4, 1), "{e}");
+    // A good one, with every section.
+    parse(
+        "[[logs]]\nname = \"cat\"\npath = \"/var/log/tomcat10/catalina.*.log\"\npatterns = { oom = \"OutOfMemoryError\" }\nsilence = \"10m\"\n\
+         [[checks]]\nname = \"db\"\ntcp = \"127.0.0.1:5432\"\n\
+         [[rules]]\nname = \"a\"\nwhen = \"(log.cat.oom > 0 or log.cat.silent) and not check.db.up and host.close_wait[8080] > 100\"\nfor = \"30s\"\ndo = [\"bundle\", \"webhook\"]\nwebhook = { url = \"https://hooks.example/x\" }\n\
+         [[schedules]]\nname = \"s\"\ndo = [\"dump\", \"histo\"]\ncron = \"@daily\"\napp = \"billing\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
