@@ -220,6 +220,53 @@ fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first(
 }
 
 #[test]
+fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
+    if !require("java") || !require("javac") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let app = format!("blocked-{port}");
+    let j = lab(&app);
+    let pid = j.0.id();
+    // The Lab holds a monitor that two threads wait for, and two deadlocked pairs: at least 2 BLOCKED.
+    let _a = agent(
+        dir.path(),
+        port,
+        "500ms",
+        &format!(
+            "[[schedules]]\nname = \"dumps\"\ndo = [\"dump\"]\nevery = \"2s\"\napp = \"^{app}$\"\n\
+             [[rules]]\nname = \"blocked\"\nwhen = \"jvm.blocked_threads >= 2\"\nscope = \"^{app}$\"\ndo = [\"log\"]\n"
+        ),
+    );
+    wait_for("the scheduled dump", Duration::from_secs(20), || {
+        snapshots(dir.path()).iter().any(|s| {
+            s.to_string_lossy().ends_with("-dumps")
+                && std::fs::read_dir(s).unwrap().flatten().any(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{pid}-{app}-threads"))
+                })
+        })
+    });
+    wait_for("the rule on the dump", Duration::from_secs(5), || {
+        metric(port, "wasp_rule_fired_total{rule=\"blocked\"}") == Some(1.0)
+    });
+    assert!(metric(port, "wasp_schedule_fired_total{schedule=\"dumps\"}").unwrap() >= 1.0);
+    let ev = jsonl(dir.path())
+        .into_iter()
+        .find(|d| d["kind"] == "event" && d["labels"]["rule"] == "blocked")
+        .unwrap();
+    assert_eq!(ev["body"]["pid"], pid);
+    assert!(
+        ev["body"]["figures"]["jvm.blocked_threads"]
+            .as_f64()
+            .unwrap()
+            >= 2.0
+    );
+}
+
+#[test]
 fn a_log_line_fires_once_per_cooldown_across_rename_and_copytruncate() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");

@@ -383,3 +383,85 @@ fn latest_blocked() -> HashMap<u32, f64> {
         .map(|(p, b)| (*p, *b as f64))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ByteSize, Interval, Pattern};
+    use std::io::Write;
+    use std::time::Duration;
+
+    /// A real watch thread on a real file: a pattern figure counts the lines since the previous collection,
+    /// silence grows without alive lines.
+    #[test]
+    fn log_figures_are_per_collection_and_silence_counts() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.log");
+        std::fs::write(&p, "").unwrap();
+        let cfg = LogWatchConfig {
+            name: "x".into(),
+            path: p.clone(),
+            patterns: [("oom".to_string(), Pattern::new("OutOfMemory").unwrap())].into(),
+            alive: Some(Pattern::new("INFO").unwrap()),
+            silence: Some(Interval::millis(300)),
+            poll: Interval::millis(20),
+            max_read: ByteSize(1 << 20),
+            keep_lines: 5,
+        };
+        let logs = LogWatches::start(std::slice::from_ref(&cfg)).unwrap();
+        let cat = Catalogue {
+            logs: std::slice::from_ref(&cfg),
+            checks: &[],
+        };
+        let oom = cat.resolve("log.x.oom", None).unwrap();
+        let silent = cat.resolve("log.x.silent", None).unwrap();
+        let mut s = Sources::new(logs.clone(), Checks::default());
+        let c = Collection::default();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(s.view().value(&oom, &c, None), Some(0.0));
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"INFO a\nOutOfMemoryError 1\nOutOfMemoryError 2\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        let v = s.view();
+        assert_eq!(v.value(&oom, &c, None), Some(2.0));
+        assert_eq!(v.value(&silent, &c, None), Some(0.0));
+        assert_eq!(s.view().value(&oom, &c, None), Some(0.0), "counted once");
+        std::thread::sleep(Duration::from_millis(350));
+        assert_eq!(s.view().value(&silent, &c, None), Some(1.0));
+        assert_eq!(logs.recent(0).len(), 2);
+        logs.stop();
+    }
+
+    #[test]
+    fn blocked_threads_come_from_the_latest_dump() {
+        let cat = Catalogue {
+            logs: &[],
+            checks: &[],
+        };
+        let f = cat.resolve("jvm.blocked_threads", None).unwrap();
+        let j = Jvm {
+            pid: 999_999_001,
+            ..Default::default()
+        };
+        let c = Collection::default();
+        assert_eq!(View::default().value(&f, &c, Some(&j)), None);
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/dumps/jdk17-jstack-l.txt"),
+        )
+        .unwrap();
+        let dump = crate::jvm::threaddump::parse(&text);
+        let want = dump.threads.iter().filter(|t| t.state == "BLOCKED").count() as f64;
+        assert!(want >= 2.0);
+        note_dump(j.pid, &dump);
+        let mut s = Sources::default();
+        assert_eq!(s.view().value(&f, &c, Some(&j)), Some(want));
+        assert!(cat.resolve("jvm.blocked_threads", Some("1")).is_err());
+        assert!(cat.resolve("host.close_wait", Some("x")).is_err());
+        assert_eq!(
+            cat.resolve("host.close_wait", Some("8080")).unwrap(),
+            Fig::Tcp("CLOSE-WAIT", Some(8080))
+        );
+    }
+}
