@@ -616,6 +616,99 @@ mod tests {
         assert!(t.elapsed() >= Duration::from_millis(150));
     }
 
+    /// A real HTTP server on loopback: answers 500 once, then 200; the event arrives as JSON.
+    #[test]
+    fn webhook_is_retried_after_an_error_status_and_delivered() {
+        let rt = rt();
+        let c = Counters::default();
+        let bodies = rt.block_on(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            let server = tokio::spawn(async move {
+                let mut bodies = Vec::new();
+                for status in ["500 Internal Server Error", "200 OK"] {
+                    let (mut s, _) = l.accept().await.unwrap();
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    // Headers, then content-length bytes of body.
+                    loop {
+                        let n = s.read(&mut buf).await.unwrap();
+                        req.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&req).to_string();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            let len: usize = head
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse().unwrap())
+                                })
+                                .unwrap_or(0);
+                            if body.len() >= len {
+                                bodies.push((head.to_string(), body.to_string()));
+                                break;
+                            }
+                        }
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    s.write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await
+                    .unwrap();
+                }
+                bodies
+            });
+            let w = WebhookConfig {
+                url: format!("http://127.0.0.1:{port}/hook"),
+                timeout: Interval::secs(2),
+                retries: 3,
+                backoff: Interval::millis(50),
+            };
+            send_webhook(&firing(), &w, &reqwest::Client::new(), &c).await;
+            server.await.unwrap()
+        });
+        assert_eq!(c.get(ActionKind::Webhook, "ok"), 1);
+        assert_eq!(*c.webhook_retries.lock().unwrap(), 1);
+        assert_eq!(bodies.len(), 2);
+        assert!(bodies[1].0.starts_with("POST /hook"), "{}", bodies[1].0);
+        assert!(
+            bodies[1]
+                .0
+                .to_ascii_lowercase()
+                .contains("content-type: application/json")
+        );
+        let v: serde_json::Value = serde_json::from_str(&bodies[1].1).unwrap();
+        assert_eq!(v["rule"], "r");
+        assert_eq!(v["pid"], 42);
+        assert_eq!(v["figures"]["host.cpu_busy_pct"], 50.0);
+    }
+
+    /// 4 MB of output: read to the end (a full pipe would hang the script), kept only up to max_output.
+    #[test]
+    fn a_chatty_script_is_not_blocked_by_its_pipe() {
+        let c = Counters::default();
+        let s = ScriptConfig {
+            path: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "head -c 4000000 /dev/zero; head -c 4000000 /dev/zero >&2".into(),
+            ],
+            timeout: Interval::secs(10),
+            max_output: ByteSize(1000),
+        };
+        let t = std::time::Instant::now();
+        rt().block_on(run_script(&firing(), &s, &c));
+        assert_eq!(c.get(ActionKind::Script, "ok"), 1);
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
     #[test]
     fn plan_validation() {
         let mut p = Plan {

@@ -649,6 +649,38 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever another process writes, in whatever pieces, with whatever read bound: no panic, and every
+        /// complete line is counted exactly once.
+        #[test]
+        fn any_bytes_in_any_pieces_count_every_line_once(
+            chunks in proptest::collection::vec(proptest::collection::vec(
+                proptest::prop_oneof![proptest::strategy::Just(b'\n'), proptest::strategy::Just(b'E'), proptest::num::u8::ANY], 0..300), 1..8),
+            max_read in 1u64..200,
+        ) {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("f.log");
+            append(&p, "");
+            let mut c = cfg(&p);
+            c.max_read = ByteSize(max_read);
+            let (mut f, st) = follower(c);
+            f.poll();
+            let mut all = Vec::new();
+            for ch in &chunks {
+                let mut h = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+                h.write_all(ch).unwrap();
+                all.extend_from_slice(ch);
+                f.poll();
+            }
+            // Drain what the read bound left.
+            for _ in 0..(all.len() as u64 / max_read + 2) {
+                f.poll();
+            }
+            let newlines = all.iter().filter(|&&b| b == b'\n').count() as u64;
+            proptest::prop_assert_eq!(lock(&st).lines, newlines);
+            proptest::prop_assert_eq!(lock(&st).bytes, all.len() as u64);
+        }
+
         #[test]
         fn wildmatch_never_panics(p in "[a-c*?\\[\\]!^-]{0,12}", n in "[a-c\\[\\].-]{0,12}") {
             let _ = wildmatch(&p, &n);
