@@ -3,6 +3,7 @@
 //! This first version has one sink, the rotated JSON-lines file under the data dir; batching, the on-disk spool
 //! and the network sinks come with the shipping work.
 
+pub mod encode;
 pub mod file;
 
 use crate::model::{Collection, Document, MetricSet};
