@@ -54,6 +54,7 @@ impl Batch {
 }
 
 pub mod influx;
+pub mod otlp;
 pub mod prw;
 
 use std::borrow::Cow;
