@@ -253,11 +253,13 @@ fn real_collections_keep_every_sample() {
         .sum();
     assert_eq!(n as u64, enc.items);
     assert_eq!(n, sample_count(&b));
-    let jvms = b.metrics[0].collection.jvms.len();
-    assert!(
-        req.resource_metrics.len() >= 1 + jvms.min(1),
-        "a resource per JVM seen"
-    );
+    // Every JVM found has at least wasp_jvm_info, so one resource each, after the host's.
+    let jvms: std::collections::HashSet<(u32, &str)> = b
+        .metrics
+        .iter()
+        .flat_map(|m| m.collection.jvms.iter().map(|j| (j.pid, j.app.as_str())))
+        .collect();
+    assert_eq!(req.resource_metrics.len(), 1 + jvms.len());
 }
 
 proptest! {
