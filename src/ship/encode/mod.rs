@@ -53,7 +53,9 @@ impl Batch {
     }
 }
 
+pub mod es;
 pub mod influx;
+pub mod jsonl;
 pub mod otlp;
 pub mod prw;
 
