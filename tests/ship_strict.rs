@@ -186,7 +186,7 @@ async fn bulk(st: axum::extract::State<S>, h: HeaderMap, b: Bytes) -> (StatusCod
         return refuse(&s, "bulk body must end with a newline".into());
     }
     let lines: Vec<&str> = text.lines().collect();
-    if lines.len() % 2 != 0 {
+    if !lines.len().is_multiple_of(2) {
         return refuse(&s, "bulk body: action and source lines do not pair".into());
     }
     let mut items = Vec::new();
