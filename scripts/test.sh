@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # jstat/jstack/jcmd/jmap, strace for the exact replay tests, setpriv/unshare (util-linux) for the other-user,
 # private-/tmp and hardened-attach tests, systemd/binutils/rpm/help2man/time for the packaging tests.
 PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3 passwd
-      openjdk-17-jdk-headless systemd binutils rpm help2man time)
+      openjdk-17-jdk-headless systemd binutils rpm help2man time openssl
+      prometheus victoria-metrics influxdb)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -53,6 +53,27 @@ pub fn common_labels(cfg: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Who the shipped data is from.
+fn origin(cfg: &Config) -> crate::ship::encode::Origin {
+    crate::ship::encode::Origin {
+        hostname: cfg.hostname(),
+        labels: common_labels(cfg),
+        boot_time_ms: procfs::boot_time_secs().map_or(0, |s| s as i64 * 1000),
+    }
+}
+
+fn sink_names(cfg: &Config) -> Vec<String> {
+    if cfg.sinks.0.is_empty() {
+        return vec!["file".into()];
+    }
+    cfg.sinks.0.keys().cloned().collect()
+}
+
+fn same_sinks(a: &Config, b: &Config) -> bool {
+    // Compared through their TOML form: the sink configs hold no floats, so this is exact.
+    toml::to_string(&a.sinks).ok() == toml::to_string(&b.sinks).ok()
+}
+
 /// What the runtime tells the collection loop.
 enum Control {
     Stop,
@@ -62,8 +83,7 @@ enum Control {
 pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let interval = cfg.agent.interval.0;
     let dir = data_dir(&cfg);
-    let out_path = dir.join("wasp.jsonl");
-    let shipper = Shipper::start(out_path.clone(), 50_000_000, 3)?;
+    let shipper = Shipper::start(&cfg.sinks, &dir, origin(&cfg))?;
     let shared = http::shared(interval);
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -118,7 +138,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         pid = std::process::id(),
         interval = %cfg.agent.interval,
         listen = ?listener.as_ref().and_then(|l| l.local_addr().ok()),
-        output = %out_path.display(),
+        sinks = ?sink_names(&cfg),
         "wasp running"
     );
 
@@ -233,6 +253,11 @@ fn reload(current: &Config, path: Option<&Path>) -> Option<Config> {
     };
     if new.server.listen != current.server.listen || new.server.enabled != current.server.enabled {
         tracing::warn!("[server] changes take effect at the next restart; the rest is applied now");
+    }
+    if !same_sinks(&new, current) {
+        tracing::warn!(
+            "[sinks] changes take effect at the next restart (spools and senders stay as they are)"
+        );
     }
     if new.agent.data_dir != current.agent.data_dir {
         tracing::warn!("[agent] data_dir changes take effect at the next restart");
@@ -351,6 +376,7 @@ fn collection_loop(
         tracing::debug!(took = ?took, errors = c.errors.len(), "collection done");
         let mut m: MetricSet = metrics::from_collection(&c);
         stats.add_metrics(&mut m, took);
+        shipper.add_metrics(&mut m);
         if window.0.elapsed() >= interval * 10 {
             let used = (stats.cpu_seconds - window.1) / window.0.elapsed().as_secs_f64() * 100.0;
             let every = collector.process_every();

@@ -36,6 +36,8 @@ pub struct Config {
     pub logs: Vec<crate::trigger::logwatch::LogWatchConfig>,
     /// TCP and HTTP service checks.
     pub checks: Vec<crate::trigger::check::CheckConfig>,
+    /// Where the data goes; none configured means the local JSON-lines file.
+    pub sinks: crate::ship::config::Sinks,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -286,6 +288,34 @@ impl Config {
                         "label name \"{k}\" must match [a-zA-Z_][a-zA-Z0-9_]* (Prometheus label rules)"
                     ),
                 ));
+            }
+        }
+        for (name, sink) in &self.sinks.0 {
+            let table = format!("sinks.{name}");
+            if !is_label_name(name) {
+                return Err(err(
+                    &table,
+                    "type",
+                    format!(
+                        "sink name \"{name}\" must match [a-zA-Z_][a-zA-Z0-9_]* (it names metrics and spool directories)"
+                    ),
+                ));
+            }
+            if let Err((key, message)) = sink.check() {
+                // The key may sit in a sub-table ([sinks.NAME.auth]...): try those too.
+                let mut at = locate_key(text, &table, key);
+                for sub in ["auth", "tls", "retry", "spool", "batch"] {
+                    let sub_at = locate_key(text, &format!("{table}.{sub}"), key);
+                    if sub_at.0 != 0 && (at == locate_key(text, &table, "\u{0}") || at.0 == 0) {
+                        at = sub_at;
+                    }
+                }
+                return Err(ConfigError {
+                    path: path.to_path_buf(),
+                    line: at.0,
+                    column: at.1,
+                    message: format!("[{table}] {message}"),
+                });
             }
         }
         crate::trigger::engine::validate(self, text, path)

@@ -1,0 +1,141 @@
+//! Prometheus remote write 1.0: a protobuf `WriteRequest` compressed with snappy's block format.
+//!
+//! Labels are what receivers check (sorted, unique, no empty value, valid names): Prometheus answers a duplicate
+//! label name with a 500, which a sender would retry forever, so the encoder never produces one.
+
+use super::{Batch, Encoded, Origin, merge_labels, metrics_range, sanitize_metric_name};
+use prost::Message;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// `prometheus.WriteRequest` (field 2 is reserved and field 3, metadata, is not part of protocol 1.0).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WriteRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimeSeries {
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Label {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Sample {
+    #[prost(double, tag = "1")]
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    #[prost(int64, tag = "2")]
+    pub timestamp: i64,
+}
+
+/// The body for `POST /api/v1/write`: every sample of the batch, one `TimeSeries` per label set with its samples
+/// in time order. `items` counts the samples sent.
+pub fn encode(batch: &Batch, origin: &Origin) -> Encoded {
+    let (req, skipped) = write_request(batch, origin);
+    let items = req.timeseries.iter().map(|t| t.samples.len() as u64).sum();
+    let raw = req.encode_to_vec();
+    // Block format (framed snappy is rejected). It fails only for inputs over ~4 GiB; the batcher caps bodies
+    // far below that.
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&raw)
+        .expect("remote-write body under snappy's 4 GiB limit");
+    let (min_ts_ms, max_ts_ms) = metrics_range(batch);
+    Encoded {
+        body,
+        items,
+        min_ts_ms,
+        max_ts_ms,
+        skipped,
+    }
+}
+
+/// Decodes a body made by [`encode`] (snappy block, then protobuf): for tests and `wasp` tooling.
+pub fn decode(body: &[u8]) -> Result<WriteRequest, String> {
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| format!("snappy: {e}"))?;
+    WriteRequest::decode(raw.as_slice()).map_err(|e| format!("protobuf: {e}"))
+}
+
+type Key<'a> = (Cow<'a, str>, Vec<(Cow<'a, str>, &'a str)>);
+
+/// The request before encoding, and how many samples were left out (a repeated timestamp within one series:
+/// Prometheus would keep the first one anyway).
+pub fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u64) {
+    let mut base: Vec<(String, String)> = Vec::with_capacity(origin.labels.len() + 2);
+    base.push(("instance".into(), origin.hostname.clone()));
+    base.push(("job".into(), "wasp".into()));
+    base.extend(origin.labels.iter().cloned());
+
+    // Series keyed by their borrowed label set, in order of first appearance.
+    let mut index: HashMap<Key<'_>, usize> = HashMap::new();
+    let mut series: Vec<Vec<Sample>> = Vec::new();
+    let mut order: Vec<Key<'_>> = Vec::new();
+    for m in &batch.metrics {
+        let ts = m.metrics.timestamp_ms;
+        for fam in &m.metrics.families {
+            let name = sanitize_metric_name(&fam.name);
+            for s in &fam.samples {
+                let mut labels = merge_labels(&base, &s.labels);
+                labels.retain(|(k, _)| k != "__name__");
+                let key: Key<'_> = (name.clone(), labels);
+                let sample = Sample {
+                    value: s.value,
+                    timestamp: ts,
+                };
+                match index.get(&key) {
+                    Some(&i) => series[i].push(sample),
+                    None => {
+                        let i = series.len();
+                        series.push(vec![sample]);
+                        order.push(key.clone());
+                        index.insert(key, i);
+                    }
+                }
+            }
+        }
+    }
+    let mut skipped = 0u64;
+    let mut timeseries = Vec::with_capacity(series.len());
+    for ((name, labels), mut samples) in order.into_iter().zip(series) {
+        samples.sort_by_key(|s| s.timestamp);
+        let before = samples.len();
+        samples.dedup_by_key(|s| s.timestamp);
+        skipped += (before - samples.len()) as u64;
+        let mut out: Vec<Label> = Vec::with_capacity(labels.len() + 1);
+        let at = labels.partition_point(|(k, _)| k.as_ref() < "__name__");
+        for (k, v) in &labels[..at] {
+            out.push(Label {
+                name: k.to_string(),
+                value: v.to_string(),
+            });
+        }
+        out.push(Label {
+            name: "__name__".into(),
+            value: name.into_owned(),
+        });
+        for (k, v) in &labels[at..] {
+            out.push(Label {
+                name: k.to_string(),
+                value: v.to_string(),
+            });
+        }
+        timeseries.push(TimeSeries {
+            labels: out,
+            samples,
+        });
+    }
+    (WriteRequest { timeseries }, skipped)
+}
