@@ -435,24 +435,38 @@ fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time(
     assert!(sleeps().len() <= 2, "{:?} sleeps left behind", sleeps());
     // Scripts and webhooks keep firing (cooldown 1 s) for 10 s of collections.
     std::thread::sleep(Duration::from_secs(10).saturating_sub(t0.elapsed()));
-    // Collection timestamps stay on the 500 ms grid: the loop schedules from a fixed start, so the only
-    // error is its thread's wake-up latency on this (shared, 2-core) host.
+    // Collection timestamps stay on the 500 ms grid: the loop schedules from a fixed start, so what moves a
+    // timestamp is its thread's wake-up latency, or the loop waiting on something. Waiting on an action would
+    // cost at least a webhook attempt (500 ms) or the script's timeout (1 s) and skip ticks. Wake-up latency
+    // was 4 ms at worst with this test alone, and up to 24 ms with the other tests of this file in parallel
+    // (two JVMs spinning on this 2-core host, load average 8). Hence: the typical (median) step within 5 ms
+    // of 500, no collection later than 100 ms behind the grid, none skipped.
     let ts: Vec<i64> = jsonl(dir.path())
         .iter()
         .filter(|d| d.get("kind").is_none())
         .filter_map(|d| d["timestamp_ms"].as_i64())
         .collect();
     assert!(ts.len() >= 18, "{} collections", ts.len());
-    let worst = ts
-        .windows(2)
-        .map(|w| (w[1] - w[0] - 500).abs())
-        .max()
-        .unwrap();
+    let mut steps: Vec<i64> = ts.windows(2).map(|w| (w[1] - w[0] - 500).abs()).collect();
+    steps.sort();
+    let median = steps[steps.len() / 2];
+    let grid: Vec<i64> = ts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t - 500 * i as i64)
+        .collect();
+    let early = *grid.iter().min().unwrap();
+    let late = grid.iter().map(|g| g - early).max().unwrap();
     eprintln!(
-        "worst deviation from the 500 ms interval: {worst} ms over {} collections",
-        ts.len()
+        "{} collections: median step {median} ms off 500 ms, worst {} ms; latest {late} ms behind the grid",
+        ts.len(),
+        steps.last().unwrap()
     );
-    assert!(worst <= 25, "a collection was {worst} ms off its interval");
+    assert!(median <= 5, "median step {median} ms off the interval");
+    assert!(
+        late <= 100,
+        "a collection was {late} ms behind its schedule"
+    );
     assert_eq!(sample("wasp_collections_skipped_total"), 0.0);
     // A stopping agent takes its running script's group with it.
     nix::sys::signal::kill(
@@ -589,4 +603,72 @@ fn bad_rules_are_config_errors_at_their_line_and_column() {
          [[schedules]]\nname = \"s\"\ndo = [\"dump\", \"histo\"]\ncron = \"@daily\"\napp = \"billing\"\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn sighup_applies_changed_rules_and_keeps_watches_until_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let port = free_port();
+    let watch = format!(
+        "[[logs]]\nname = \"app\"\npath = \"{}\"\npatterns = {{ err = \"ERROR\" }}\npoll = \"100ms\"\n",
+        log.display()
+    );
+    let a = agent(
+        dir.path(),
+        port,
+        "500ms",
+        &format!(
+            "{watch}[[rules]]\nname = \"before\"\nwhen = \"log.app.err > 0\"\ndo = [\"log\"]\n"
+        ),
+    );
+    wait_for("the first rule", Duration::from_secs(5), || {
+        metric(port, "wasp_rule_fired_total{rule=\"before\"}") == Some(0.0)
+    });
+    let cfg = dir.path().join("wasp.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("name = \"before\"", "name = \"after\"")).unwrap();
+    let hup = || {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(a.0.id() as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap()
+    };
+    hup();
+    wait_for("the renamed rule", Duration::from_secs(5), || {
+        metric(port, "wasp_rule_fired_total{rule=\"after\"}") == Some(0.0)
+    });
+    assert_eq!(metric(port, "wasp_rule_fired_total{rule=\"before\"}"), None);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(b"ERROR one\n").unwrap();
+    wait_for("the reloaded rule to fire", Duration::from_secs(5), || {
+        metric(port, "wasp_rule_fired_total{rule=\"after\"}") == Some(1.0)
+    });
+    // A reload that changes a watch (and a rule that names a pattern only the new watch has) keeps the
+    // running rules: the watch thread is the old one until a restart.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "{ err = \"ERROR\" }",
+            "{ err = \"ERROR\", warn = \"WARN\" }",
+        )
+        .replace("log.app.err > 0", "log.app.warn > 0")
+        .replace("name = \"after\"", "name = \"third\""),
+    )
+    .unwrap();
+    hup();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        metric(port, "wasp_rule_fired_total{rule=\"after\"}"),
+        Some(1.0)
+    );
+    assert_eq!(metric(port, "wasp_rule_fired_total{rule=\"third\"}"), None);
+    assert!(
+        agent_log(dir.path()).contains("take effect at the next restart"),
+        "{}",
+        agent_log(dir.path())
+    );
 }

@@ -60,7 +60,7 @@ impl Triggers {
         })
     }
 
-    /// Applies changed rules and schedules. Watches and checks run on their own threads and tasks, so their
+    /// Applies changed rules and schedules (unchanged rules keep their state). Watches and checks run on their own threads and tasks, so their
     /// changes wait for a restart (and so does a reload that changes them: rules may name them).
     pub fn reload(&mut self, cfg: &Config) {
         if cfg.logs != self.logs || cfg.checks != self.checks {
@@ -75,7 +75,8 @@ impl Triggers {
         };
         match rules::compile(&cfg.rules, &cat) {
             Ok(r) => {
-                self.engine = Engine::new(r);
+                let old = std::mem::replace(&mut self.engine, Engine::new(r));
+                self.engine.carry_over(old);
                 self.schedules = timers(&cfg.schedules);
             }
             Err((i, _, m)) => tracing::error!(rule = i + 1, error = %m, "rules not reloaded"),

@@ -93,7 +93,7 @@ pub struct WatchState {
 }
 
 impl WatchState {
-    fn new(patterns: usize) -> Self {
+    pub fn new(patterns: usize) -> Self {
         WatchState {
             counts: vec![0; patterns],
             lines: 0,
@@ -171,7 +171,10 @@ pub struct Follower {
     cfg: LogWatchConfig,
     set: regex::RegexSet,
     names: Vec<String>,
+    /// Published at the end of each poll: the collection loop takes the lock once per collection, the
+    /// watch once per poll, never once per line.
     state: Arc<Mutex<WatchState>>,
+    local: WatchState,
     files: HashMap<(u64, u64), Followed>,
     first: bool,
     warned_many: bool,
@@ -183,11 +186,13 @@ impl Follower {
         // Each pattern compiled alone when the config was read, so the set compiles too.
         let set = regex::RegexSet::new(cfg.patterns.values().map(|p| p.as_str()))
             .unwrap_or_else(|_| regex::RegexSet::empty());
+        let local = lock(&state).clone();
         Follower {
             cfg,
             set,
             names,
             state,
+            local,
             files: HashMap::new(),
             first: true,
             warned_many: false,
@@ -235,7 +240,7 @@ impl Follower {
                     );
                 }
                 Err(e) => {
-                    lock(&self.state).errors += 1;
+                    self.local.errors += 1;
                     tracing::debug!(watch = %self.cfg.name, path = %p.display(), error = %e, "cannot open a watched log");
                 }
             }
@@ -257,7 +262,7 @@ impl Follower {
                 f.offset = 0;
                 f.pending.clear();
                 f.skipping = false;
-                lock(&self.state).rotations += 1;
+                self.local.rotations += 1;
             }
             let want = size - f.offset;
             let take = want.min(budget);
@@ -271,7 +276,7 @@ impl Follower {
             let drained = f.offset >= size;
             if gone && drained {
                 // Renamed away or deleted: a rename rotation, once its last lines are read.
-                lock(&self.state).rotations += 1;
+                self.local.rotations += 1;
                 if !f.pending.is_empty() {
                     let line = std::mem::take(&mut f.pending);
                     self.line(&line, &f.path);
@@ -280,11 +285,11 @@ impl Follower {
             }
             self.files.insert(key, f);
         }
-        let mut st = lock(&self.state);
-        st.files = self.files.len();
+        self.local.files = self.files.len();
         if behind {
-            st.behind += 1;
+            self.local.behind += 1;
         }
+        lock(&self.state).clone_from(&self.local);
     }
 
     fn read(&mut self, f: &mut Followed, mut n: u64) {
@@ -295,14 +300,14 @@ impl Follower {
                 Ok(0) => break,
                 Ok(g) => g,
                 Err(e) => {
-                    lock(&self.state).errors += 1;
+                    self.local.errors += 1;
                     tracing::debug!(watch = %self.cfg.name, error = %e, "cannot read a watched log");
                     break;
                 }
             };
             f.offset += got as u64;
             n -= got as u64;
-            lock(&self.state).bytes += got as u64;
+            self.local.bytes += got as u64;
             let mut rest = &buf[..got];
             while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
                 let (head, tail) = rest.split_at(nl);
@@ -327,19 +332,19 @@ impl Follower {
                     // Counted as one line, cut; the rest of it up to the newline is skipped.
                     let line = std::mem::take(&mut f.pending);
                     self.line(&line, &f.path);
-                    lock(&self.state).long_lines += 1;
+                    self.local.long_lines += 1;
                     f.skipping = true;
                 }
             }
         }
     }
 
-    fn line(&self, raw: &[u8], path: &Path) {
+    fn line(&mut self, raw: &[u8], path: &Path) {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let text = String::from_utf8_lossy(raw);
         let hits = self.set.matches(&text);
         let alive = self.cfg.alive.as_ref().is_none_or(|p| p.is_match(&text));
-        let mut st = lock(&self.state);
+        let st = &mut self.local;
         st.lines += 1;
         if alive {
             st.last_alive = Instant::now();

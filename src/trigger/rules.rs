@@ -14,7 +14,7 @@ use super::logwatch::Matched;
 use crate::config::{Dur, Pattern};
 use crate::model::{Collection, MetricSet};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -149,6 +149,26 @@ impl Engine {
         }
     }
 
+    /// After a reload: a rule with the same name and condition keeps its counters, its `for` clocks and its
+    /// cooldowns, so that a reload neither re-fires a rule nor resets its counters.
+    pub fn carry_over(&mut self, old: Engine) {
+        for (ni, r) in self.rules.iter().enumerate() {
+            let Some(oi) = old
+                .rules
+                .iter()
+                .position(|o| o.name == r.name && o.when == r.when)
+            else {
+                continue;
+            };
+            self.stats[ni] = old.stats[oi];
+            for ((ri, t), st) in &old.states {
+                if *ri == oi {
+                    self.states.insert((ni, *t), *st);
+                }
+            }
+        }
+    }
+
     /// Evaluates every rule on one collection; returns the rules that fire now, with their context.
     pub fn evaluate(
         &mut self,
@@ -158,7 +178,7 @@ impl Engine {
         recent: &dyn Fn(usize) -> Vec<Matched>,
     ) -> Vec<(usize, Firing)> {
         let mut out = Vec::new();
-        let mut live = Vec::new();
+        let mut live = HashSet::new();
         for (ri, rule) in self.rules.iter().enumerate() {
             self.stats[ri].holding = 0;
             let targets: Vec<Option<&crate::model::jvm::Jvm>> = if rule.per_jvm {
@@ -172,7 +192,7 @@ impl Engine {
             };
             for jvm in targets {
                 let key = (ri, jvm.map(|j| (j.pid, j.start_time)));
-                live.push(key);
+                live.insert(key);
                 let verdict = rule.expr.eval(&mut |f| view.value(f, c, jvm));
                 let st = self.states.entry(key).or_default();
                 match verdict {
@@ -308,6 +328,32 @@ mod tests {
         assert_eq!(fired(&host(10.0), 30), 0);
         assert_eq!(fired(&host(90.0), 31), 0, "the for clock restarted");
         assert_eq!(fired(&host(90.0), 34), 1);
+    }
+
+    #[test]
+    fn a_reload_keeps_the_cooldown_of_an_unchanged_rule() {
+        let mut e = engine(rule("host.cpu_busy_pct > 40", 0, 60));
+        let v = View::default();
+        let t0 = Instant::now();
+        assert_eq!(e.evaluate(&host(90.0), &v, t0, &|_| Vec::new()).len(), 1);
+        let mut fresh = engine(rule("host.cpu_busy_pct > 40", 0, 60));
+        fresh.carry_over(e);
+        assert_eq!(
+            fresh
+                .evaluate(&host(90.0), &v, secs(t0, 1), &|_| Vec::new())
+                .len(),
+            0
+        );
+        assert_eq!(fresh.stats[0].fired, 1);
+        // A changed condition is a new rule.
+        let mut changed = engine(rule("host.cpu_busy_pct > 41", 0, 60));
+        changed.carry_over(fresh);
+        assert_eq!(
+            changed
+                .evaluate(&host(90.0), &v, secs(t0, 2), &|_| Vec::new())
+                .len(),
+            1
+        );
     }
 
     #[test]
