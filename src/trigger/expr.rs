@@ -1,6 +1,8 @@
 //! The condition language of `[[rules]] when = "..."`: comparisons of named figures with numbers, joined by
 //! and / or / not and parentheses. Numbers may carry a unit: `90%` is 90, `500ms` is 0.5, `2m` is 120 (figures
-//! are in percent and seconds). A bare figure is true when it is non-zero (`check.db.up`).
+//! are in percent and seconds). Values may be added and subtracted (`log.db.attempt.total -
+//! log.db.complete.total > 5`; a minus between names needs spaces, as names may contain '-'). A bare figure
+//! is true when it is non-zero (`check.db.up`).
 //!
 //! The parser is generic over what a figure resolves to, so that it knows nothing of the collected model; the
 //! resolver turns a name such as `host.close_wait[8080]` into the caller's figure type or says why it cannot.
@@ -45,19 +47,42 @@ impl Cmp {
     }
 }
 
-/// One side of a comparison.
+/// One side of a comparison: numbers and figures, added and subtracted.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand<F> {
     Num(f64),
     /// A figure with the text it was written as, kept for the context given to actions.
     Fig(F, String),
+    Add(Box<Operand<F>>, Box<Operand<F>>),
+    Sub(Box<Operand<F>>, Box<Operand<F>>),
+}
+
+impl<F> Operand<F> {
+    fn has_figure(&self) -> bool {
+        match self {
+            Operand::Num(_) => false,
+            Operand::Fig(..) => true,
+            Operand::Add(a, b) | Operand::Sub(a, b) => a.has_figure() || b.has_figure(),
+        }
+    }
+
+    fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a F, &'a str)) {
+        match self {
+            Operand::Num(_) => {}
+            Operand::Fig(x, s) => f(x, s),
+            Operand::Add(a, b) | Operand::Sub(a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr<F> {
     Cmp(Operand<F>, Cmp, Operand<F>),
-    /// A figure on its own: true when non-zero.
-    Truthy(F, String),
+    /// A value on its own: true when non-zero.
+    Truthy(Operand<F>),
     Not(Box<Expr<F>>),
     And(Box<Expr<F>>, Box<Expr<F>>),
     Or(Box<Expr<F>>, Box<Expr<F>>),
@@ -72,7 +97,7 @@ impl<F> Expr<F> {
                 let b = operand(b, get)?;
                 Some(op.apply(a, b))
             }
-            Expr::Truthy(f, _) => get(f).map(|v| v != 0.0),
+            Expr::Truthy(o) => operand(o, get).map(|v| v != 0.0),
             Expr::Not(e) => e.eval(get).map(|b| !b),
             Expr::And(a, b) => match (a.eval(get), b.eval(get)) {
                 (Some(false), _) | (_, Some(false)) => Some(false),
@@ -97,13 +122,10 @@ impl<F> Expr<F> {
     fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a F, &'a str)) {
         match self {
             Expr::Cmp(a, _, b) => {
-                for o in [a, b] {
-                    if let Operand::Fig(x, s) = o {
-                        f(x, s);
-                    }
-                }
+                a.walk(f);
+                b.walk(f);
             }
-            Expr::Truthy(x, s) => f(x, s),
+            Expr::Truthy(o) => o.walk(f),
             Expr::Not(e) => e.walk(f),
             Expr::And(a, b) | Expr::Or(a, b) => {
                 a.walk(f);
@@ -114,10 +136,13 @@ impl<F> Expr<F> {
 }
 
 fn operand<F>(o: &Operand<F>, get: &mut dyn FnMut(&F) -> Option<f64>) -> Option<f64> {
-    match o {
-        Operand::Num(n) => Some(*n),
-        Operand::Fig(f, _) => get(f).filter(|v| v.is_finite()),
-    }
+    let v = match o {
+        Operand::Num(n) => *n,
+        Operand::Fig(f, _) => get(f)?,
+        Operand::Add(a, b) => operand(a, get)? + operand(b, get)?,
+        Operand::Sub(a, b) => operand(a, get)? - operand(b, get)?,
+    };
+    v.is_finite().then_some(v)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +151,8 @@ enum Tok {
     /// A dotted name and its optional `[argument]`.
     Name(String, Option<String>),
     Op(Cmp),
+    Plus,
+    Minus,
     And,
     Or,
     Not,
@@ -177,6 +204,8 @@ fn describe(t: &Tok) -> String {
         Tok::Num(n) => format!("the number {n}"),
         Tok::Name(n, _) => format!("\"{n}\""),
         Tok::Op(_) => "a comparison".into(),
+        Tok::Plus => "\"+\"".into(),
+        Tok::Minus => "\"-\"".into(),
         Tok::And => "\"and\"".into(),
         Tok::Or => "\"or\"".into(),
         Tok::Not => "\"not\"".into(),
@@ -239,6 +268,19 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
                 }
                 out.push((start, if c == b'&' { Tok::And } else { Tok::Or }));
                 i += 2;
+            }
+            b'+' => {
+                out.push((start, Tok::Plus));
+                i += 1;
+            }
+            // A minus after a value subtracts; anywhere else it signs a number.
+            b'-' if matches!(
+                out.last(),
+                Some((_, Tok::Num(_) | Tok::Name(..) | Tok::RParen))
+            ) || !matches!(b.get(i + 1), Some(b'0'..=b'9' | b'.')) =>
+            {
+                out.push((start, Tok::Minus));
+                i += 1;
             }
             b'0'..=b'9' | b'.' | b'-' => {
                 i += 1;
@@ -378,11 +420,11 @@ impl<F> Parser<'_, '_, F> {
             return Ok(e);
         }
         let at = self.offset();
-        let left = self.operand()?;
+        let left = self.sum()?;
         if let Some(Tok::Op(op)) = self.peek().cloned() {
             self.pos += 1;
-            let right = self.operand()?;
-            if let (Operand::Num(_), Operand::Num(_)) = (&left, &right) {
+            let right = self.sum()?;
+            if !left.has_figure() && !right.has_figure() {
                 return Err(ExprError {
                     offset: at,
                     message: "a comparison of two numbers; one side must be a figure".into(),
@@ -390,13 +432,36 @@ impl<F> Parser<'_, '_, F> {
             }
             return Ok(Expr::Cmp(left, op, right));
         }
-        match left {
-            Operand::Fig(f, s) => Ok(Expr::Truthy(f, s)),
-            Operand::Num(_) => Err(ExprError {
+        if !left.has_figure() {
+            return Err(ExprError {
                 offset: at,
                 message: "a number alone is not a condition; compare a figure with it, e.g. \"jvm.heap_pct > 90%\"".into(),
-            }),
+            });
         }
+        Ok(Expr::Truthy(left))
+    }
+
+    /// Values added and subtracted, left to right.
+    fn sum(&mut self) -> Result<Operand<F>, ExprError> {
+        let mut v = self.operand()?;
+        let mut terms = 1;
+        while let Some(t @ (Tok::Plus | Tok::Minus)) = self.peek().cloned() {
+            terms += 1;
+            if terms > MAX_DEPTH {
+                return Err(ExprError {
+                    offset: self.offset(),
+                    message: format!("more than {MAX_DEPTH} terms"),
+                });
+            }
+            self.pos += 1;
+            let r = self.operand()?;
+            v = if t == Tok::Plus {
+                Operand::Add(Box::new(v), Box::new(r))
+            } else {
+                Operand::Sub(Box::new(v), Box::new(r))
+            };
+        }
+        Ok(v)
     }
 
     fn operand(&mut self) -> Result<Operand<F>, ExprError> {
@@ -472,6 +537,14 @@ mod tests {
         assert_eq!(ev("not a > 1", Some(0.0), None), Some(true));
         assert_eq!(ev("!(a > 1) && b", Some(0.0), Some(3.0)), Some(true));
         assert_eq!(ev("a == -1 || a != 2", Some(-1.0), None), Some(true));
+        // Sums and differences; a minus after a value subtracts, elsewhere it signs.
+        assert_eq!(ev("a - b > 5", Some(10.0), Some(4.0)), Some(true));
+        assert_eq!(ev("a - b > 5", Some(10.0), Some(5.0)), Some(false));
+        assert_eq!(ev("a -1 > 5", Some(7.0), None), Some(true));
+        assert_eq!(ev("a + b + 1 >= 3", Some(1.0), Some(1.0)), Some(true));
+        assert_eq!(ev("a - b", Some(1.0), Some(1.0)), Some(false));
+        assert_eq!(ev("a - b > 0", Some(1.0), None), None);
+        assert!(p("1 - 2 > 0").is_err());
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum Fig {
     JvmBlocked,
     JvmCpu,
     LogPattern(usize, usize),
+    /// Matches since the watch started.
+    LogPatternTotal(usize, usize),
     LogLines(usize),
     LogSilence(usize),
     LogSilent(usize),
@@ -54,9 +56,11 @@ impl Fig {
     /// The log watch a figure reads, if any (its matched lines are context for actions).
     pub fn log_watch(&self) -> Option<usize> {
         match self {
-            Fig::LogPattern(w, _) | Fig::LogLines(w) | Fig::LogSilence(w) | Fig::LogSilent(w) => {
-                Some(*w)
-            }
+            Fig::LogPattern(w, _)
+            | Fig::LogPatternTotal(w, _)
+            | Fig::LogLines(w)
+            | Fig::LogSilence(w)
+            | Fig::LogSilent(w) => Some(*w),
             _ => None,
         }
     }
@@ -171,12 +175,13 @@ impl Catalogue<'_> {
         let unknown = || {
             let host: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
             format!(
-                "unknown figure \"{name}\"; known: {}, log.WATCH.PATTERN|lines|silence|silent, check.NAME.up|latency|status",
+                "unknown figure \"{name}\"; known: {}, log.WATCH.PATTERN|PATTERN.total|lines|silence|silent, check.NAME.up|latency|status",
                 host.join(", ")
             )
         };
         if let Some(rest) = name.strip_prefix("log.") {
-            let (w, what) = rest.rsplit_once('.').ok_or_else(unknown)?;
+            // Watch names have no dots: log.WATCH.lines|silence|silent|PATTERN|PATTERN.total
+            let (w, what) = rest.split_once('.').ok_or_else(unknown)?;
             let (wi, wc) = self
                 .logs
                 .iter()
@@ -190,17 +195,28 @@ impl Catalogue<'_> {
                 "silent" => Err(format!(
                     "log.{w}.silent needs `silence = \"10m\"` in the watch \"{w}\""
                 )),
-                p => wc
-                    .patterns
-                    .keys()
-                    .position(|k| k == p)
-                    .map(|pi| Fig::LogPattern(wi, pi))
-                    .ok_or_else(|| {
-                        format!(
-                            "the watch \"{w}\" has no pattern \"{p}\" (it has: {})",
-                            wc.patterns.keys().cloned().collect::<Vec<_>>().join(", ")
-                        )
-                    }),
+                p => {
+                    let (p, total) = match p.strip_suffix(".total") {
+                        Some(p) => (p, true),
+                        None => (p, false),
+                    };
+                    wc.patterns
+                        .keys()
+                        .position(|k| k == p)
+                        .map(|pi| {
+                            if total {
+                                Fig::LogPatternTotal(wi, pi)
+                            } else {
+                                Fig::LogPattern(wi, pi)
+                            }
+                        })
+                        .ok_or_else(|| {
+                            format!(
+                                "the watch \"{w}\" has no pattern \"{p}\" (it has: {})",
+                                wc.patterns.keys().cloned().collect::<Vec<_>>().join(", ")
+                            )
+                        })
+                }
             };
         }
         if let Some(rest) = name.strip_prefix("check.") {
@@ -228,6 +244,8 @@ impl Catalogue<'_> {
 pub struct View {
     /// Per watch: matches per pattern and lines since the previous collection, silence, silent.
     logs: Vec<(Vec<u64>, u64, f64, Option<bool>)>,
+    /// Per watch: matches per pattern since the watch started.
+    log_totals: Vec<Vec<u64>>,
     checks: Vec<check::CheckState>,
     /// BLOCKED threads of the latest dump per pid.
     blocked: HashMap<u32, f64>,
@@ -266,6 +284,7 @@ impl Sources {
                 .zip(pc.iter().chain(std::iter::repeat(&0)))
                 .map(|(a, b)| a.saturating_sub(*b))
                 .collect();
+            v.log_totals.push(st.counts.clone());
             v.logs.push((
                 delta,
                 st.lines.saturating_sub(pl),
@@ -349,6 +368,7 @@ impl View {
                     .map(|p| p.cpu_pct)
             }
             Fig::LogPattern(w, p) => self.logs.get(*w)?.0.get(*p).map(|n| *n as f64),
+            Fig::LogPatternTotal(w, p) => self.log_totals.get(*w)?.get(*p).map(|n| *n as f64),
             Fig::LogLines(w) => self.logs.get(*w).map(|l| l.1 as f64),
             Fig::LogSilence(w) => self.logs.get(*w).map(|l| l.2),
             Fig::LogSilent(w) => self.logs.get(*w)?.3.map(|b| if b { 1.0 } else { 0.0 }),
@@ -415,6 +435,8 @@ mod tests {
         };
         let oom = cat.resolve("log.x.oom", None).unwrap();
         let silent = cat.resolve("log.x.silent", None).unwrap();
+        let total = cat.resolve("log.x.oom.total", None).unwrap();
+        assert!(cat.resolve("log.x.nope.total", None).is_err());
         let mut s = Sources::new(logs.clone(), Checks::default());
         let c = Collection::default();
         std::thread::sleep(Duration::from_millis(100));
@@ -426,7 +448,9 @@ mod tests {
         let v = s.view();
         assert_eq!(v.value(&oom, &c, None), Some(2.0));
         assert_eq!(v.value(&silent, &c, None), Some(0.0));
-        assert_eq!(s.view().value(&oom, &c, None), Some(0.0), "counted once");
+        let v = s.view();
+        assert_eq!(v.value(&oom, &c, None), Some(0.0), "counted once");
+        assert_eq!(v.value(&total, &c, None), Some(2.0), "totals stay");
         std::thread::sleep(Duration::from_millis(350));
         assert_eq!(s.view().value(&silent, &c, None), Some(1.0));
         assert_eq!(logs.recent(0).len(), 2);
