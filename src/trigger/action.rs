@@ -340,8 +340,54 @@ pub fn script_env(f: &Firing) -> Vec<(String, String)> {
     env
 }
 
+/// Why a script may not be run, if so: the agent runs as root, so a script that another user can change
+/// would run that user's code as root. Owned by root or the agent's user, writable by nobody else.
+pub fn unsafe_script(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("cannot stat it: {e}")),
+    };
+    if !meta.is_file() {
+        return Some("it is not a regular file".into());
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Some(format!(
+            "it is owned by uid {}, not by root or the agent's user",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode();
+    if mode & 0o002 != 0 || (mode & 0o020 != 0 && meta.gid() != 0) {
+        return Some(format!(
+            "it is writable by other users (mode {:o})",
+            mode & 0o777
+        ));
+    }
+    // Nor may others replace it: its directory is not writable by them (unless sticky, as /tmp).
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::metadata(dir)
+    {
+        let dm = d.mode();
+        if dm & 0o1000 == 0 && (dm & 0o002 != 0 || (dm & 0o020 != 0 && d.gid() != 0)) {
+            return Some(format!(
+                "its directory {} is writable by other users (mode {:o})",
+                dir.display(),
+                dm & 0o7777
+            ));
+        }
+    }
+    None
+}
+
 async fn run_script(f: &Firing, s: &ScriptConfig, c: &Counters) {
     use tokio::io::AsyncReadExt;
+    if let Some(why) = unsafe_script(&s.path) {
+        c.add(ActionKind::Script, "failed");
+        tracing::warn!(rule = %f.rule, script = %s.path.display(), why = %why, "rule script refused");
+        return;
+    }
     let mut cmd = tokio::process::Command::new(&s.path);
     cmd.args(&s.args)
         .envs(script_env(f))
@@ -707,6 +753,35 @@ mod tests {
         rt().block_on(run_script(&firing(), &s, &c));
         assert_eq!(c.get(ActionKind::Script, "ok"), 1);
         assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_script_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.sh");
+        let ran = d.path().join("ran");
+        std::fs::write(&p, format!("#!/bin/sh\ntouch {}\n", ran.display())).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let c = Counters::default();
+        let s = ScriptConfig {
+            path: p.clone(),
+            args: vec![],
+            timeout: Interval::secs(5),
+            max_output: ByteSize(100),
+        };
+        rt().block_on(run_script(&firing(), &s, &c));
+        assert_eq!(c.get(ActionKind::Script, "failed"), 1);
+        assert!(!ran.exists(), "a world-writable script ran");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        rt().block_on(run_script(&firing(), &s, &c));
+        assert_eq!(c.get(ActionKind::Script, "ok"), 1);
+        assert!(ran.exists());
+        assert!(unsafe_script(&d.path().join("missing")).is_some());
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(unsafe_script(&p).unwrap().contains("directory"));
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(unsafe_script(&p).is_none());
     }
 
     #[test]
