@@ -419,6 +419,9 @@ fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time(
             .unwrap()
             .starts_with("always")
     );
+    let log = agent_log(dir.path());
+    assert!(log.contains("rule script killed at its timeout"), "{log}");
+    assert!(log.contains("webhook given up"), "{log}");
     // The killed scripts' sleeps are gone too: their process group was killed.
     std::thread::sleep(Duration::from_millis(300));
     let sleeps = || -> Vec<i32> {
