@@ -187,19 +187,23 @@ fn snapshot_sink(
 ) -> crate::trigger::action::SnapshotSink {
     use crate::trigger::action::SnapshotKind;
     use crate::trigger::snapshot::Request;
-    let last = std::sync::Mutex::new(None::<(Request, i64)>);
+    let last = std::sync::Mutex::new(None::<(SnapshotKind, i64)>);
     Box::new(move |kind, firing| {
-        let req = match kind {
-            SnapshotKind::Dump => Request::Dumps,
-            SnapshotKind::Histo | SnapshotKind::Bundle => Request::Bundle,
+        let kind = match kind {
+            SnapshotKind::Dump => SnapshotKind::Dump,
+            SnapshotKind::Histo | SnapshotKind::Bundle => SnapshotKind::Bundle,
         };
         let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-        if *l == Some((req, firing.timestamp_ms)) {
+        if *l == Some((kind, firing.timestamp_ms)) {
             return;
         }
-        *l = Some((req, firing.timestamp_ms));
-        tracing::info!(request = ?req, source = firing.source, rule = %firing.rule, pid = ?firing.pid, "snapshot requested");
-        snapshots.request(req);
+        *l = Some((kind, firing.timestamp_ms));
+        tracing::info!(kind = ?kind, source = firing.source, rule = %firing.rule, pid = ?firing.pid, "snapshot requested");
+        snapshots.request(if kind == SnapshotKind::Dump {
+            Request::Dumps
+        } else {
+            Request::Bundle
+        });
     })
 }
 
