@@ -598,11 +598,17 @@ fn bad_rules_are_config_errors_at_their_line_and_column() {
     assert_eq!((e.line, e.column), (3, 1), "{e}");
     let e = parse("[[rules]]\nname = \"a\"\nwhen = \"host.cpu_busy_pct > 1\"\nscope = \"x\"\ndo = [\"log\"]\n").unwrap_err();
     assert_eq!((e.line, e.column), (4, 1), "{e}");
+    // One watch too many: at the 17th watch's name.
+    let many: String = (0..17)
+        .map(|i| format!("[[logs]]\nname = \"w{i}\"\npath = \"/var/log/w{i}.log\"\n"))
+        .collect();
+    let e = parse(&many).unwrap_err();
+    assert_eq!((e.line, e.column), (50, 1), "{e}");
     // A good one, with every section.
     parse(
         "[[logs]]\nname = \"cat\"\npath = \"/var/log/tomcat10/catalina.*.log\"\npatterns = { oom = \"OutOfMemoryError\" }\nsilence = \"10m\"\n\
          [[checks]]\nname = \"db\"\ntcp = \"127.0.0.1:5432\"\n\
-         [[rules]]\nname = \"a\"\nwhen = \"(log.cat.oom > 0 or log.cat.silent) and not check.db.up and host.close_wait[8080] > 100\"\nfor = \"30s\"\ndo = [\"bundle\", \"webhook\"]\nwebhook = { url = \"https://hooks.example/x\" }\n\
+         [[rules]]\nname = \"a\"\nwhen = \"(log.cat.oom > 0 or log.cat.silent) and not check.db.up and host.close_wait[8080] > 100 or log.cat.oom.total - log.cat.oom > 3\"\nfor = \"30s\"\ndo = [\"bundle\", \"webhook\"]\nwebhook = { url = \"https://hooks.example/x\" }\n\
          [[schedules]]\nname = \"s\"\ndo = [\"dump\", \"histo\"]\ncron = \"@daily\"\napp = \"billing\"\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));

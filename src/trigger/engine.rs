@@ -334,6 +334,9 @@ fn spanned_at(text: &str, s: &toml::Spanned<String>, offset: usize) -> (usize, u
     }
 }
 
+/// Each watch is a thread; systemd's TasksMax=64 bounds the agent.
+const MAX_WATCHES: usize = 16;
+
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -352,6 +355,14 @@ pub fn validate(cfg: &Config, text: &str, path: &Path) -> Result<(), ConfigError
         message,
     };
     let name_rule = "names are letters, digits, _ and -, starting with a letter";
+    if cfg.logs.len() > MAX_WATCHES {
+        return Err(err(
+            locate_nth(text, "logs", MAX_WATCHES, "name"),
+            format!(
+                "at most {MAX_WATCHES} [[logs]] watches (each is a thread; the unit allows 64 tasks); use a glob to follow several files in one"
+            ),
+        ));
+    }
     for (i, l) in cfg.logs.iter().enumerate() {
         let at = |k| locate_nth(text, "logs", i, k);
         if !is_name(&l.name) {
