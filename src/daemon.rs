@@ -92,10 +92,12 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let (ctl_tx, ctl_rx) = channel::<Control>();
     let loop_shared = shared.clone();
     let loop_cfg = cfg.clone();
+    let latest: crate::collect::Latest = Arc::default();
+    let loop_latest = latest.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
-            collection_loop(loop_cfg, &loop_shared, &shipper, &ctl_rx);
+            collection_loop(loop_cfg, &loop_shared, &loop_latest, &shipper, &ctl_rx);
             shipper
         })?;
 
@@ -115,9 +117,50 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
             sys: cfg.agent.sys_root.clone(),
         },
         dir.join("snapshots"),
+        latest.clone(),
     )?;
+    // `wasp status` sections; the shippers register theirs the same way.
+    let providers = crate::control::StatusProviders::default();
+    let control_counters = Arc::new(crate::control::server::ControlCounters::default());
+    let socket = crate::control::socket_path(&cfg);
+    providers.register(Arc::new(crate::control::status::AgentStatus {
+        started: Instant::now(),
+        config: cfg_path.clone(),
+        data_dir: dir.clone(),
+        socket: socket.clone(),
+        control: control_counters.clone(),
+    }));
+    providers.register(Arc::new(crate::control::status::CollectionStatus {
+        shared: shared.clone(),
+        latest: latest.clone(),
+    }));
+    providers.register(Arc::new(crate::control::status::SnapshotStatus(
+        snapshots.clone(),
+    )));
+    let control = if cfg.control.enabled {
+        let _in_rt = rt.enter();
+        match crate::control::server::bind(&socket) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "no control socket: `wasp trigger` and `wasp status` will not reach this agent");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let control_bound = control.is_some();
     let notifier = Notifier::from_env();
     rt.block_on(async {
+        if let Some(l) = control {
+            tokio::spawn(crate::control::server::serve(
+                l,
+                socket.clone(),
+                providers.clone(),
+                snapshots.clone(),
+                control_counters.clone(),
+            ));
+        }
         if let Some(l) = listener {
             let app = http::router(shared.clone(), token);
             tokio::spawn(async move {
@@ -148,6 +191,9 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         );
     }
     let _ = std::fs::remove_file(&pid_path);
+    if control_bound {
+        let _ = std::fs::remove_file(&socket);
+    }
     rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopped");
     Ok(())
@@ -177,8 +223,9 @@ async fn signals(
     loop {
         tokio::select! {
             _ = term.recv() => return,
-            _ = usr1.recv() => snapshots.request(Request::Dumps),
-            _ = usr2.recv() => snapshots.request(Request::Bundle),
+            // A refusal (budget, full queue) is counted and logged by the worker's handle.
+            _ = usr1.recv() => { let _ = snapshots.request(Request::Dumps); }
+            _ = usr2.recv() => { let _ = snapshots.request(Request::Bundle); }
             _ = tokio::signal::ctrl_c() => return,
             _ = hup.recv() => {
                 if let Some(new) = reload(&current, cfg_path.as_deref()) {
@@ -300,6 +347,7 @@ impl SelfStats {
 fn collection_loop(
     mut cfg: Config,
     shared: &http::Shared,
+    latest: &crate::collect::Latest,
     shipper: &Shipper,
     ctl: &Receiver<Control>,
 ) {
@@ -356,8 +404,14 @@ fn collection_loop(
             p.last_ok = Some(Instant::now());
             p.last_ok_wall = Some(SystemTime::now());
         }
+        let c = Arc::new(c);
+        *latest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::new(crate::collect::LatestCollection {
+                collection: c.clone(),
+                took,
+            }));
         shipper.submit(Item::Collection {
-            collection: Arc::new(c),
+            collection: c,
             metrics: Arc::new(m),
         });
         if last_heartbeat.elapsed() >= cfg.log.heartbeat.0 {

@@ -28,6 +28,8 @@ pub struct Config {
     pub jvm: crate::jvm::JvmConfig,
     /// Thread dumps and incident bundles on SIGUSR1 / SIGUSR2.
     pub snapshots: crate::trigger::SnapshotConfig,
+    /// The control socket of `wasp trigger` and `wasp status`.
+    pub control: crate::control::ControlConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

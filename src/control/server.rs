@@ -1,0 +1,201 @@
+//! The agent's side of the control socket, on the daemon's tokio runtime. Every connection: peer credentials
+//! (SO_PEERCRED) checked first — root or the agent's own uid, anyone else is refused and logged — then one
+//! request line of at most 64 KiB read within 5 s, one answer line written within 5 s. At most 16
+//! connections at once; more are closed at once (counted and logged).
+
+use super::{ControlRequest, MAX_REQUEST, StatusProviders};
+use crate::trigger::snapshot::{Reason, Request, Snapshots, State};
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_CONNECTIONS: usize = 16;
+/// The longest a `wasp trigger` may wait for its snapshot.
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+#[derive(Default, Debug)]
+pub struct ControlCounters {
+    pub served: AtomicU64,
+    pub refused_peers: AtomicU64,
+    pub refused_busy: AtomicU64,
+    pub bad_requests: AtomicU64,
+}
+
+struct Ctx {
+    providers: StatusProviders,
+    snapshots: Snapshots,
+    own_uid: u32,
+    counters: Arc<ControlCounters>,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Binds the socket with mode 0600. A socket file left by an agent that died is replaced; one that another
+/// live agent answers on is an error. Call inside the runtime.
+pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!(
+                "{}: another wasp agent is already serving this control socket",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)?;
+    }
+    let l = std::os::unix::net::UnixListener::bind(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot bind the control socket: {e}", path.display()))?;
+    // Between bind and chmod the socket has the umask's mode; the peer-credential check below is what
+    // guards it, the mode is the second fence.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    l.set_nonblocking(true)?;
+    Ok(UnixListener::from_std(l)?)
+}
+
+/// Serves until the runtime stops.
+pub async fn serve(
+    listener: UnixListener,
+    path: PathBuf,
+    providers: StatusProviders,
+    snapshots: Snapshots,
+    counters: Arc<ControlCounters>,
+) {
+    let ctx = Arc::new(Ctx {
+        providers,
+        snapshots,
+        own_uid: nix::unistd::geteuid().as_raw(),
+        counters,
+        slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
+    });
+    tracing::info!(socket = %path.display(), "control socket ready");
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket: accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = ctx.slots.clone().try_acquire_owned() else {
+            let n = ctx.counters.refused_busy.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(
+                refused_total = n,
+                "control socket: {MAX_CONNECTIONS} connections already open; connection closed"
+            );
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            handle(stream, &ctx).await;
+            drop(permit);
+        });
+    }
+}
+
+fn peer(stream: &UnixStream) -> Option<(u32, i32)> {
+    let c =
+        nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials).ok()?;
+    Some((c.uid(), c.pid()))
+}
+
+async fn answer(stream: &mut UnixStream, v: serde_json::Value) {
+    let mut line = v.to_string();
+    line.push('\n');
+    let _ = tokio::time::timeout(IO_TIMEOUT, stream.write_all(line.as_bytes())).await;
+}
+
+async fn handle(mut stream: UnixStream, ctx: &Ctx) {
+    let Some((uid, pid)) = peer(&stream) else {
+        tracing::warn!("control socket: cannot read the peer's credentials; connection closed");
+        return;
+    };
+    if uid != 0 && uid != ctx.own_uid {
+        let n = ctx.counters.refused_peers.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(
+            peer_uid = uid,
+            peer_pid = pid,
+            refused_total = n,
+            "control socket: peer refused (only root and the agent's own user may use it)"
+        );
+        answer(
+            &mut stream,
+            json!({"ok": false, "error": format!("uid {uid} may not use the wasp control socket: only root and the agent's user (uid {}) may", ctx.own_uid)}),
+        )
+        .await;
+        return;
+    }
+    let mut line = Vec::new();
+    let read = {
+        let mut r = BufReader::new((&mut stream).take(MAX_REQUEST as u64 + 1));
+        tokio::time::timeout(IO_TIMEOUT, r.read_until(b'\n', &mut line)).await
+    };
+    let req = match read {
+        Err(_) => Err(format!(
+            "no complete request line within {} s",
+            IO_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) => Err(format!("reading the request: {e}")),
+        Ok(Ok(_)) if line.len() > MAX_REQUEST => {
+            Err(format!("request longer than {MAX_REQUEST} bytes"))
+        }
+        Ok(Ok(_)) => serde_json::from_slice::<ControlRequest>(&line)
+            .map_err(|e| format!("not a valid request: {e}")),
+    };
+    let req = match req {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(peer_uid = uid, peer_pid = pid, error = %e, "control socket: bad request");
+            answer(&mut stream, json!({"ok": false, "error": e})).await;
+            return;
+        }
+    };
+    ctx.counters.served.fetch_add(1, Ordering::Relaxed);
+    let reply = match req {
+        ControlRequest::Status {} => {
+            let sections: Vec<serde_json::Value> = ctx
+                .providers
+                .collect()
+                .into_iter()
+                .map(|(k, v)| json!([k, v]))
+                .collect();
+            json!({"ok": true, "sections": sections})
+        }
+        ControlRequest::Trigger {
+            kind,
+            select,
+            wait_ms,
+        } => {
+            tracing::info!(peer_uid = uid, peer_pid = pid, kind = kind.as_str(), select = %select, "control socket: trigger");
+            match ctx
+                .snapshots
+                .request(Request::new(kind, select, Reason::Cli(uid)))
+            {
+                Err(r) => json!({"ok": false, "refused": r, "error": r.to_string()}),
+                Ok(seq) => {
+                    let wait = Duration::from_millis(wait_ms).min(MAX_WAIT);
+                    let deadline = tokio::time::Instant::now() + wait;
+                    let mut rec = ctx.snapshots.record(seq);
+                    while tokio::time::Instant::now() < deadline
+                        && rec
+                            .as_ref()
+                            .is_some_and(|r| matches!(r.state, State::Queued | State::Running))
+                    {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        rec = ctx.snapshots.record(seq);
+                    }
+                    json!({"ok": true, "seq": seq, "record": rec})
+                }
+            }
+        }
+    };
+    answer(&mut stream, reply).await;
+}
