@@ -122,7 +122,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     // `wasp status` sections; the shippers register theirs the same way.
     let providers = crate::control::StatusProviders::default();
     let control_counters = Arc::new(crate::control::server::ControlCounters::default());
-    let socket = crate::control::socket_path(&cfg);
+    let socket = crate::control::socket_in(&cfg, &dir);
     providers.register(Arc::new(crate::control::status::AgentStatus {
         started: Instant::now(),
         config: cfg_path.clone(),

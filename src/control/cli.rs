@@ -210,7 +210,7 @@ pub fn status_text(sections: &Value) -> String {
                 let _ = writeln!(
                     s,
                     "collection: every {} s, last {} ({}), took {:.1} ms",
-                    scalar(&v["interval_s"]),
+                    v["interval_s"].as_f64().unwrap_or(0.0),
                     scalar(&v["last"]),
                     v["age_s"].as_f64().map(ago).unwrap_or("never".into()),
                     v["took_ms"].as_f64().unwrap_or(0.0)
@@ -296,10 +296,10 @@ pub fn status_text(sections: &Value) -> String {
 }
 
 pub fn incidents_cmd(a: IncidentsArgs, cfg: &Config) -> anyhow::Result<()> {
-    let dir = crate::daemon::data_dir(cfg).join("snapshots");
+    let dir = super::client_data_dir(cfg).join("snapshots");
     match a.cmd {
         None => {
-            let all = incidents::list(&dir);
+            let all = incidents::list(&dir)?;
             match a.format {
                 OutFormat::Json => println!("{}", serde_json::to_string_pretty(&all)?),
                 OutFormat::Text if all.is_empty() => {

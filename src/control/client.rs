@@ -34,7 +34,9 @@ pub fn call(
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut line = serde_json::to_string(req)?;
     line.push('\n');
-    s.write_all(line.as_bytes())?;
+    // A refused peer gets its answer before the agent reads anything: the write may then fail with a
+    // broken pipe, and the answer is still there to read.
+    let sent = s.write_all(line.as_bytes());
     let mut answer = Vec::new();
     BufReader::new(s.take(MAX_ANSWER))
         .read_until(b'\n', &mut answer)
@@ -52,10 +54,12 @@ pub fn call(
                 anyhow::anyhow!("{}: {e}", path.display())
             }
         })?;
-    anyhow::ensure!(
-        !answer.is_empty(),
-        "{}: the agent closed the connection without an answer",
-        path.display()
-    );
+    if answer.is_empty() {
+        sent.map_err(|e| anyhow::anyhow!("{}: sending the request: {e}", path.display()))?;
+        anyhow::bail!(
+            "{}: the agent closed the connection without an answer",
+            path.display()
+        );
+    }
     Ok(serde_json::from_slice(&answer)?)
 }

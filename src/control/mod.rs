@@ -35,12 +35,27 @@ impl Default for ControlConfig {
     }
 }
 
-/// The socket the agent of this configuration listens on.
-pub fn socket_path(cfg: &crate::config::Config) -> PathBuf {
+/// The socket the agent binds, in the data dir it uses.
+pub fn socket_in(cfg: &crate::config::Config, data_dir: &std::path::Path) -> PathBuf {
     cfg.control
         .socket
         .clone()
-        .unwrap_or_else(|| crate::daemon::data_dir(cfg).join("wasp.sock"))
+        .unwrap_or_else(|| data_dir.join("wasp.sock"))
+}
+
+/// Where a client finds the agent's data: the configured data dir when it exists (a root agent's, also for a
+/// user who cannot write it), else the per-user fallback an unprivileged agent uses.
+pub fn client_data_dir(cfg: &crate::config::Config) -> PathBuf {
+    if cfg.agent.data_dir.is_dir() {
+        cfg.agent.data_dir.clone()
+    } else {
+        crate::daemon::data_dir(cfg)
+    }
+}
+
+/// The socket a client connects to.
+pub fn socket_path(cfg: &crate::config::Config) -> PathBuf {
+    socket_in(cfg, &client_data_dir(cfg))
 }
 
 /// A request is one line of at most this many bytes.

@@ -171,7 +171,17 @@ fn netstat_of(all: &[procfs::net::TcpNetEntry], inodes: &HashSet<u64>) -> Netsta
 impl Netstat {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "TCP sockets: {}  {:?}", self.tcp_sockets, self.by_state);
+        let states: Vec<String> = self
+            .by_state
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "TCP sockets: {} ({})",
+            self.tcp_sockets,
+            states.join(", ")
+        );
         if !self.listening.is_empty() {
             let _ = writeln!(s, "listening: {}", self.listening.join(" "));
         }
@@ -397,11 +407,16 @@ impl ProcessFigures {
 
     pub fn to_text(&self) -> String {
         let mut s = self.status.clone();
+        let states: Vec<String> = self
+            .thread_states
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         let _ = writeln!(
             s,
-            "\n{} threads by state: {:?}\n\n{:>8} {:>7} {:>10} {:>2}  name",
+            "\n{} threads by state: {}\n\n{:>8} {:>7} {:>10} {:>2}  name",
             self.threads.len(),
-            self.thread_states,
+            states.join(", "),
             "tid",
             "%cpu",
             "cpu_s",

@@ -176,7 +176,11 @@ pub fn take(job: &Job) -> anyhow::Result<Written> {
     let kind = job.req.kind;
     let id = id_of(stamp, kind);
     let dir = job.dir;
-    std::fs::create_dir_all(dir)?;
+    // Dumps hold command lines, system properties and stack contents: root and the agent's user only.
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    }
     // Never fill the disk of the host we watch: a bundle needs a few MB, keep a wide margin.
     let st = nix::sys::statvfs::statvfs(dir)?;
     #[allow(clippy::unnecessary_cast)]
@@ -416,6 +420,18 @@ fn build(
     Ok(entries)
 }
 
+/// "R 1, S 39".
+pub fn counts<K: std::fmt::Display, V: std::fmt::Display>(
+    it: impl Iterator<Item = (K, V)>,
+) -> String {
+    let v: Vec<String> = it.map(|(k, n)| format!("{k} {n}")).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
 fn kb_field(p: &pidinfo::ProcessFigures, k: &str) -> String {
     p.status_field(k)
         .and_then(|v| v.trim_end_matches(" kB").trim().parse::<u64>().ok())
@@ -467,9 +483,9 @@ fn report_text(
         if let Some(p) = &g.process {
             let _ = writeln!(
                 s,
-                "process: {} threads {:?}, RSS {}, swapped {}",
+                "process: {} threads ({}), RSS {}, swapped {}",
                 p.threads.len(),
-                p.thread_states,
+                counts(p.thread_states.iter()),
                 kb_field(p, "VmRSS"),
                 kb_field(p, "VmSwap")
             );
@@ -488,7 +504,7 @@ fn report_text(
             );
         }
         if let Some(n) = &g.netstat {
-            let _ = writeln!(s, "TCP: {:?}", n.by_state);
+            let _ = writeln!(s, "TCP: {}", counts(n.by_state.iter()));
             for p in n.by_peer.iter().take(5) {
                 let _ = writeln!(s, "  {:6} {:12} {}", p.count, p.state, p.peer);
             }

@@ -55,10 +55,13 @@ fn one(p: &Path) -> Incident {
     }
 }
 
-/// Every snapshot, newest first. Partial directories (being built) are not listed.
-pub fn list(dir: &Path) -> Vec<Incident> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
+/// Every snapshot, newest first. Partial directories (being built) are not listed. No directory yet is no
+/// snapshot; an unreadable one is an error that names it.
+pub fn list(dir: &Path) -> anyhow::Result<Vec<Incident>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => anyhow::bail!("{}: {e}", dir.display()),
     };
     let mut v: Vec<PathBuf> = rd
         .flatten()
@@ -67,12 +70,12 @@ pub fn list(dir: &Path) -> Vec<Incident> {
         .map(|e| e.path())
         .collect();
     v.sort_by(|a, b| b.cmp(a));
-    v.iter().map(|p| one(p)).collect()
+    Ok(v.iter().map(|p| one(p)).collect())
 }
 
 /// The snapshot named by `id`: its full name, or a part of it that names only one.
 pub fn find(dir: &Path, id: &str) -> anyhow::Result<Incident> {
-    let all = list(dir);
+    let all = list(dir)?;
     if let Some(i) = all.iter().find(|i| i.id == id) {
         return Ok(i.clone());
     }

@@ -70,9 +70,9 @@ impl fmt::Display for Select {
     }
 }
 
-/// Why: shown in the bundle, its manifest, `wasp incidents` and `wasp status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "source", content = "name", rename_all = "lowercase")]
+/// Why: shown in the bundle, its manifest (`{"source": "rule", "name": "..."}`), `wasp incidents` and
+/// `wasp status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     Signal(&'static str),
     /// `wasp trigger`, with the uid of the peer on the control socket.
@@ -81,6 +81,32 @@ pub enum Reason {
     Rule(String),
     /// A schedule, by name.
     Schedule(String),
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        match self {
+            Reason::Signal(n) => {
+                m.serialize_entry("source", "signal")?;
+                m.serialize_entry("name", n)?;
+            }
+            Reason::Cli(uid) => {
+                m.serialize_entry("source", "cli")?;
+                m.serialize_entry("uid", uid)?;
+            }
+            Reason::Rule(n) => {
+                m.serialize_entry("source", "rule")?;
+                m.serialize_entry("name", n)?;
+            }
+            Reason::Schedule(n) => {
+                m.serialize_entry("source", "schedule")?;
+                m.serialize_entry("name", n)?;
+            }
+        }
+        m.end()
+    }
 }
 
 impl fmt::Display for Reason {
