@@ -284,60 +284,144 @@ pub fn analyze(dumps: &[ThreadDump], cpu: Option<&ThreadCpu>) -> Report {
     r
 }
 
-fn diagnose(d: &ThreadDump) -> Vec<Diagnosis> {
-    let mut out = Vec::new();
-    // Tomcat's request pool: every http-nio/ajp exec thread busy, none idle in the pool queue.
-    let pool: Vec<&Thread> = d
-        .threads
-        .iter()
-        .filter(|t| {
-            (t.name.starts_with("http-")
-                || t.name.starts_with("ajp-")
-                || t.name.starts_with("https-"))
-                && t.name.contains("-exec-")
-        })
-        .collect();
-    if !pool.is_empty() {
-        let idle = |t: &Thread| {
-            any_frame(
-                t,
-                &[
-                    "TaskQueue.take",
-                    "TaskQueue.poll",
-                    "LinkedBlockingQueue.take",
-                    "LinkedBlockingQueue.poll",
-                ],
-            )
-            .is_some()
-        };
-        let busy: Vec<&&Thread> = pool.iter().filter(|t| !idle(t)).collect();
-        if busy.len() == pool.len() {
-            let mut ev = vec![format!(
-                "all {} request threads busy, none waiting for work",
-                pool.len()
-            )];
-            let mut frames: BTreeMap<String, usize> = BTreeMap::new();
-            for t in &busy {
-                // The first application frame: skip JDK internals.
-                if let Some(f) = t.frames.iter().find(|f| {
-                    !(f.frame.starts_with("java.")
-                        || f.frame.starts_with("jdk.")
-                        || f.frame.starts_with("sun."))
-                }) {
-                    *frames.entry(f.frame.clone()).or_default() += 1;
-                }
-            }
-            let mut frames: Vec<(String, usize)> = frames.into_iter().collect();
-            frames.sort_by_key(|f| std::cmp::Reverse(f.1));
-            for (f, n) in frames.into_iter().take(3) {
-                ev.push(format!("{n} blocked at {f}"));
-            }
-            out.push(Diagnosis {
-                name: "request thread pool exhausted".into(),
-                evidence: ev,
-            });
+/// The request pool a thread belongs to: Tomcat/JBoss Web connectors ("http-nio-8080-exec-3" ->
+/// "http-nio-8080"), WildFly/EAP 7 Undertow workers ("default task-12" -> "default task").
+fn request_pool(name: &str) -> Option<&str> {
+    if (name.starts_with("http-") || name.starts_with("https-") || name.starts_with("ajp-"))
+        && let Some(i) = name.rfind("-exec-")
+    {
+        return Some(&name[..i]);
+    }
+    if let Some(i) = name.rfind(" task-")
+        && name[i + 6..].chars().all(|c| c.is_ascii_digit())
+        && (name.starts_with("default task-") || name.starts_with("XNIO-"))
+    {
+        return Some(&name[..i + 5]);
+    }
+    None
+}
+
+/// Frames where a pool thread waits for work.
+const IDLE_FRAMES: &[&str] = &[
+    "TaskQueue.take",
+    "TaskQueue.poll",
+    "LinkedBlockingQueue.take",
+    "LinkedBlockingQueue.poll",
+    "ThreadPoolExecutor.getTask",
+    "EnhancedQueueExecutor$PoolThreadNode.park",
+];
+
+/// Frames only a thread serving a request has.
+const REQUEST_FRAMES: &[&str] = &[
+    "org.apache.coyote.",
+    "io.undertow.server.",
+    "jakarta.servlet.",
+    "javax.servlet.",
+];
+
+fn is_jdk(f: &str) -> bool {
+    f.starts_with("java.") || f.starts_with("jdk.") || f.starts_with("sun.")
+}
+
+fn is_container(f: &str) -> bool {
+    [
+        "org.apache.catalina.",
+        "org.apache.coyote.",
+        "org.apache.tomcat.",
+        "jakarta.servlet.",
+        "javax.servlet.",
+        "io.undertow.",
+        "org.jboss.threads.",
+        "org.xnio.",
+    ]
+    .iter()
+    .any(|p| f.starts_with(p))
+}
+
+/// Where a busy request thread is: its first application frame (neither JDK nor the server's own), else
+/// its first non-JDK frame, else its top frame.
+fn blocking_frame(t: &Thread) -> Option<&str> {
+    let f = |p: &dyn Fn(&str) -> bool| t.frames.iter().map(|f| f.frame.as_str()).find(|f| p(f));
+    f(&|x| !is_jdk(x) && !is_container(x))
+        .or_else(|| f(&|x| !is_jdk(x)))
+        .or_else(|| t.frames.first().map(|f| f.frame.as_str()))
+}
+
+/// Request pools with every thread busy and none waiting for work, the frames they are held at, and who
+/// holds the lock most of them wait for.
+fn pool_exhaustion(d: &ThreadDump, owner_of: &HashMap<&str, &Thread>) -> Vec<Diagnosis> {
+    let mut pools: BTreeMap<&str, Vec<&Thread>> = BTreeMap::new();
+    for t in &d.threads {
+        if let Some(p) = request_pool(&t.name) {
+            pools.entry(p).or_default().push(t);
         }
     }
+    let mut out = Vec::new();
+    for (pool, threads) in pools {
+        // Idle: waiting for work, and not inside a request (application code may wait on queues too).
+        let idle = |t: &Thread| {
+            any_frame(t, IDLE_FRAMES).is_some() && any_frame(t, REQUEST_FRAMES).is_none()
+        };
+        if threads.iter().any(|t| idle(t)) {
+            continue;
+        }
+        let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut frames: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut locks: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for t in &threads {
+            *states.entry(t.state.as_str()).or_default() += 1;
+            if let Some(f) = blocking_frame(t) {
+                *frames.entry(f).or_default() += 1;
+            }
+            if let Some(l) = t.waiting_for() {
+                *locks
+                    .entry((l.address.as_str(), l.class.as_str()))
+                    .or_default() += 1;
+            }
+        }
+        let mut frames: Vec<(&str, usize)> = frames.into_iter().collect();
+        frames.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let states: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let mut first = format!(
+            "all {} threads of {pool} busy, none waiting for work",
+            threads.len()
+        );
+        if let Some((f, n)) = frames.first() {
+            first.push_str(&format!("; {n} at {f}"));
+        }
+        let mut ev = vec![first, format!("states: {}", states.join(", "))];
+        for (f, n) in frames.iter().skip(1).take(4) {
+            ev.push(format!("{n} at {f}"));
+        }
+        if let Some(((addr, class), n)) = locks.into_iter().max_by_key(|(_, n)| *n) {
+            let holder = owner_of
+                .get(addr)
+                .map(|o| {
+                    format!(
+                        " held by \"{}\" at {}",
+                        o.name,
+                        blocking_frame(o).unwrap_or("?")
+                    )
+                })
+                .unwrap_or_default();
+            ev.push(format!("{n} wait for <{addr}> (a {class}){holder}"));
+        }
+        out.push(Diagnosis {
+            name: "request thread pool exhausted".into(),
+            evidence: ev,
+        });
+    }
+    out
+}
+
+fn diagnose(d: &ThreadDump) -> Vec<Diagnosis> {
+    let mut owner_of: HashMap<&str, &Thread> = HashMap::new();
+    for t in &d.threads {
+        for l in t.locks_held() {
+            owner_of.insert(l.address.as_str(), t);
+        }
+    }
+    let mut out = pool_exhaustion(d, &owner_of);
     let count = |pats: &[&str]| -> Vec<String> {
         d.threads
             .iter()
@@ -503,6 +587,20 @@ impl Report {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn request_pools_by_thread_name() {
+        assert_eq!(
+            request_pool("http-nio-127.0.0.1-8080-exec-12"),
+            Some("http-nio-127.0.0.1-8080")
+        );
+        assert_eq!(request_pool("ajp-nio-8009-exec-1"), Some("ajp-nio-8009"));
+        assert_eq!(request_pool("default task-7"), Some("default task"));
+        assert_eq!(request_pool("XNIO-1 task-3"), Some("XNIO-1 task"));
+        assert_eq!(request_pool("http-nio-8080-Acceptor"), None);
+        assert_eq!(request_pool("my task-x"), None);
+        assert_eq!(request_pool("main"), None);
+    }
 
     #[test]
     fn finds_both_deadlocks_and_the_blocked_chain_in_the_jdk17_fixture() {
