@@ -192,7 +192,7 @@ fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
     );
     assert!(report.contains(&verdict), "{report}");
     assert!(
-        report.contains(&format!("7 wait for <"))
+        report.contains("7 wait for <")
             && report.contains(&format!(
                 "(a java.lang.Class for shop.Inventory) held by \"{pool}-exec-"
             )),
