@@ -209,7 +209,6 @@ async fn signals(
     shared: &http::Shared,
     snapshots: &crate::trigger::snapshot::Snapshots,
 ) {
-    use crate::trigger::snapshot::Request;
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
@@ -224,8 +223,8 @@ async fn signals(
         tokio::select! {
             _ = term.recv() => return,
             // A refusal (budget, full queue) is counted and logged by the worker's handle.
-            _ = usr1.recv() => { let _ = snapshots.request(Request::Dumps); }
-            _ = usr2.recv() => { let _ = snapshots.request(Request::Bundle); }
+            _ = usr1.recv() => { let _ = snapshots.request(current.snapshots.signal_request(false)); }
+            _ = usr2.recv() => { let _ = snapshots.request(current.snapshots.signal_request(true)); }
             _ = tokio::signal::ctrl_c() => return,
             _ = hup.recv() => {
                 if let Some(new) = reload(&current, cfg_path.as_deref()) {
@@ -253,6 +252,20 @@ fn reload(current: &Config, path: Option<&Path>) -> Option<Config> {
     }
     if new.agent.data_dir != current.agent.data_dir {
         tracing::warn!("[agent] data_dir changes take effect at the next restart");
+    }
+    // signal_apps applies now (the signal handler reads the current config); the worker keeps the rest.
+    let worker = |c: &Config| {
+        let mut s = c.snapshots.clone();
+        s.signal_apps.clear();
+        (
+            serde_json::to_value(s).ok(),
+            serde_json::to_value(&c.control).ok(),
+        )
+    };
+    if worker(&new) != worker(current) {
+        tracing::warn!(
+            "[snapshots] and [control] changes (but signal_apps) take effect at the next restart"
+        );
     }
     crate::logging::set_level(new.log.level);
     tracing::info!(

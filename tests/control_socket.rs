@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn lab() -> Reaped {
+fn lab(app: &str) -> Reaped {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes-control");
     if !dir.join("Lab.class").exists() {
         std::fs::create_dir_all(&dir).unwrap();
@@ -28,7 +28,7 @@ fn lab() -> Reaped {
     }
     let mut p = Reaped(
         Command::new("/usr/bin/java")
-            .args(["-Xmx64m", "-Dwasp.app=control-lab", "-cp"])
+            .args(["-Xmx64m", &format!("-Dwasp.app={app}"), "-cp"])
             .arg(&dir)
             .arg("Lab")
             .stdout(Stdio::piped())
@@ -125,6 +125,14 @@ fn written(o: &Output) -> PathBuf {
     PathBuf::from(p)
 }
 
+fn incident_ids(a: &Agent) -> Vec<String> {
+    std::fs::read_dir(a.data.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}
+
 #[test]
 fn another_user_is_refused_and_root_is_served() {
     if !require("setpriv") {
@@ -200,12 +208,14 @@ fn trigger_status_bundle_incidents_prune_and_budget() {
     if !require("java") || !require("javac") {
         return;
     }
-    let j = lab();
+    let j = lab("control-lab");
     let pid = j.0.id();
+    let other = lab("other-lab");
     let dir = tempfile::tempdir().unwrap();
     let a = agent(
         dir.path(),
-        "[snapshots]\nbudget_per_hour = 5\nkeep = 3\nbundle_dumps = 3\nbundle_every = \"300ms\"\n",
+        "[snapshots]\nbudget_per_hour = 6\nkeep = 3\nbundle_dumps = 3\nbundle_every = \"300ms\"\n\
+         signal_apps = [\"control-lab\"]\n",
     );
     // Status shows the JVM once a collection has seen it.
     let t = Instant::now();
@@ -350,16 +360,45 @@ fn trigger_status_bundle_incidents_prune_and_budget() {
     let n = std::fs::read_dir(a.data.join("snapshots")).unwrap().count();
     assert_eq!(n, 3);
 
-    // 5 is the last of the budget; the 6th is refused and says why.
+    // 5: SIGUSR1 dumps only the JVMs signal_apps names.
+    let before: Vec<String> = incident_ids(&a);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(a._p.0.id() as i32),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    let t = Instant::now();
+    let sig = loop {
+        if let Some(n) = incident_ids(&a).into_iter().find(|i| !before.contains(i)) {
+            break a.data.join("snapshots").join(n);
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "no SIGUSR1 dump");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let files: Vec<String> = std::fs::read_dir(&sig)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(files.contains(&format!("{p}-threads-1.txt")), "{files:?}");
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.starts_with(&format!("{}-", other.0.id()))),
+        "{files:?}"
+    );
+    let m = std::fs::read_to_string(sig.join("manifest.json")).unwrap();
+    assert!(m.contains("\"reason_text\": \"signal SIGUSR1\""), "{m}");
+
+    // 6 is the last of the budget; the 7th is refused and says why.
     written(&wasp(&a, &["trigger", "dump"]));
     let o = wasp(&a, &["trigger", "dump"]);
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("budget (5 per hour) is used up"),
+        text(&o).contains("budget (6 per hour) is used up"),
         "{}",
         text(&o)
     );
     let s = text(&wasp(&a, &["status"]));
     assert!(s.contains("refused: the snapshot budget"), "{s}");
-    assert!(s.contains("0 of 5 left this hour"), "{s}");
+    assert!(s.contains("0 of 6 left this hour"), "{s}");
 }

@@ -28,6 +28,7 @@ pub struct ControlCounters {
 }
 
 struct Ctx {
+    io_timeout: Duration,
     providers: StatusProviders,
     snapshots: Snapshots,
     own_uid: u32,
@@ -67,7 +68,19 @@ pub async fn serve(
     snapshots: Snapshots,
     counters: Arc<ControlCounters>,
 ) {
+    serve_with(listener, path, providers, snapshots, counters, IO_TIMEOUT).await
+}
+
+async fn serve_with(
+    listener: UnixListener,
+    path: PathBuf,
+    providers: StatusProviders,
+    snapshots: Snapshots,
+    counters: Arc<ControlCounters>,
+    io_timeout: Duration,
+) {
     let ctx = Arc::new(Ctx {
+        io_timeout,
         providers,
         snapshots,
         own_uid: nix::unistd::geteuid().as_raw(),
@@ -106,10 +119,10 @@ fn peer(stream: &UnixStream) -> Option<(u32, i32)> {
     Some((c.uid(), c.pid()))
 }
 
-async fn answer(stream: &mut UnixStream, v: serde_json::Value) {
+async fn answer(stream: &mut UnixStream, v: serde_json::Value, timeout: Duration) {
     let mut line = v.to_string();
     line.push('\n');
-    let _ = tokio::time::timeout(IO_TIMEOUT, stream.write_all(line.as_bytes())).await;
+    let _ = tokio::time::timeout(timeout, stream.write_all(line.as_bytes())).await;
 }
 
 async fn handle(mut stream: UnixStream, ctx: &Ctx) {
@@ -128,6 +141,7 @@ async fn handle(mut stream: UnixStream, ctx: &Ctx) {
         answer(
             &mut stream,
             json!({"ok": false, "error": format!("uid {uid} may not use the wasp control socket: only root and the agent's user (uid {}) may", ctx.own_uid)}),
+            ctx.io_timeout,
         )
         .await;
         return;
@@ -135,12 +149,16 @@ async fn handle(mut stream: UnixStream, ctx: &Ctx) {
     let mut line = Vec::new();
     let read = {
         let mut r = BufReader::new((&mut stream).take(MAX_REQUEST as u64 + 1));
-        tokio::time::timeout(IO_TIMEOUT, r.read_until(b'\n', &mut line)).await
+        tokio::time::timeout(ctx.io_timeout, r.read_until(b'\n', &mut line)).await
     };
+    // Connected and closed without a byte: a liveness probe (a second agent checking the socket).
+    if matches!(read, Ok(Ok(0))) {
+        return;
+    }
     let req = match read {
         Err(_) => Err(format!(
-            "no complete request line within {} s",
-            IO_TIMEOUT.as_secs()
+            "no complete request line within {:?}",
+            ctx.io_timeout
         )),
         Ok(Err(e)) => Err(format!("reading the request: {e}")),
         Ok(Ok(_)) if line.len() > MAX_REQUEST => {
@@ -154,7 +172,12 @@ async fn handle(mut stream: UnixStream, ctx: &Ctx) {
         Err(e) => {
             ctx.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(peer_uid = uid, peer_pid = pid, error = %e, "control socket: bad request");
-            answer(&mut stream, json!({"ok": false, "error": e})).await;
+            answer(
+                &mut stream,
+                json!({"ok": false, "error": e}),
+                ctx.io_timeout,
+            )
+            .await;
             return;
         }
     };
@@ -197,5 +220,119 @@ async fn handle(mut stream: UnixStream, ctx: &Ctx) {
             }
         }
     };
-    answer(&mut stream, reply).await;
+    answer(&mut stream, reply, ctx.io_timeout).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::client::call;
+    use crate::control::{ControlRequest, StatusProvider};
+    use crate::trigger::snapshot::{Kind, Select};
+    use std::io::{Read, Write};
+
+    struct Spool;
+    impl StatusProvider for Spool {
+        fn name(&self) -> String {
+            "shipping".into()
+        }
+        fn status(&self) -> serde_json::Value {
+            json!({"queue": 7, "spool_bytes": 4096})
+        }
+    }
+
+    fn raw(path: &Path, send: &[u8]) -> serde_json::Value {
+        let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(send);
+        let mut b = String::new();
+        let _ = s.read_to_string(&mut b);
+        serde_json::from_str(b.trim()).unwrap_or_else(|e| panic!("{e}: {b:?}"))
+    }
+
+    #[test]
+    fn providers_requests_limits_and_timeouts() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("wasp.sock");
+        let providers = StatusProviders::default();
+        providers.register(Arc::new(Spool));
+        let snapshots = Snapshots::start(
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            d.path().join("snapshots"),
+            Default::default(),
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let l = {
+            let _g = rt.enter();
+            bind(&path).unwrap()
+        };
+        // A second agent on the same socket is refused; the first keeps it.
+        assert!(
+            format!("{:#}", bind(&path).unwrap_err()).contains("already serving"),
+            "second bind"
+        );
+        let (p, c) = (path.clone(), Arc::new(ControlCounters::default()));
+        let counters = c.clone();
+        std::thread::spawn(move || {
+            rt.block_on(serve_with(
+                l,
+                p,
+                providers,
+                snapshots,
+                c,
+                Duration::from_millis(300),
+            ))
+        });
+        // A provider registered from outside gets its own section.
+        let v = call(&path, &ControlRequest::Status {}, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            v["sections"],
+            json!([["shipping", {"queue": 7, "spool_bytes": 4096}]])
+        );
+        // A pid that is no JVM: queued, then failed, and the answer says why.
+        let v = call(
+            &path,
+            &ControlRequest::Trigger {
+                kind: Kind::Dump,
+                select: Select::Pid(1),
+                wait_ms: 5000,
+            },
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(v["record"]["state"], "failed", "{v}");
+        assert!(
+            v["record"]["error"].as_str().unwrap().contains("pid 1"),
+            "{v}"
+        );
+        // Garbage, an over-long line, and a client that never finishes its line are answered and closed.
+        let v = raw(&path, b"{\"op\":\"reboot\"}\n");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("not a valid request"),
+            "{v}"
+        );
+        let v = raw(&path, &vec![b'x'; MAX_REQUEST + 10]);
+        assert!(v["error"].as_str().unwrap().contains("longer than"), "{v}");
+        let t = std::time::Instant::now();
+        let v = raw(&path, b"{\"op\":");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("no complete request line"),
+            "{v}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(3));
+        assert_eq!(counters.bad_requests.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.served.load(Ordering::Relaxed), 2);
+    }
 }

@@ -588,6 +588,24 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    proptest::proptest! {
+        // Dumps come from other processes: the analysis of whatever the parser makes of them never panics.
+        #[test]
+        fn analysis_never_panics(lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                "\"(http-nio-[0-9]{1,4}-exec-[0-9]|default task-[0-9]|XNIO-1 task-|é task-1)\" #1 prio=5 nid=0x[0-9] waiting  [0x0]",
+                proptest::prelude::Just("   java.lang.Thread.State: BLOCKED (on object monitor)".to_string()),
+                proptest::prelude::Just("\tat org.apache.tomcat.util.threads.TaskQueue.take(TaskQueue.java:1)".to_string()),
+                proptest::prelude::Just("\tat org.apache.coyote.AbstractProtocol.process(A.java:1)".to_string()),
+                proptest::prelude::Just("\tat shop.X.y(X.java:1)".to_string()),
+                "\t- (waiting to lock|locked) <0x[0-9]> \\(a [a-z.]{0,9}\\)",
+                "\\PC{0,30}",
+            ], 0..40)) {
+            let d = super::super::threaddump::parse(&lines.join("\n"));
+            let _ = analyze(&[d.clone(), d], None).to_text();
+        }
+    }
+
     #[test]
     fn request_pools_by_thread_name() {
         assert_eq!(

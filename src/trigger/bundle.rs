@@ -5,7 +5,7 @@
 
 use super::SnapshotConfig;
 use super::snapshot::{Kind, Request, Select};
-use crate::collect::LatestCollection;
+use crate::collect::{Latest, LatestCollection};
 use crate::host::{Roots, pidinfo};
 use crate::jvm::{JvmConfig, analysis, attach, discover, threaddump};
 use serde::Serialize;
@@ -25,7 +25,12 @@ pub struct Job<'a> {
     pub jvm: &'a JvmConfig,
     pub roots: &'a Roots,
     pub dir: &'a Path,
-    pub host: Option<&'a LatestCollection>,
+    /// The daemon's newest collection: read when the snapshot starts (the moment) and again when it ends.
+    pub latest: &'a Latest,
+}
+
+fn newest(l: &Latest) -> Option<std::sync::Arc<LatestCollection>> {
+    l.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 #[derive(Debug)]
@@ -152,13 +157,22 @@ fn selected(job: &Job) -> anyhow::Result<Vec<discover::JvmProcess>> {
     match &job.req.select {
         Select::All => Ok(discover::discover(job.roots, job.jvm)),
         Select::Pid(p) => Ok(vec![discover::find_with(job.roots, *p, job.jvm)?]),
-        Select::App(a) => {
+        Select::App(_) | Select::Apps(_) => {
+            let want: &[String] = match &job.req.select {
+                Select::App(a) => std::slice::from_ref(a),
+                Select::Apps(v) => v,
+                _ => &[],
+            };
             let all = discover::discover(job.roots, job.jvm);
             let names: Vec<String> = all.iter().map(|j| j.app.clone()).collect();
-            let v: Vec<_> = all.into_iter().filter(|j| &j.app == a).collect();
+            let v: Vec<_> = all.into_iter().filter(|j| want.contains(&j.app)).collect();
             anyhow::ensure!(
                 !v.is_empty(),
-                "no JVM is named \"{a}\" (names now: {})",
+                "no JVM is named {} (names now: {})",
+                want.iter()
+                    .map(|a| format!("\"{a}\""))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
                 if names.is_empty() {
                     "none, no JVM running".to_string()
                 } else {
@@ -200,7 +214,8 @@ pub fn take(job: &Job) -> anyhow::Result<Written> {
         tmp: tmp.clone(),
         files: Vec::new(),
     };
-    let result = build(job, &jvms, &mut b, stamp, &id);
+    let host = newest(job.latest);
+    let result = build(job, &jvms, &mut b, stamp, &id, host.as_deref());
     let entries = match result {
         Ok(e) => e,
         Err(e) => {
@@ -243,6 +258,7 @@ fn build(
     b: &mut Building,
     stamp: i64,
     id: &str,
+    host: Option<&LatestCollection>,
 ) -> anyhow::Result<Vec<JvmEntry>> {
     let (req, cfg) = (job.req, job.cfg);
     let opts = attach::AttachOptions {
@@ -367,16 +383,26 @@ fn build(
             serde_json::to_string_pretty(&figures)?.as_bytes(),
         )?;
     }
-    if bundle && let Some(h) = job.host {
+    // The host around the moment: the collection before the snapshot began, and the newest one after it
+    // (a bundle takes longer than an interval).
+    let after = newest(job.latest)
+        .filter(|a| host.is_none_or(|h| a.collection.timestamp_ms != h.collection.timestamp_ms));
+    let mut hosts: Vec<(&str, &LatestCollection)> = Vec::new();
+    if bundle {
+        hosts.extend(host.map(|h| ("host", h)));
+        hosts.extend(after.as_deref().map(|h| ("host-after", h)));
+    }
+    for (name, h) in &hosts {
+        let when = if *name == "host" { "before" } else { "after" };
         b.put(
-            "host.txt",
-            "host figures of the latest collection",
+            &format!("{name}.txt"),
+            &format!("host figures of the collection {when} the snapshot"),
             None,
             crate::present::table::render(&h.collection).as_bytes(),
         )?;
         b.put(
-            "host.json",
-            "host figures of the latest collection (JSON)",
+            &format!("{name}.json"),
+            &format!("host figures of the collection {when} the snapshot (JSON)"),
             None,
             crate::present::json::to_string_pretty(&h.collection).as_bytes(),
         )?;
@@ -392,7 +418,7 @@ fn build(
         )?;
     }
     // The report is written last (it lists the files) but is the first file named in the manifest.
-    let report = report_text(job, id, stamp, jvms, &entries, &got, &b.files);
+    let report = report_text(job, id, stamp, &entries, &got, &hosts, &b.files);
     b.put(
         "report.txt",
         "the report: verdict first",
@@ -443,9 +469,9 @@ fn report_text(
     job: &Job,
     id: &str,
     stamp: i64,
-    jvms: &[discover::JvmProcess],
     entries: &[JvmEntry],
     got: &[Gathered],
+    hosts: &[(&str, &LatestCollection)],
     files: &[FileEntry],
 ) -> String {
     let req = job.req;
@@ -456,7 +482,7 @@ fn report_text(
     let _ = writeln!(
         s,
         "JVMs:   {} ({})",
-        if jvms.is_empty() {
+        if entries.is_empty() {
             "none found".to_string()
         } else {
             entries
@@ -531,12 +557,17 @@ fn report_text(
             }
         }
     }
-    if let Some(h) = job.host {
+    for (name, h) in hosts {
         let c = &h.collection;
         let _ = writeln!(
             s,
-            "\n== host at {} (collection took {} ms) ==",
+            "\n== host at {} ({}, collection took {} ms) ==",
             utc(c.timestamp_ms),
+            if *name == "host" {
+                "before the snapshot"
+            } else {
+                "after it"
+            },
             h.took.as_millis()
         );
         if let Some(cpu) = c.cpu.as_ref().and_then(|c| c.all.as_ref()) {

@@ -24,6 +24,23 @@ pub struct SnapshotConfig {
     pub max_total_size: ByteSize,
     /// Deadline of one attach request.
     pub timeout: Interval,
+    /// The JVMs SIGUSR1 and SIGUSR2 take, by app name; empty: every JVM.
+    pub signal_apps: Vec<String>,
+}
+
+impl SnapshotConfig {
+    /// The request a signal makes: SIGUSR1's dumps or SIGUSR2's bundle, of the JVMs `signal_apps` names.
+    pub fn signal_request(&self, bundle: bool) -> snapshot::Request {
+        let mut r = if bundle {
+            snapshot::Request::Bundle
+        } else {
+            snapshot::Request::Dumps
+        };
+        if !self.signal_apps.is_empty() {
+            r.select = snapshot::Select::Apps(self.signal_apps.clone());
+        }
+        r
+    }
 }
 
 impl Default for SnapshotConfig {
@@ -35,6 +52,7 @@ impl Default for SnapshotConfig {
             keep: 50,
             max_total_size: ByteSize(500_000_000),
             timeout: Interval::secs(10),
+            signal_apps: Vec::new(),
         }
     }
 }

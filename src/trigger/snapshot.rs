@@ -58,6 +58,8 @@ pub enum Select {
     Pid(u32),
     /// The app name wasp gives the JVM (`wasp jvm list`).
     App(String),
+    /// Any of these app names.
+    Apps(Vec<String>),
 }
 
 impl fmt::Display for Select {
@@ -66,6 +68,7 @@ impl fmt::Display for Select {
             Select::All => write!(f, "every JVM"),
             Select::Pid(p) => write!(f, "pid {p}"),
             Select::App(a) => write!(f, "app {a}"),
+            Select::Apps(a) => write!(f, "apps {}", a.join(", ")),
         }
     }
 }
@@ -437,14 +440,13 @@ impl Worker {
         for Queued { seq, req } in rx {
             self.set(seq, State::Running);
             let started = Instant::now();
-            let host = lock(&self.latest).clone();
             let job = bundle::Job {
                 req: &req,
                 cfg: &self.cfg,
                 jvm: &self.jvm,
                 roots: &self.roots,
                 dir: &self.dir,
-                host: host.as_deref(),
+                latest: &self.latest,
             };
             match bundle::take(&job) {
                 Ok(Written {
