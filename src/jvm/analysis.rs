@@ -309,6 +309,7 @@ const IDLE_FRAMES: &[&str] = &[
     "LinkedBlockingQueue.poll",
     "ThreadPoolExecutor.getTask",
     "EnhancedQueueExecutor$PoolThreadNode.park",
+    "EnhancedQueueExecutor.park",
 ];
 
 /// Frames only a thread serving a request has.
