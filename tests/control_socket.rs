@@ -138,7 +138,14 @@ fn another_user_is_refused_and_root_is_served() {
     if !require("setpriv") {
         return;
     }
-    assert!(nix::unistd::geteuid().is_root(), "this test runs as root");
+    if !nix::unistd::geteuid().is_root() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "this test runs as root (scripts/test.sh)"
+        );
+        eprintln!("skipping: needs root to run the client as another user");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let a = agent(dir.path(), "");
     let sock = a.data.join("wasp.sock");

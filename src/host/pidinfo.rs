@@ -11,6 +11,8 @@ use std::path::Path;
 
 /// Sockets listed one by one; beyond this only the counts.
 const MAX_LISTED: usize = 500;
+/// Peer groups listed; beyond this the smallest are only counted.
+const MAX_PEERS: usize = 200;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Socket {
@@ -41,6 +43,8 @@ pub struct Netstat {
     pub sockets: Vec<Socket>,
     /// Sockets not listed because of the bound.
     pub not_listed: usize,
+    /// Peer groups not listed (the smallest) because of the bound.
+    pub peers_not_listed: usize,
 }
 
 /// netstat's state names.
@@ -164,6 +168,8 @@ fn netstat_of(all: &[procfs::net::TcpNetEntry], inodes: &HashSet<u64>) -> Netsta
         .map(|((peer, state), count)| PeerCount { peer, state, count })
         .collect();
     by_peer.sort_by(|a, b| b.count.cmp(&a.count).then(a.peer.cmp(&b.peer)));
+    n.peers_not_listed = by_peer.len().saturating_sub(MAX_PEERS);
+    by_peer.truncate(MAX_PEERS);
     n.by_peer = by_peer;
     n
 }
@@ -196,6 +202,9 @@ impl Netstat {
             let _ = writeln!(s, "\nby peer:");
             for p in &self.by_peer {
                 let _ = writeln!(s, "  {:6} {:12} {}", p.count, p.state, p.peer);
+            }
+            if self.peers_not_listed > 0 {
+                let _ = writeln!(s, "  ({} smaller groups not listed)", self.peers_not_listed);
             }
         }
         let _ = writeln!(
@@ -440,6 +449,77 @@ impl ProcessFigures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn table(text: &str) -> Vec<procfs::net::TcpNetEntry> {
+        <procfs::net::TcpNetEntries as procfs::FromBufReadSI>::from_buf_read(
+            text.as_bytes(),
+            procfs::current_system_info(),
+        )
+        .unwrap()
+        .0
+    }
+
+    const HEAD: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+
+    fn row(sl: u32, local: &str, remote: &str, st: &str, inode: u64) -> String {
+        format!(
+            "{sl:4}: {local} {remote} {st} 00000000:00000003 00:00000000 00000000     0        0 {inode} 1 0000000000000000 20 4 30 10 -1\n"
+        )
+    }
+
+    #[test]
+    fn sockets_are_grouped_by_direction_and_peer() {
+        // 127.0.0.1:8080 listening; two clients from 10.0.0.5 and one TIME_WAIT on it; one connection out to
+        // 10.0.0.9:5432; a socket of another process.
+        let t = HEAD.to_string()
+            + &row(0, "0100007F:1F90", "00000000:0000", "0A", 100)
+            + &row(1, "0100007F:1F90", "0500000A:C350", "01", 101)
+            + &row(2, "0100007F:1F90", "0500000A:C351", "01", 102)
+            + &row(3, "0100007F:1F90", "0500000A:C352", "06", 0)
+            + &row(4, "0100007F:D000", "0900000A:1538", "08", 103)
+            + &row(5, "0100007F:D001", "0900000A:1538", "01", 999);
+        let n = netstat_of(&table(&t), &[100, 101, 102, 103].into_iter().collect());
+        assert_eq!(n.tcp_sockets, 4);
+        assert_eq!(n.listening, vec!["127.0.0.1:8080".to_string()]);
+        assert_eq!(n.time_wait_on_listen_ports, 1);
+        let peers: Vec<(String, &str, usize)> = n
+            .by_peer
+            .iter()
+            .map(|p| (p.peer.clone(), p.state, p.count))
+            .collect();
+        assert_eq!(
+            peers,
+            vec![
+                ("in :8080 from 10.0.0.5".to_string(), "ESTABLISHED", 2),
+                ("out 10.0.0.9:5432".to_string(), "CLOSE_WAIT", 1),
+            ]
+        );
+        assert_eq!(n.sockets[0].rx_queue, 3);
+        assert!(
+            n.to_text()
+                .contains("CLOSE_WAIT 1, ESTABLISHED 2, LISTEN 1"),
+            "{}",
+            n.to_text()
+        );
+    }
+
+    proptest::proptest! {
+        // The tables another process's kernel namespace holds: whatever the parser accepts, grouping never panics.
+        #[test]
+        fn grouping_never_panics(rows in proptest::collection::vec(
+            ("[0-9A-F]{8}:[0-9A-F]{4}", "[0-9A-F]{8}:[0-9A-F]{4}", "0[1-9A-C]", 0u64..5), 0..30)) {
+            let mut t = HEAD.to_string();
+            for (i, (l, r, st, inode)) in rows.iter().enumerate() {
+                t.push_str(&row(i as u32, l, r, st, *inode));
+            }
+            if let Ok(e) = <procfs::net::TcpNetEntries as procfs::FromBufReadSI>::from_buf_read(
+                t.as_bytes(),
+                procfs::current_system_info(),
+            ) {
+                let _ = netstat_of(&e.0, &(0..5).collect()).to_text();
+            }
+        }
+    }
 
     #[test]
     fn own_sockets_and_files_are_found() {
