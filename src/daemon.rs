@@ -53,6 +53,9 @@ pub fn common_labels(cfg: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Adds figures of a part of the agent (counters it keeps) to every exposition; must not block.
+pub type MetricsHook = Box<dyn Fn(&mut MetricSet) + Send>;
+
 /// What the runtime tells the collection loop.
 enum Control {
     Stop,
@@ -89,15 +92,41 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!(path = %pid_path.display(), error = %e, "cannot write the pid file; `wasp reload` will not find this agent");
     }
 
+    let latest: crate::collect::Latest = Arc::default();
+    let snapshots = crate::trigger::snapshot::Snapshots::start(
+        cfg.snapshots.clone(),
+        cfg.jvm.clone(),
+        crate::host::Roots {
+            proc: cfg.agent.proc_root.clone(),
+            sys: cfg.agent.sys_root.clone(),
+        },
+        dir.join("snapshots"),
+        latest.clone(),
+    )?;
+    let control_counters = Arc::new(crate::control::server::ControlCounters::default());
+    // The counters of the snapshot worker and the control socket, in every exposition.
+    let hooks: Vec<MetricsHook> = {
+        let (s, c) = (snapshots.counters.clone(), control_counters.clone());
+        vec![
+            Box::new(move |m: &mut MetricSet| s.add_metrics(m)),
+            Box::new(move |m: &mut MetricSet| c.add_metrics(m)),
+        ]
+    };
     let (ctl_tx, ctl_rx) = channel::<Control>();
     let loop_shared = shared.clone();
     let loop_cfg = cfg.clone();
-    let latest: crate::collect::Latest = Arc::default();
     let loop_latest = latest.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
-            collection_loop(loop_cfg, &loop_shared, &loop_latest, &shipper, &ctl_rx);
+            collection_loop(
+                loop_cfg,
+                &loop_shared,
+                &loop_latest,
+                &hooks,
+                &shipper,
+                &ctl_rx,
+            );
             shipper
         })?;
 
@@ -109,19 +138,8 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         "wasp running"
     );
 
-    let snapshots = crate::trigger::snapshot::Snapshots::start(
-        cfg.snapshots.clone(),
-        cfg.jvm.clone(),
-        crate::host::Roots {
-            proc: cfg.agent.proc_root.clone(),
-            sys: cfg.agent.sys_root.clone(),
-        },
-        dir.join("snapshots"),
-        latest.clone(),
-    )?;
     // `wasp status` sections; the shippers register theirs the same way.
     let providers = crate::control::StatusProviders::default();
-    let control_counters = Arc::new(crate::control::server::ControlCounters::default());
     let socket = crate::control::socket_in(&cfg, &dir);
     providers.register(Arc::new(crate::control::status::AgentStatus {
         started: Instant::now(),
@@ -361,6 +379,7 @@ fn collection_loop(
     mut cfg: Config,
     shared: &http::Shared,
     latest: &crate::collect::Latest,
+    hooks: &[MetricsHook],
     shipper: &Shipper,
     ctl: &Receiver<Control>,
 ) {
@@ -381,6 +400,9 @@ fn collection_loop(
         tracing::debug!(took = ?took, errors = c.errors.len(), "collection done");
         let mut m: MetricSet = metrics::from_collection(&c);
         stats.add_metrics(&mut m, took);
+        for h in hooks {
+            h(&mut m);
+        }
         if window.0.elapsed() >= interval * 10 {
             let used = (stats.cpu_seconds - window.1) / window.0.elapsed().as_secs_f64() * 100.0;
             let every = collector.process_every();

@@ -53,6 +53,7 @@ fn lab(app: &str) -> Reaped {
 
 struct Agent {
     _p: Reaped,
+    port: u16,
     cfg: PathBuf,
     data: PathBuf,
     log: PathBuf,
@@ -63,12 +64,13 @@ fn agent(dir: &Path, extra: &str) -> Agent {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let data = dir.join("data");
     let cfg = dir.join("wasp.toml");
+    let port = free_port();
     std::fs::write(
         &cfg,
         format!(
             "[agent]\ninterval = \"1s\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{}\"\n{extra}",
             data.display(),
-            free_port()
+            port
         ),
     )
     .unwrap();
@@ -91,6 +93,7 @@ fn agent(dir: &Path, extra: &str) -> Agent {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     Agent {
         _p: p,
+        port,
         cfg,
         data,
         log,
@@ -123,6 +126,34 @@ fn written(o: &Output) -> PathBuf {
         .find_map(|l| l.split_once(" s: ").map(|(_, p)| p.trim().to_string()))
         .unwrap_or_else(|| panic!("no path in {t}"));
     PathBuf::from(p)
+}
+
+/// Waits (collections are 1 s apart) until /metrics has `line`.
+fn metrics_show(a: &Agent, line: &str) {
+    use std::io::Write;
+    let t = Instant::now();
+    loop {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", a.port)).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut b = String::new();
+        s.read_to_string(&mut b).unwrap();
+        if b.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "no {line:?} in /metrics:\n{}",
+            b.lines()
+                .filter(|l| l.starts_with("wasp_snap") || l.starts_with("wasp_control"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn incident_ids(a: &Agent) -> Vec<String> {
@@ -181,6 +212,7 @@ fn another_user_is_refused_and_root_is_served() {
     let o = wasp(&a, &["status"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("refused peers 1"), "{}", text(&o));
+    metrics_show(&a, "wasp_control_refused_total{reason=\"peer\"} 1");
     let log = std::fs::read_to_string(&a.log).unwrap();
     assert!(
         log.contains("peer refused") && log.contains("peer_uid=65534"),
@@ -408,4 +440,6 @@ fn trigger_status_bundle_incidents_prune_and_budget() {
     let s = text(&wasp(&a, &["status"]));
     assert!(s.contains("refused: the snapshot budget"), "{s}");
     assert!(s.contains("0 of 6 left this hour"), "{s}");
+    metrics_show(&a, "wasp_snapshots_refused_total{reason=\"budget\"} 1");
+    metrics_show(&a, "wasp_snapshots_taken_total 6");
 }

@@ -27,6 +27,24 @@ pub struct ControlCounters {
     pub bad_requests: AtomicU64,
 }
 
+impl ControlCounters {
+    pub fn add_metrics(&self, m: &mut crate::model::MetricSet) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
+        m.counter(
+            "wasp_control_requests_total",
+            "Control socket requests served.",
+        )
+        .set(get(&self.served));
+        m.counter(
+            "wasp_control_refused_total",
+            "Control socket connections refused, by why: a peer that is neither root nor the agent's user, too many connections, a malformed request.",
+        )
+        .push([("reason", "peer")], get(&self.refused_peers))
+        .push([("reason", "busy")], get(&self.refused_busy))
+        .push([("reason", "bad_request")], get(&self.bad_requests));
+    }
+}
+
 struct Ctx {
     io_timeout: Duration,
     providers: StatusProviders,

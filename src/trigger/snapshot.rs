@@ -261,6 +261,28 @@ pub struct Counters {
     pub failed: AtomicU64,
 }
 
+impl Counters {
+    pub fn add_metrics(&self, m: &mut crate::model::MetricSet) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
+        m.counter(
+            "wasp_snapshots_taken_total",
+            "Thread dumps, histograms and bundles written.",
+        )
+        .set(get(&self.taken));
+        m.counter(
+            "wasp_snapshots_failed_total",
+            "Snapshots that could not be written (no JVM selected, disk full...).",
+        )
+        .set(get(&self.failed));
+        m.counter(
+            "wasp_snapshots_refused_total",
+            "Snapshot requests refused, by why: the hourly budget or a full queue.",
+        )
+        .push([("reason", "budget")], get(&self.refused_budget))
+        .push([("reason", "queue")], get(&self.refused_queue));
+    }
+}
+
 struct Queued {
     seq: u64,
     req: Request,
