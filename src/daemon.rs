@@ -240,9 +240,9 @@ async fn signals(
     loop {
         tokio::select! {
             _ = term.recv() => return,
-            // A refusal (budget, full queue) is counted and logged by the worker's handle.
-            _ = usr1.recv() => { let _ = snapshots.request(current.snapshots.signal_request(false)); }
-            _ = usr2.recv() => { let _ = snapshots.request(current.snapshots.signal_request(true)); }
+            // A refusal (budget, full queue) is counted and logged by `request` itself.
+            _ = usr1.recv() => snapshots.request(current.snapshots.signal_request(false)),
+            _ = usr2.recv() => snapshots.request(current.snapshots.signal_request(true)),
             _ = tokio::signal::ctrl_c() => return,
             _ = hup.recv() => {
                 if let Some(new) = reload(&current, cfg_path.as_deref()) {

@@ -218,7 +218,7 @@ async fn handle(mut stream: UnixStream, ctx: &Ctx) {
             tracing::info!(peer_uid = uid, peer_pid = pid, kind = kind.as_str(), select = %select, "control socket: trigger");
             match ctx
                 .snapshots
-                .request(Request::new(kind, select, Reason::Cli(uid)))
+                .submit(Request::new(kind, select, Reason::Cli(uid)))
             {
                 Err(r) => json!({"ok": false, "refused": r, "error": r.to_string()}),
                 Ok(seq) => {

@@ -1,8 +1,10 @@
 //! The snapshot worker: takes thread dumps, histograms and incident bundles off the signal handler, the control
-//! socket and the collection loop. `Snapshots::request` never blocks: it checks the hourly budget and puts the
-//! request in a bounded channel (a full queue or a spent budget refuses, counted and logged, and the caller is
-//! told why); dumps of one JVM never overlap (one worker, and attach serialises per pid). Each request's
-//! outcome is kept in a short ring of recent triggers for `wasp status`.
+//! socket and the collection loop. `Snapshots::submit` (and `request`, which only logs the outcome) never
+//! blocks: it checks the hourly budget and puts the request in a bounded channel (a full queue or a spent
+//! budget refuses, counted and logged, and the caller is told why); dumps of one JVM never overlap (one worker,
+//! and attach serialises per pid). Each request's outcome is kept in a short ring of recent triggers for
+//! `wasp status`. A rule asks with
+//! `snapshots.submit(Request::new(Kind::Bundle, Select::All, Reason::Rule(name)).with_context(lines))`.
 
 use super::SnapshotConfig;
 use super::bundle::{self, Written};
@@ -335,9 +337,14 @@ impl Snapshots {
         Ok(s)
     }
 
-    /// Never blocks (two short mutexes): checks the budget, queues, and says which happened. A refusal is
-    /// counted and logged.
-    pub fn request(&self, req: Request) -> Result<u64, Refusal> {
+    /// Never blocks: queues the request, or refuses it (counted and logged). `submit` says which.
+    pub fn request(&self, req: Request) {
+        let _ = self.submit(req);
+    }
+
+    /// Never blocks (two short mutexes): checks the budget, queues, and returns the request's sequence number
+    /// (for `record`) or why it was refused. A refusal is counted and logged.
+    pub fn submit(&self, req: Request) -> Result<u64, Refusal> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let mut rec = Record {
             seq,
@@ -536,7 +543,7 @@ mod tests {
             seq: Arc::default(),
             dir: PathBuf::new(),
         };
-        let outcomes: Vec<_> = (0..8).map(|_| s.request(Request::Dumps)).collect();
+        let outcomes: Vec<_> = (0..8).map(|_| s.submit(Request::Dumps)).collect();
         assert!(outcomes[..QUEUE].iter().all(|o| o.is_ok()), "{outcomes:?}");
         assert_eq!(outcomes[QUEUE], Err(Refusal::QueueFull { capacity: QUEUE }));
         // Refused by a full queue does not spend budget; drain and the budget (6) holds.
@@ -546,10 +553,10 @@ mod tests {
         drop(_rx);
         let (tx, rx) = sync_channel(QUEUE);
         let s = Snapshots { tx, ..s };
-        assert!(s.request(Request::Bundle).is_ok());
-        assert!(s.request(Request::Bundle).is_ok());
+        assert!(s.submit(Request::Bundle).is_ok());
+        assert!(s.submit(Request::Bundle).is_ok());
         assert!(matches!(
-            s.request(Request::Bundle),
+            s.submit(Request::Bundle),
             Err(Refusal::Budget { per_hour: 6, .. })
         ));
         assert_eq!(s.counters.refused_budget.load(Ordering::Relaxed), 1);
