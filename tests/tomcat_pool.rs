@@ -198,6 +198,11 @@ fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
             )),
         "{report}"
     );
+    // Three dumps apart in time: the same 8 threads, all busy, every time — a pool at its limit.
+    assert!(
+        report.contains("busy/threads in each dump: 8/8, 8/8, 8/8"),
+        "{report}"
+    );
     // The netstat of Tomcat's pid: the 12 waiting connections, inbound on its port.
     let ns = std::fs::read_dir(&bundle)
         .unwrap()
@@ -227,5 +232,6 @@ fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
         .unwrap();
     let a = String::from_utf8_lossy(&a.stdout);
     assert!(a.contains(&verdict), "{a}");
+    assert!(a.contains("one dump: a pool still growing"), "{a}");
     drop(waiting);
 }

@@ -47,6 +47,7 @@ pub enum OutFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
+    /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = OutFormat::Text)]
     pub format: OutFormat,
 }
@@ -55,6 +56,7 @@ pub struct StatusArgs {
 pub struct IncidentsArgs {
     #[command(subcommand)]
     pub cmd: Option<IncidentsCmd>,
+    /// Output format of the list.
     #[arg(long, short = 'f', value_enum, default_value_t = OutFormat::Text)]
     pub format: OutFormat,
 }

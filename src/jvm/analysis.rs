@@ -235,7 +235,7 @@ pub fn analyze(dumps: &[ThreadDump], cpu: Option<&ThreadCpu>) -> Report {
         hot.truncate(10);
         r.hot = hot;
     }
-    r.diagnoses = diagnose(d);
+    r.diagnoses = diagnose(d, &dumps[..dumps.len() - 1]);
     if dumps.len() > 1 {
         for t in d
             .threads
@@ -350,7 +350,24 @@ fn blocking_frame(t: &Thread) -> Option<&str> {
 
 /// Request pools with every thread busy and none waiting for work, the frames they are held at, and who
 /// holds the lock most of them wait for.
-fn pool_exhaustion(d: &ThreadDump, owner_of: &HashMap<&str, &Thread>) -> Vec<Diagnosis> {
+/// Idle: waiting for work, and not inside a request (application code may wait on queues too).
+fn idle(t: &Thread) -> bool {
+    any_frame(t, IDLE_FRAMES).is_some() && any_frame(t, REQUEST_FRAMES).is_none()
+}
+
+/// (threads, busy) of one pool in a dump.
+fn pool_use(d: &ThreadDump, pool: &str) -> (usize, usize) {
+    d.threads
+        .iter()
+        .filter(|t| request_pool(&t.name) == Some(pool))
+        .fold((0, 0), |(n, b), t| (n + 1, b + usize::from(!idle(t))))
+}
+
+fn pool_exhaustion(
+    d: &ThreadDump,
+    earlier: &[ThreadDump],
+    owner_of: &HashMap<&str, &Thread>,
+) -> Vec<Diagnosis> {
     let mut pools: BTreeMap<&str, Vec<&Thread>> = BTreeMap::new();
     for t in &d.threads {
         if let Some(p) = request_pool(&t.name) {
@@ -359,10 +376,6 @@ fn pool_exhaustion(d: &ThreadDump, owner_of: &HashMap<&str, &Thread>) -> Vec<Dia
     }
     let mut out = Vec::new();
     for (pool, threads) in pools {
-        // Idle: waiting for work, and not inside a request (application code may wait on queues too).
-        let idle = |t: &Thread| {
-            any_frame(t, IDLE_FRAMES).is_some() && any_frame(t, REQUEST_FRAMES).is_none()
-        };
         if threads.iter().any(|t| idle(t)) {
             continue;
         }
@@ -407,6 +420,22 @@ fn pool_exhaustion(d: &ThreadDump, owner_of: &HashMap<&str, &Thread>) -> Vec<Dia
                 .unwrap_or_default();
             ev.push(format!("{n} wait for <{addr}> (a {class}){holder}"));
         }
+        // A dump cannot know the pool's maximum: a pool that is still growing is all busy for a moment too.
+        // Earlier dumps tell the two apart: the same size, all busy, every time is a pool at its limit.
+        if earlier.is_empty() {
+            ev.push(
+                "one dump: a pool still growing towards its maximum looks the same; a bundle's dumps apart in time tell"
+                    .into(),
+            );
+        } else {
+            let seen: Vec<String> = earlier
+                .iter()
+                .map(|e| pool_use(e, pool))
+                .chain(std::iter::once((threads.len(), threads.len())))
+                .map(|(n, b)| format!("{b}/{n}"))
+                .collect();
+            ev.push(format!("busy/threads in each dump: {}", seen.join(", ")));
+        }
         out.push(Diagnosis {
             name: "request thread pool exhausted".into(),
             evidence: ev,
@@ -415,14 +444,14 @@ fn pool_exhaustion(d: &ThreadDump, owner_of: &HashMap<&str, &Thread>) -> Vec<Dia
     out
 }
 
-fn diagnose(d: &ThreadDump) -> Vec<Diagnosis> {
+fn diagnose(d: &ThreadDump, earlier: &[ThreadDump]) -> Vec<Diagnosis> {
     let mut owner_of: HashMap<&str, &Thread> = HashMap::new();
     for t in &d.threads {
         for l in t.locks_held() {
             owner_of.insert(l.address.as_str(), t);
         }
     }
-    let mut out = pool_exhaustion(d, &owner_of);
+    let mut out = pool_exhaustion(d, earlier, &owner_of);
     let count = |pats: &[&str]| -> Vec<String> {
         d.threads
             .iter()
