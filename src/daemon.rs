@@ -138,47 +138,21 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         "wasp running"
     );
 
-    // `wasp status` sections; the shippers register theirs the same way.
-    let providers = crate::control::StatusProviders::default();
-    let socket = crate::control::socket_in(&cfg, &dir);
-    providers.register(Arc::new(crate::control::status::AgentStatus {
-        started: Instant::now(),
-        config: cfg_path.clone(),
-        data_dir: dir.clone(),
-        socket: socket.clone(),
-        control: control_counters.clone(),
-    }));
-    providers.register(Arc::new(crate::control::status::CollectionStatus {
-        shared: shared.clone(),
-        latest: latest.clone(),
-    }));
-    providers.register(Arc::new(crate::control::status::SnapshotStatus(
-        snapshots.clone(),
-    )));
-    let control = if cfg.control.enabled {
-        let _in_rt = rt.enter();
-        match crate::control::server::bind(&socket) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "no control socket: `wasp trigger` and `wasp status` will not reach this agent");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let control_bound = control.is_some();
+    // The control socket and `wasp status`; the shippers register their status sections on `control.providers`.
+    let control = crate::control::start(
+        &rt,
+        crate::control::Wiring {
+            cfg: &cfg,
+            cfg_path: cfg_path.as_deref(),
+            data_dir: &dir,
+            shared: &shared,
+            latest: &latest,
+            snapshots: &snapshots,
+            counters: control_counters,
+        },
+    );
     let notifier = Notifier::from_env();
     rt.block_on(async {
-        if let Some(l) = control {
-            tokio::spawn(crate::control::server::serve(
-                l,
-                socket.clone(),
-                providers.clone(),
-                snapshots.clone(),
-                control_counters.clone(),
-            ));
-        }
         if let Some(l) = listener {
             let app = http::router(shared.clone(), token);
             tokio::spawn(async move {
@@ -209,9 +183,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         );
     }
     let _ = std::fs::remove_file(&pid_path);
-    if control_bound {
-        let _ = std::fs::remove_file(&socket);
-    }
+    control.stop();
     rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopped");
     Ok(())

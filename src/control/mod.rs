@@ -12,10 +12,87 @@ pub mod client;
 pub mod server;
 pub mod status;
 
-use crate::trigger::snapshot::{Kind, Select};
+use crate::trigger::snapshot::{Kind, Select, Snapshots};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+
+/// What the daemon hands the control socket.
+pub struct Wiring<'a> {
+    pub cfg: &'a crate::config::Config,
+    pub cfg_path: Option<&'a Path>,
+    pub data_dir: &'a Path,
+    pub shared: &'a crate::serve::http::Shared,
+    pub latest: &'a crate::collect::Latest,
+    pub snapshots: &'a Snapshots,
+    pub counters: Arc<server::ControlCounters>,
+}
+
+/// The running control socket: its status providers (register more at any time) and its file.
+pub struct Control {
+    pub providers: StatusProviders,
+    socket: Option<PathBuf>,
+}
+
+impl Control {
+    /// Removes the socket file (the agent is stopping).
+    pub fn stop(&self) {
+        if let Some(p) = &self.socket {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Registers the built-in status sections and, unless disabled, binds the socket and serves it on `rt`. A
+/// socket that cannot be bound is logged; the agent runs on without it.
+pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
+    let providers = StatusProviders::default();
+    let socket = socket_in(w.cfg, w.data_dir);
+    providers.register(Arc::new(status::AgentStatus {
+        started: std::time::Instant::now(),
+        config: w.cfg_path.map(Path::to_path_buf),
+        data_dir: w.data_dir.to_path_buf(),
+        socket: socket.clone(),
+        control: w.counters.clone(),
+    }));
+    providers.register(Arc::new(status::CollectionStatus {
+        shared: w.shared.clone(),
+        latest: w.latest.clone(),
+    }));
+    providers.register(Arc::new(status::SnapshotStatus(w.snapshots.clone())));
+    if !w.cfg.control.enabled {
+        return Control {
+            providers,
+            socket: None,
+        };
+    }
+    let bound = {
+        let _in_rt = rt.enter();
+        server::bind(&socket)
+    };
+    match bound {
+        Ok(l) => {
+            rt.spawn(server::serve(
+                l,
+                socket.clone(),
+                providers.clone(),
+                w.snapshots.clone(),
+                w.counters,
+            ));
+            Control {
+                providers,
+                socket: Some(socket),
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "no control socket: `wasp trigger` and `wasp status` will not reach this agent");
+            Control {
+                providers,
+                socket: None,
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
