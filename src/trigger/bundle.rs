@@ -207,6 +207,12 @@ pub fn take(job: &Job) -> anyhow::Result<Written> {
         MIN_FREE >> 20
     );
     let jvms = selected(job)?;
+    // A bundle without JVMs still holds the host figures; a dump or histogram of nothing is not written.
+    anyhow::ensure!(
+        !jvms.is_empty() || kind == Kind::Bundle,
+        "no JVM is running (wasp jvm list); nothing to {}",
+        kind.as_str()
+    );
     let tmp = dir.join(format!(".{id}.partial"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
