@@ -280,7 +280,17 @@ fn trigger_status_bundle_incidents_prune_and_budget() {
     assert!(dump.contains("\"busy-spinner\""));
 
     // 2: a bundle: every piece, listed by its manifest with its size, the report first.
-    let o = wasp(&a, &["trigger", "bundle", "--app", "control-lab"]);
+    let o = wasp(
+        &a,
+        &[
+            "trigger",
+            "bundle",
+            "--app",
+            "control-lab",
+            "--note",
+            "checkout slow since 14:02",
+        ],
+    );
     let b = written(&o);
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(b.join("manifest.json")).unwrap()).unwrap();
@@ -324,11 +334,21 @@ fn trigger_status_bundle_incidents_prune_and_budget() {
         format!("{p}-figures.json"),
         "host.txt".into(),
         "host.json".into(),
+        "context.txt".into(),
     ] {
         assert!(listed.contains(&want), "{want} not in {listed:?}");
     }
     let report = std::fs::read_to_string(b.join("report.txt")).unwrap();
     assert!(report.contains("reason: wasp trigger (uid 0)"), "{report}");
+    assert!(
+        report.contains("  | note (uid 0): checkout slow since 14:02"),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.join("context.txt")).unwrap(),
+        "note (uid 0): checkout slow since 14:02\n"
+    );
+    assert_eq!(m["context_lines"], 1);
     assert!(report.contains("DEADLOCK between deadlock-A, deadlock-B"));
     // The hottest thread with its stack, in the report itself.
     let hot = report.find("hottest threads:").expect(&report);

@@ -33,6 +33,9 @@ pub struct TriggerArgs {
     /// How long to wait for the snapshot to be written; "0s" answers as soon as it is queued.
     #[arg(long, default_value = "2m", value_parser = parse_wait)]
     pub wait: Interval,
+    /// Why, in your words ("checkout slow since 14:02"); kept in the snapshot's report and context.
+    #[arg(long)]
+    pub note: Option<String>,
 }
 
 fn parse_wait(s: &str) -> Result<Interval, String> {
@@ -93,6 +96,7 @@ pub fn trigger(a: TriggerArgs, cfg: &Config) -> anyhow::Result<()> {
         kind,
         select,
         wait_ms: a.wait.0.as_millis() as u64,
+        note: a.note,
     };
     let path = socket(cfg);
     let v = call(&path, &req, a.wait.0 + Duration::from_secs(10))?;

@@ -149,6 +149,9 @@ pub enum ControlRequest {
         select: Select,
         #[serde(default)]
         wait_ms: u64,
+        /// The operator's words on why, kept with the snapshot as a context line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     Status {},
 }
@@ -193,6 +196,7 @@ mod tests {
             kind: Kind::Histo,
             select: Select::App("billing".into()),
             wait_ms: 5,
+            note: None,
         };
         let t = serde_json::to_string(&r).unwrap();
         assert_eq!(
@@ -205,7 +209,8 @@ mod tests {
             ControlRequest::Trigger {
                 kind: Kind::Dump,
                 select: Select::All,
-                wait_ms: 0
+                wait_ms: 0,
+                note: None
             }
         );
         assert!(serde_json::from_str::<ControlRequest>(r#"{"op":"status","x":1}"#).is_err());

@@ -214,12 +214,13 @@ async fn handle(mut stream: UnixStream, ctx: &Ctx) {
             kind,
             select,
             wait_ms,
+            note,
         } => {
             tracing::info!(peer_uid = uid, peer_pid = pid, kind = kind.as_str(), select = %select, "control socket: trigger");
-            match ctx
-                .snapshots
-                .submit(Request::new(kind, select, Reason::Cli(uid)))
-            {
+            match ctx.snapshots.submit(
+                Request::new(kind, select, Reason::Cli(uid))
+                    .with_context(note.map(|n| format!("note (uid {uid}): {n}"))),
+            ) {
                 Err(r) => json!({"ok": false, "refused": r, "error": r.to_string()}),
                 Ok(seq) => {
                     let wait = Duration::from_millis(wait_ms).min(MAX_WAIT);
@@ -320,6 +321,7 @@ mod tests {
                 kind: Kind::Dump,
                 select: Select::Pid(1),
                 wait_ms: 5000,
+                note: None,
             },
             Duration::from_secs(10),
         )
