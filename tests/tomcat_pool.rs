@@ -1,8 +1,8 @@
 //! A real Tomcat (Debian's tomcat10) whose request pool (maxThreads 8) is exhausted by a webapp whose
 //! requests pile up behind one slow, locked backend call: a new request is no longer answered, and the bundle
 //! wasp takes (`wasp trigger bundle`) says "request thread pool exhausted" with the blocking frame and the
-//! lock holder as evidence; the netstat of Tomcat's pid shows the waiting connections; `wasp analyze` on the
-//! bundle's dump says the same.
+//! lock holder as evidence, and its server.xml's maxThreads; the netstat of Tomcat's pid shows the waiting
+//! connections; `wasp analyze` on the bundle's dump and `wasp dump threads --format report` say the same.
 
 mod common;
 use common::*;
@@ -198,7 +198,13 @@ fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
             )),
         "{report}"
     );
-    // Three dumps apart in time: the same 8 threads, all busy, every time — a pool at its limit.
+    // Its server.xml says 8 is the most, and three dumps apart in time saw the same 8 threads all busy.
+    assert!(
+        report.contains(&format!(
+            "at its maximum: maxThreads 8 (server.xml Connector port {port})"
+        )),
+        "{report}"
+    );
     assert!(
         report.contains("busy/threads in each dump: 8/8, 8/8, 8/8"),
         "{report}"
@@ -233,5 +239,18 @@ fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
     let a = String::from_utf8_lossy(&a.stdout);
     assert!(a.contains(&verdict), "{a}");
     assert!(a.contains("one dump: a pool still growing"), "{a}");
+    // `wasp dump threads --format report` of the live JVM reads its server.xml too.
+    let live = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["dump", "threads", "--format", "report", &tpid.to_string()])
+        .output()
+        .unwrap();
+    let live = String::from_utf8_lossy(&live.stdout);
+    assert!(live.contains(&verdict), "{live}");
+    assert!(
+        live.contains(&format!(
+            "at its maximum: maxThreads 8 (server.xml Connector port {port})"
+        )),
+        "{live}"
+    );
     drop(waiting);
 }

@@ -113,6 +113,15 @@ fn any_frame(t: &Thread, pats: &[&str]) -> Option<String> {
 
 /// Analyses the last dump, using the earlier ones (taken apart in time) for "stuck on the same frame".
 pub fn analyze(dumps: &[ThreadDump], cpu: Option<&ThreadCpu>) -> Report {
+    analyze_with(dumps, cpu, &[])
+}
+
+/// As `analyze`, knowing the server's request-pool limits (Tomcat's server.xml), when they could be read.
+pub fn analyze_with(
+    dumps: &[ThreadDump],
+    cpu: Option<&ThreadCpu>,
+    limits: &[super::tomcat::PoolLimit],
+) -> Report {
     let Some(d) = dumps.last() else {
         return Report::default();
     };
@@ -235,7 +244,7 @@ pub fn analyze(dumps: &[ThreadDump], cpu: Option<&ThreadCpu>) -> Report {
         hot.truncate(10);
         r.hot = hot;
     }
-    r.diagnoses = diagnose(d, &dumps[..dumps.len() - 1]);
+    r.diagnoses = diagnose(d, &dumps[..dumps.len() - 1], limits);
     if dumps.len() > 1 {
         for t in d
             .threads
@@ -291,6 +300,15 @@ fn request_pool(name: &str) -> Option<&str> {
         && let Some(i) = name.rfind("-exec-")
     {
         return Some(&name[..i]);
+    }
+    // Tomcat's shared <Executor> with its default or the documented namePrefix.
+    for p in ["catalina-exec-", "tomcat-exec-"] {
+        if let Some(n) = name.strip_prefix(p)
+            && !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+        {
+            return Some(&p[..p.len() - 1]);
+        }
     }
     if let Some(i) = name.rfind(" task-")
         && name[i + 6..].chars().all(|c| c.is_ascii_digit())
@@ -366,6 +384,7 @@ fn pool_use(d: &ThreadDump, pool: &str) -> (usize, usize) {
 fn pool_exhaustion(
     d: &ThreadDump,
     earlier: &[ThreadDump],
+    limits: &[super::tomcat::PoolLimit],
     owner_of: &HashMap<&str, &Thread>,
 ) -> Vec<Diagnosis> {
     let mut pools: BTreeMap<&str, Vec<&Thread>> = BTreeMap::new();
@@ -377,6 +396,11 @@ fn pool_exhaustion(
     let mut out = Vec::new();
     for (pool, threads) in pools {
         if threads.iter().any(|t| idle(t)) {
+            continue;
+        }
+        // Below its configured maximum the pool grows on the next request: busy, not exhausted.
+        let limit = super::tomcat::limit_for(limits, pool);
+        if limit.is_some_and(|l| threads.len() < l.max_threads as usize) {
             continue;
         }
         let mut states: BTreeMap<&str, usize> = BTreeMap::new();
@@ -421,12 +445,20 @@ fn pool_exhaustion(
             ev.push(format!("{n} wait for <{addr}> (a {class}){holder}"));
         }
         // A dump cannot know the pool's maximum: a pool that is still growing is all busy for a moment too.
-        // Earlier dumps tell the two apart: the same size, all busy, every time is a pool at its limit.
+        // The server's configuration says it; else earlier dumps tell: the same size, all busy, every time.
+        if let Some(l) = limit {
+            ev.push(format!(
+                "at its maximum: maxThreads {} ({})",
+                l.max_threads, l.source
+            ));
+        }
         if earlier.is_empty() {
-            ev.push(
-                "one dump: a pool still growing towards its maximum looks the same; a bundle's dumps apart in time tell"
-                    .into(),
-            );
+            if limit.is_none() {
+                ev.push(
+                    "one dump: a pool still growing towards its maximum looks the same; a bundle's dumps apart in time tell"
+                        .into(),
+                );
+            }
         } else {
             let seen: Vec<String> = earlier
                 .iter()
@@ -444,14 +476,18 @@ fn pool_exhaustion(
     out
 }
 
-fn diagnose(d: &ThreadDump, earlier: &[ThreadDump]) -> Vec<Diagnosis> {
+fn diagnose(
+    d: &ThreadDump,
+    earlier: &[ThreadDump],
+    limits: &[super::tomcat::PoolLimit],
+) -> Vec<Diagnosis> {
     let mut owner_of: HashMap<&str, &Thread> = HashMap::new();
     for t in &d.threads {
         for l in t.locks_held() {
             owner_of.insert(l.address.as_str(), t);
         }
     }
-    let mut out = pool_exhaustion(d, earlier, &owner_of);
+    let mut out = pool_exhaustion(d, earlier, limits, &owner_of);
     let count = |pats: &[&str]| -> Vec<String> {
         d.threads
             .iter()
@@ -637,6 +673,50 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_pool_below_its_max_threads_is_not_exhausted() {
+        let mut t = String::from("Full thread dump OpenJDK 64-Bit Server VM:\n\n");
+        for i in 1..=4 {
+            t.push_str(&format!(
+                "\"http-nio-8080-exec-{i}\" #{i} daemon prio=5 os_prio=0 tid=0x{i} nid=0x{i} waiting for monitor entry  [0x0]\n   java.lang.Thread.State: BLOCKED (on object monitor)\n\tat shop.Dao.query(Dao.java:7)\n\tat org.apache.coyote.AbstractProtocol$ConnectionHandler.process(AbstractProtocol.java:1)\n\n"
+            ));
+        }
+        let d = super::super::threaddump::parse(&t);
+        let limit = |n| {
+            vec![super::super::tomcat::PoolLimit {
+                key: super::super::tomcat::PoolKey::Port(8080),
+                max_threads: n,
+                source: "test".into(),
+            }]
+        };
+        let named = |r: &Report| {
+            r.diagnoses
+                .iter()
+                .find(|d| d.name == "request thread pool exhausted")
+                .cloned()
+        };
+        // Without a limit: reported, with the single-dump caveat.
+        let r = analyze(std::slice::from_ref(&d), None);
+        let dg = named(&r).expect("diagnosis");
+        assert!(
+            dg.evidence[0].ends_with("4 at shop.Dao.query(Dao.java:7)"),
+            "{dg:?}"
+        );
+        assert!(
+            dg.evidence.iter().any(|e| e.starts_with("one dump")),
+            "{dg:?}"
+        );
+        // maxThreads 8: the pool grows on the next request.
+        assert!(named(&analyze_with(std::slice::from_ref(&d), None, &limit(8))).is_none());
+        // maxThreads 4: exhausted, and said so.
+        let dg = named(&analyze_with(&[d], None, &limit(4))).expect("diagnosis");
+        assert!(
+            dg.evidence
+                .contains(&"at its maximum: maxThreads 4 (test)".to_string()),
+            "{dg:?}"
+        );
+    }
+
+    #[test]
     fn request_pools_by_thread_name() {
         assert_eq!(
             request_pool("http-nio-127.0.0.1-8080-exec-12"),
@@ -648,6 +728,9 @@ mod tests {
         assert_eq!(request_pool("http-nio-8080-Acceptor"), None);
         assert_eq!(request_pool("my task-x"), None);
         assert_eq!(request_pool("main"), None);
+        assert_eq!(request_pool("catalina-exec-12"), Some("catalina-exec"));
+        assert_eq!(request_pool("tomcat-exec-1"), Some("tomcat-exec"));
+        assert_eq!(request_pool("tomcat-exec-"), None);
     }
 
     #[test]

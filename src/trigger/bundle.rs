@@ -325,7 +325,8 @@ fn build(
     for (i, j) in jvms.iter().enumerate() {
         let g = &mut got[i];
         if !g.dumps.is_empty() {
-            let r = analysis::analyze(&g.dumps, g.cpu.as_ref());
+            let limits = crate::jvm::tomcat::pool_limits(&job.roots.proc, j.pid, &j.cmdline);
+            let r = analysis::analyze_with(&g.dumps, g.cpu.as_ref(), &limits);
             entries[i].verdict = r.verdict.clone();
             b.put(
                 &format!("{}-report.txt", prefix(j)),
