@@ -432,8 +432,9 @@ fn build(
         None,
         report.as_bytes(),
     )?;
-    let last = b.files.pop().expect("report just written");
-    b.files.insert(0, last);
+    if let Some(last) = b.files.pop() {
+        b.files.insert(0, last);
+    }
     let bytes: u64 = b.files.iter().map(|f| f.bytes).sum();
     let m = Manifest {
         id,

@@ -477,7 +477,15 @@ impl Worker {
                 dir: &self.dir,
                 latest: &self.latest,
             };
-            match bundle::take(&job) {
+            // A bug met in one snapshot must not end the worker and with it every later snapshot.
+            let taken =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle::take(&job)))
+                    .unwrap_or_else(|_| {
+                        Err(anyhow::anyhow!(
+                            "internal error (panic) while writing; see the log"
+                        ))
+                    });
+            match taken {
                 Ok(Written {
                     id,
                     path,
