@@ -413,6 +413,18 @@ fn a_backend_answering_after_10s_does_not_move_collection_times() {
     let mut a = agent(dir.path(), &sinks(slow), "500ms", port);
     std::thread::sleep(Duration::from_secs(13));
     let sends = self_metric(port, "wasp_sink_sends_total", "sink=\"slow\"").unwrap_or(0.0);
+    // `wasp status` shows each sink's deliveries, queue and spool.
+    let st = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["status", "--config"])
+        .arg(dir.path().join("wasp.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        text.contains("slow (http_json): sent")
+            && text.contains("slowrw (prometheus_remote_write)"),
+        "{text}"
+    );
     term(&mut a);
     term(&mut c);
     // The loop schedules each collection at start + n * interval on the monotonic clock, and the timestamps are

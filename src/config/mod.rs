@@ -30,6 +30,8 @@ pub struct Config {
     pub snapshots: crate::trigger::SnapshotConfig,
     /// Where the data goes; none configured means the local JSON-lines file.
     pub sinks: crate::ship::config::Sinks,
+    /// The control socket of `wasp trigger` and `wasp status`.
+    pub control: crate::control::ControlConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
