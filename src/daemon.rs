@@ -53,6 +53,42 @@ pub fn common_labels(cfg: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Who the shipped data is from.
+fn origin(cfg: &Config) -> crate::ship::encode::Origin {
+    crate::ship::encode::Origin {
+        hostname: cfg.hostname(),
+        labels: common_labels(cfg),
+        boot_time_ms: procfs::boot_time_secs().map_or(0, |s| s as i64 * 1000),
+    }
+}
+
+fn sink_names(cfg: &Config) -> Vec<String> {
+    if cfg.sinks.0.is_empty() {
+        return vec!["file".into()];
+    }
+    cfg.sinks.0.keys().cloned().collect()
+}
+
+fn same_sinks(a: &Config, b: &Config) -> bool {
+    // Compared through their TOML form: the sink configs hold no floats, so this is exact.
+    toml::to_string(&a.sinks).ok() == toml::to_string(&b.sinks).ok()
+}
+
+/// Adds figures of a part of the agent (counters it keeps) to every exposition; must not block.
+pub type MetricsHook = Box<dyn Fn(&mut MetricSet) + Send>;
+
+/// The sinks' queues, spools and deliveries in `wasp status`.
+struct ShippingSection(crate::ship::ShippingStatus);
+
+impl crate::control::StatusProvider for ShippingSection {
+    fn name(&self) -> String {
+        "shipping".into()
+    }
+    fn status(&self) -> serde_json::Value {
+        serde_json::to_value(self.0.status()).unwrap_or_default()
+    }
+}
+
 /// What the runtime tells the collection loop.
 enum Control {
     Stop,
@@ -62,8 +98,8 @@ enum Control {
 pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let interval = cfg.agent.interval.0;
     let dir = data_dir(&cfg);
-    let out_path = dir.join("wasp.jsonl");
-    let shipper = Shipper::start(out_path.clone(), 50_000_000, 3)?;
+    let shipper = Shipper::start(&cfg.sinks, &dir, origin(&cfg))?;
+    let shipping = shipper.status_handle();
     let shared = http::shared(interval);
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -89,24 +125,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!(path = %pid_path.display(), error = %e, "cannot write the pid file; `wasp reload` will not find this agent");
     }
 
-    let (ctl_tx, ctl_rx) = channel::<Control>();
-    let loop_shared = shared.clone();
-    let loop_cfg = cfg.clone();
-    let collector = std::thread::Builder::new()
-        .name("wasp-collect".into())
-        .spawn(move || {
-            collection_loop(loop_cfg, &loop_shared, &shipper, &ctl_rx);
-            shipper
-        })?;
-
-    tracing::info!(
-        pid = std::process::id(),
-        interval = %cfg.agent.interval,
-        listen = ?listener.as_ref().and_then(|l| l.local_addr().ok()),
-        output = %out_path.display(),
-        "wasp running"
-    );
-
+    let latest: crate::collect::Latest = Arc::default();
     let snapshots = crate::trigger::snapshot::Snapshots::start(
         cfg.snapshots.clone(),
         cfg.jvm.clone(),
@@ -115,7 +134,59 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
             sys: cfg.agent.sys_root.clone(),
         },
         dir.join("snapshots"),
+        latest.clone(),
     )?;
+    let control_counters = Arc::new(crate::control::server::ControlCounters::default());
+    // The counters of the snapshot worker and the control socket, in every exposition.
+    let hooks: Vec<MetricsHook> = {
+        let (s, c) = (snapshots.counters.clone(), control_counters.clone());
+        vec![
+            Box::new(move |m: &mut MetricSet| s.add_metrics(m)),
+            Box::new(move |m: &mut MetricSet| c.add_metrics(m)),
+        ]
+    };
+    let (ctl_tx, ctl_rx) = channel::<Control>();
+    let loop_shared = shared.clone();
+    let loop_cfg = cfg.clone();
+    let loop_latest = latest.clone();
+    let collector = std::thread::Builder::new()
+        .name("wasp-collect".into())
+        .spawn(move || {
+            collection_loop(
+                loop_cfg,
+                &loop_shared,
+                &loop_latest,
+                &hooks,
+                &shipper,
+                &ctl_rx,
+            );
+            shipper
+        })?;
+
+    tracing::info!(
+        pid = std::process::id(),
+        interval = %cfg.agent.interval,
+        listen = ?listener.as_ref().and_then(|l| l.local_addr().ok()),
+        sinks = ?sink_names(&cfg),
+        "wasp running"
+    );
+
+    // The control socket and `wasp status`; the shippers register their status sections on `control.providers`.
+    let control = crate::control::start(
+        &rt,
+        crate::control::Wiring {
+            cfg: &cfg,
+            cfg_path: cfg_path.as_deref(),
+            data_dir: &dir,
+            shared: &shared,
+            latest: &latest,
+            snapshots: &snapshots,
+            counters: control_counters,
+        },
+    );
+    control
+        .providers
+        .register(Arc::new(ShippingSection(shipping)));
     let notifier = Notifier::from_env();
     rt.block_on(async {
         if let Some(l) = listener {
@@ -148,6 +219,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         );
     }
     let _ = std::fs::remove_file(&pid_path);
+    control.stop();
     rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopped");
     Ok(())
@@ -163,7 +235,6 @@ async fn signals(
     shared: &http::Shared,
     snapshots: &crate::trigger::snapshot::Snapshots,
 ) {
-    use crate::trigger::snapshot::Request;
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
@@ -177,8 +248,9 @@ async fn signals(
     loop {
         tokio::select! {
             _ = term.recv() => return,
-            _ = usr1.recv() => snapshots.request(Request::Dumps),
-            _ = usr2.recv() => snapshots.request(Request::Bundle),
+            // A refusal (budget, full queue) is counted and logged by `request` itself.
+            _ = usr1.recv() => snapshots.request(current.snapshots.signal_request(false)),
+            _ = usr2.recv() => snapshots.request(current.snapshots.signal_request(true)),
             _ = tokio::signal::ctrl_c() => return,
             _ = hup.recv() => {
                 if let Some(new) = reload(&current, cfg_path.as_deref()) {
@@ -204,8 +276,27 @@ fn reload(current: &Config, path: Option<&Path>) -> Option<Config> {
     if new.server.listen != current.server.listen || new.server.enabled != current.server.enabled {
         tracing::warn!("[server] changes take effect at the next restart; the rest is applied now");
     }
+    if !same_sinks(&new, current) {
+        tracing::warn!(
+            "[sinks] changes take effect at the next restart (spools and senders stay as they are)"
+        );
+    }
     if new.agent.data_dir != current.agent.data_dir {
         tracing::warn!("[agent] data_dir changes take effect at the next restart");
+    }
+    // signal_apps applies now (the signal handler reads the current config); the worker keeps the rest.
+    let worker = |c: &Config| {
+        let mut s = c.snapshots.clone();
+        s.signal_apps.clear();
+        (
+            serde_json::to_value(s).ok(),
+            serde_json::to_value(&c.control).ok(),
+        )
+    };
+    if worker(&new) != worker(current) {
+        tracing::warn!(
+            "[snapshots] and [control] changes (but signal_apps) take effect at the next restart"
+        );
     }
     crate::logging::set_level(new.log.level);
     tracing::info!(
@@ -300,6 +391,8 @@ impl SelfStats {
 fn collection_loop(
     mut cfg: Config,
     shared: &http::Shared,
+    latest: &crate::collect::Latest,
+    hooks: &[MetricsHook],
     shipper: &Shipper,
     ctl: &Receiver<Control>,
 ) {
@@ -320,6 +413,11 @@ fn collection_loop(
         tracing::debug!(took = ?took, errors = c.errors.len(), "collection done");
         let mut m: MetricSet = metrics::from_collection(&c);
         stats.add_metrics(&mut m, took);
+        shipper.add_metrics(&mut m);
+
+        for h in hooks {
+            h(&mut m);
+        }
         if window.0.elapsed() >= interval * 10 {
             let used = (stats.cpu_seconds - window.1) / window.0.elapsed().as_secs_f64() * 100.0;
             let every = collector.process_every();
@@ -356,8 +454,14 @@ fn collection_loop(
             p.last_ok = Some(Instant::now());
             p.last_ok_wall = Some(SystemTime::now());
         }
+        let c = Arc::new(c);
+        *latest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::new(crate::collect::LatestCollection {
+                collection: c.clone(),
+                took,
+            }));
         shipper.submit(Item::Collection {
-            collection: Arc::new(c),
+            collection: c,
             metrics: Arc::new(m),
         });
         if last_heartbeat.elapsed() >= cfg.log.heartbeat.0 {

@@ -28,6 +28,10 @@ pub struct Config {
     pub jvm: crate::jvm::JvmConfig,
     /// Thread dumps and incident bundles on SIGUSR1 / SIGUSR2.
     pub snapshots: crate::trigger::SnapshotConfig,
+    /// Where the data goes; none configured means the local JSON-lines file.
+    pub sinks: crate::ship::config::Sinks,
+    /// The control socket of `wasp trigger` and `wasp status`.
+    pub control: crate::control::ControlConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -278,6 +282,34 @@ impl Config {
                         "label name \"{k}\" must match [a-zA-Z_][a-zA-Z0-9_]* (Prometheus label rules)"
                     ),
                 ));
+            }
+        }
+        for (name, sink) in &self.sinks.0 {
+            let table = format!("sinks.{name}");
+            if !is_label_name(name) {
+                return Err(err(
+                    &table,
+                    "type",
+                    format!(
+                        "sink name \"{name}\" must match [a-zA-Z_][a-zA-Z0-9_]* (it names metrics and spool directories)"
+                    ),
+                ));
+            }
+            if let Err((key, message)) = sink.check() {
+                // The key may sit in a sub-table ([sinks.NAME.auth]...): try those too.
+                let mut at = locate_key(text, &table, key);
+                for sub in ["auth", "tls", "retry", "spool", "batch"] {
+                    let sub_at = locate_key(text, &format!("{table}.{sub}"), key);
+                    if sub_at.0 != 0 && (at == locate_key(text, &table, "\u{0}") || at.0 == 0) {
+                        at = sub_at;
+                    }
+                }
+                return Err(ConfigError {
+                    path: path.to_path_buf(),
+                    line: at.0,
+                    column: at.1,
+                    message: format!("[{table}] {message}"),
+                });
             }
         }
         Ok(())

@@ -145,6 +145,9 @@ impl FsCollector {
             let used_b = blocks.saturating_sub(bfree);
             let files = st.files() as u64;
             let ffree = st.files_free() as u64;
+            // A mount point mounted over (twice in mountinfo) is one file system to df and to statvfs: the one
+            // on top, listed last. Two series with the same labels would be refused by the backends.
+            out.filesystems.retain(|f| f.mountpoint != mp);
             out.filesystems.push(Filesystem {
                 filesystem: source,
                 mountpoint: mp,

@@ -44,6 +44,17 @@ impl RotatingFile {
         Ok(())
     }
 
+    /// Appends whole lines (`bytes` ends with a newline) and flushes them.
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.size > 0 && self.size + bytes.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        self.out.write_all(bytes)?;
+        self.out.flush()?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -1,20 +1,26 @@
-//! Shipping: collections and documents go to the configured sinks without ever blocking the collection loop.
+//! Shipping: collections and documents go to every configured sink without ever blocking the collection loop.
 //!
-//! This first version has one sink, the rotated JSON-lines file under the data dir; batching, the on-disk spool
-//! and the network sinks come with the shipping work.
+//! Each sink (`[sinks.NAME]`) has its own bounded queue, batcher, on-disk spool and sender (`sink`), so a dead
+//! backend never holds up a live one; `encode` makes the request bodies, `spool` keeps them until the backend
+//! accepted them, `deliver` sends them and reads the answers, `stats` counts it all.
 
+pub mod config;
+pub mod deliver;
 pub mod encode;
 pub mod file;
+pub mod sink;
+pub mod spool;
+pub mod stats;
 
 use crate::model::{Collection, Document, MetricSet};
-use std::path::PathBuf;
+use config::{SinkConfig, Sinks};
+use sink::{Entry, Sink};
+use stats::{SinkFigures, SinkStatus};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// What the shipper is handed each interval.
+/// What the shipper is handed.
 pub enum Item {
     Collection {
         collection: Arc<Collection>,
@@ -23,77 +29,113 @@ pub enum Item {
     Document(Document),
 }
 
-/// How many items may wait for the writer before new ones are dropped (and counted).
-const QUEUE: usize = 256;
-
 pub struct Shipper {
-    tx: Option<SyncSender<Item>>,
-    worker: Option<JoinHandle<()>>,
-    dropped: Arc<AtomicU64>,
+    sinks: Vec<Sink>,
+}
+
+/// Reads the sinks' figures without the shipper (which the collection loop owns).
+#[derive(Clone)]
+pub struct ShippingStatus(Vec<SinkFigures>);
+
+impl ShippingStatus {
+    pub fn status(&self) -> Vec<SinkStatus> {
+        let now = crate::collect::now_ms();
+        self.0.iter().map(|f| f.status(now)).collect()
+    }
 }
 
 impl Shipper {
-    /// Starts the writer thread for the JSON-lines file at `path`.
-    pub fn start(path: PathBuf, max_bytes: u64, keep: usize) -> anyhow::Result<Shipper> {
-        let mut out = file::RotatingFile::open(path, max_bytes, keep)?;
-        let (tx, rx) = sync_channel::<Item>(QUEUE);
-        let worker = std::thread::Builder::new()
-            .name("wasp-ship".into())
-            .spawn(move || {
-                for item in rx {
-                    let line = match &item {
-                        Item::Collection { collection, .. } => serde_json::to_string(&**collection),
-                        Item::Document(d) => serde_json::to_string(d),
-                    };
-                    match line {
-                        Ok(l) => {
-                            if let Err(e) = out.write_line(&l) {
-                                tracing::warn!(error = %e, path = %out.path().display(), "cannot write the JSON-lines output");
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "cannot encode a collection as JSON"),
-                    }
-                }
-                if let Err(e) = out.flush() {
-                    tracing::warn!(error = %e, "cannot flush the JSON-lines output");
-                }
-            })?;
-        Ok(Shipper {
-            tx: Some(tx),
-            worker: Some(worker),
-            dropped: Arc::new(AtomicU64::new(0)),
-        })
+    /// Starts every configured sink (the JSON-lines file when none is configured). A sink that cannot start
+    /// (its spool is locked, a secret file is missing...) is an error naming it.
+    pub fn start(
+        sinks: &Sinks,
+        data_dir: &Path,
+        origin: encode::Origin,
+    ) -> anyhow::Result<Shipper> {
+        let mut started = Vec::new();
+        let default;
+        let list: Vec<(&str, &SinkConfig)> = if sinks.0.is_empty() {
+            default = SinkConfig::default_file();
+            vec![("file", &default)]
+        } else {
+            sinks.0.iter().map(|(k, v)| (k.as_str(), v)).collect()
+        };
+        for (name, cfg) in list {
+            started.push(
+                Sink::start(name, cfg, data_dir, origin.clone())
+                    .map_err(|e| anyhow::anyhow!("sink {name}: {e}"))?,
+            );
+        }
+        Ok(Shipper { sinks: started })
     }
 
-    /// Hands an item to the writer; never blocks. A full queue drops the item, counts it and logs it.
+    /// Hands an item to every sink that takes it; never blocks.
     pub fn submit(&self, item: Item) {
-        let Some(tx) = &self.tx else { return };
-        match tx.try_send(item) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::warn!(dropped_total = n, "shipping queue full; item dropped");
+        let e = match item {
+            Item::Collection {
+                collection,
+                metrics,
+            } => Entry::Metrics(encode::Metrics {
+                collection,
+                metrics,
+            }),
+            Item::Document(d) => Entry::Document(Arc::new(d)),
+        };
+        for s in &self.sinks {
+            let wanted = match &e {
+                Entry::Metrics(_) => s.kind.takes_metrics(),
+                Entry::Document(_) => s.kind.takes_documents(),
+            };
+            if wanted {
+                s.offer(e.clone());
             }
         }
     }
 
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    fn figures(&self) -> impl Iterator<Item = SinkFigures> + '_ {
+        self.sinks.iter().map(|s| SinkFigures {
+            name: s.name.clone(),
+            kind: s.kind.as_str(),
+            stats: s.stats.clone(),
+            spool: s.spool_stats.clone(),
+        })
     }
 
-    /// Stops accepting items and waits up to `deadline` for the writer to flush what it holds.
-    pub fn shutdown(mut self, deadline: Duration) {
-        self.tx.take();
-        if let Some(w) = self.worker.take() {
-            let start = std::time::Instant::now();
-            while !w.is_finished() && start.elapsed() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if w.is_finished() {
-                let _ = w.join();
-            } else {
-                tracing::warn!("shipper did not finish within {deadline:?}; leaving it");
-            }
+    /// Adds every sink's `wasp_sink_*` / `wasp_spool_*` samples.
+    pub fn add_metrics(&self, m: &mut MetricSet) {
+        let now = crate::collect::now_ms();
+        for f in self.figures() {
+            f.add_metrics(m, now);
+        }
+    }
+
+    /// Every sink's figures for `wasp status`.
+    pub fn status(&self) -> Vec<SinkStatus> {
+        self.status_handle().status()
+    }
+
+    /// A handle that reads every sink's figures from anywhere (the control socket), lock-free.
+    pub fn status_handle(&self) -> ShippingStatus {
+        ShippingStatus(self.figures().collect())
+    }
+
+    /// Items dropped because a sink's queue was full (all sinks).
+    pub fn dropped(&self) -> u64 {
+        self.sinks
+            .iter()
+            .map(|s| {
+                s.stats
+                    .dropped_queue_items
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum()
+    }
+
+    /// Stops every sink within `deadline` overall: open batches go to the spools, in-flight sends get the rest.
+    pub fn shutdown(self, deadline: Duration) {
+        let end = Instant::now() + deadline;
+        for s in self.sinks {
+            s.shutdown(end);
         }
     }
 }

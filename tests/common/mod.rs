@@ -1,6 +1,8 @@
 //! Shared helpers for tests that run the real tools next to wasp.
 #![allow(dead_code)]
 
+pub mod backends;
+
 use std::collections::HashMap;
 use std::process::{Command, Output};
 
