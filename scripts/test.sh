@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the classic tools wasp is compared with (sysstat, procps, iproute2, coreutils), a JDK with
 # jstat/jstack/jcmd/jmap, strace for the exact replay tests, setpriv/unshare (util-linux) for the other-user,
-# private-/tmp and hardened-attach tests, systemd/binutils/rpm/help2man/time for the packaging tests.
+# private-/tmp and hardened-attach tests, systemd/binutils/rpm/help2man/time for the packaging tests,
+# Debian's Tomcat 10 for the pool-exhaustion test (tomcat10-common: CATALINA_HOME without the system service
+# that the tomcat10 package would start on port 8080; the test runs its own CATALINA_BASE).
 PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3 passwd
-      openjdk-17-jdk-headless systemd binutils rpm help2man time openssl
+      openjdk-17-jdk-headless systemd binutils rpm help2man time openssl tomcat10-common
       prometheus victoria-metrics influxdb)
 missing=()
 for p in "${PKGS[@]}"; do

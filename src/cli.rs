@@ -45,6 +45,12 @@ pub enum Command {
     /// JVMs on this host: list them, print jstat-like figures.
     #[command(subcommand)]
     Jvm(crate::jvm::cli::JvmCmd),
+    /// Ask the running agent for a thread dump, a class histogram or an incident bundle now.
+    Trigger(crate::control::cli::TriggerArgs),
+    /// What the running agent watches: JVMs, last collection, snapshots and recent triggers, queues.
+    Status(crate::control::cli::StatusArgs),
+    /// The incident bundles and snapshots under the data dir; `show ID` prints one, its report first.
+    Incidents(crate::control::cli::IncidentsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,6 +125,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             once(&cfg, &args)
         }
         Command::Jvm(cmd) => crate::jvm::cli::run(cmd, &load(cli.config.as_deref())?),
+        Command::Trigger(a) => crate::control::cli::trigger(a, &load(cli.config.as_deref())?),
+        Command::Status(a) => crate::control::cli::status(a, &load(cli.config.as_deref())?),
+        Command::Incidents(a) => {
+            crate::control::cli::incidents_cmd(a, &load(cli.config.as_deref())?)
+        }
     }
 }
 

@@ -5,7 +5,19 @@ use crate::config::Config;
 use crate::host::{HostCollector, Roots};
 use crate::jvm::JvmCollector;
 use crate::model::{Collection, CollectorError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The newest collection with how long it took: published by the daemon's collection loop, read by the
+/// snapshot worker (the host figures of the moment in a bundle) and `wasp status`.
+#[derive(Debug, Clone)]
+pub struct LatestCollection {
+    pub collection: Arc<Collection>,
+    pub took: Duration,
+}
+
+/// A shared handle to the newest collection; `None` before the first.
+pub type Latest = Arc<Mutex<Option<Arc<LatestCollection>>>>;
 
 pub struct Collector {
     hostname: String,

@@ -74,6 +74,21 @@ fn same_sinks(a: &Config, b: &Config) -> bool {
     toml::to_string(&a.sinks).ok() == toml::to_string(&b.sinks).ok()
 }
 
+/// Adds figures of a part of the agent (counters it keeps) to every exposition; must not block.
+pub type MetricsHook = Box<dyn Fn(&mut MetricSet) + Send>;
+
+/// The sinks' queues, spools and deliveries in `wasp status`.
+struct ShippingSection(crate::ship::ShippingStatus);
+
+impl crate::control::StatusProvider for ShippingSection {
+    fn name(&self) -> String {
+        "shipping".into()
+    }
+    fn status(&self) -> serde_json::Value {
+        serde_json::to_value(self.0.status()).unwrap_or_default()
+    }
+}
+
 /// What the runtime tells the collection loop.
 enum Control {
     Stop,
@@ -84,6 +99,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let interval = cfg.agent.interval.0;
     let dir = data_dir(&cfg);
     let shipper = Shipper::start(&cfg.sinks, &dir, origin(&cfg))?;
+    let shipping = shipper.status_handle();
     let shared = http::shared(interval);
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -109,7 +125,8 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!(path = %pid_path.display(), error = %e, "cannot write the pid file; `wasp reload` will not find this agent");
     }
 
-    let snapshots = Arc::new(crate::trigger::snapshot::Snapshots::start(
+    let latest: crate::collect::Latest = Arc::default();
+    let snapshots = crate::trigger::snapshot::Snapshots::start(
         cfg.snapshots.clone(),
         cfg.jvm.clone(),
         crate::host::Roots {
@@ -117,20 +134,38 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
             sys: cfg.agent.sys_root.clone(),
         },
         dir.join("snapshots"),
-    )?);
+        latest.clone(),
+    )?;
     let triggers = crate::trigger::engine::Triggers::start(
         &cfg,
         rt.handle(),
         snapshot_sink(snapshots.clone()),
     )?;
-
+    let control_counters = Arc::new(crate::control::server::ControlCounters::default());
+    // The counters of the snapshot worker and the control socket, in every exposition.
+    let hooks: Vec<MetricsHook> = {
+        let (s, c) = (snapshots.counters.clone(), control_counters.clone());
+        vec![
+            Box::new(move |m: &mut MetricSet| s.add_metrics(m)),
+            Box::new(move |m: &mut MetricSet| c.add_metrics(m)),
+        ]
+    };
     let (ctl_tx, ctl_rx) = channel::<Control>();
     let loop_shared = shared.clone();
     let loop_cfg = cfg.clone();
+    let loop_latest = latest.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
-            collection_loop(loop_cfg, &loop_shared, &shipper, &ctl_rx, triggers);
+            collection_loop(
+                loop_cfg,
+                &loop_shared,
+                &loop_latest,
+                &hooks,
+                &shipper,
+                &ctl_rx,
+                triggers,
+            );
             shipper
         })?;
 
@@ -142,6 +177,22 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         "wasp running"
     );
 
+    // The control socket and `wasp status`; the shippers register their status sections on `control.providers`.
+    let control = crate::control::start(
+        &rt,
+        crate::control::Wiring {
+            cfg: &cfg,
+            cfg_path: cfg_path.as_deref(),
+            data_dir: &dir,
+            shared: &shared,
+            latest: &latest,
+            snapshots: &snapshots,
+            counters: control_counters,
+        },
+    );
+    control
+        .providers
+        .register(Arc::new(ShippingSection(shipping)));
     let notifier = Notifier::from_env();
     rt.block_on(async {
         if let Some(l) = listener {
@@ -174,36 +225,39 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         );
     }
     let _ = std::fs::remove_file(&pid_path);
+    control.stop();
     rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Rules and schedules ask the snapshot worker through this. The worker's requests cover every JVM, so the
-/// firings of one collection (one per JVM for per-JVM rules) become one request per kind; a histogram is
-/// taken as part of a bundle until the worker has a histogram-only request.
+/// Rules and schedules ask the snapshot worker through this: the JVM a per-JVM rule fired for (every JVM for
+/// host rules), the rule or schedule as the reason, and the matched log lines and figures as context.
 fn snapshot_sink(
-    snapshots: Arc<crate::trigger::snapshot::Snapshots>,
+    snapshots: crate::trigger::snapshot::Snapshots,
 ) -> crate::trigger::action::SnapshotSink {
     use crate::trigger::action::SnapshotKind;
-    use crate::trigger::snapshot::Request;
-    let last = std::sync::Mutex::new(None::<(SnapshotKind, i64)>);
-    Box::new(move |kind, firing| {
+    use crate::trigger::snapshot::{Kind, Reason, Request, Select};
+    Box::new(move |kind, f| {
         let kind = match kind {
-            SnapshotKind::Dump => SnapshotKind::Dump,
-            SnapshotKind::Histo | SnapshotKind::Bundle => SnapshotKind::Bundle,
+            SnapshotKind::Dump => Kind::Dump,
+            SnapshotKind::Histo => Kind::Histo,
+            SnapshotKind::Bundle => Kind::Bundle,
         };
-        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-        if *l == Some((kind, firing.timestamp_ms)) {
-            return;
-        }
-        *l = Some((kind, firing.timestamp_ms));
-        tracing::info!(kind = ?kind, source = firing.source, rule = %firing.rule, pid = ?firing.pid, "snapshot requested");
-        snapshots.request(if kind == SnapshotKind::Dump {
-            Request::Dumps
+        let select = f.pid.map(Select::Pid).unwrap_or(Select::All);
+        let reason = if f.source == "schedule" {
+            Reason::Schedule(f.rule.clone())
         } else {
-            Request::Bundle
-        });
+            Reason::Rule(f.rule.clone())
+        };
+        let context = std::iter::once(format!("{} {}: {}", f.source, f.rule, f.when))
+            .chain(f.figures.iter().map(|(k, v)| format!("{k} = {v}")))
+            .chain(
+                f.log_lines
+                    .iter()
+                    .map(|l| format!("{} [{}] {}", l.file, l.pattern, l.line)),
+            );
+        snapshots.request(Request::new(kind, select, reason).with_context(context));
     })
 }
 
@@ -217,7 +271,6 @@ async fn signals(
     shared: &http::Shared,
     snapshots: &crate::trigger::snapshot::Snapshots,
 ) {
-    use crate::trigger::snapshot::Request;
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
@@ -231,8 +284,9 @@ async fn signals(
     loop {
         tokio::select! {
             _ = term.recv() => return,
-            _ = usr1.recv() => snapshots.request(Request::Dumps),
-            _ = usr2.recv() => snapshots.request(Request::Bundle),
+            // A refusal (budget, full queue) is counted and logged by `request` itself.
+            _ = usr1.recv() => snapshots.request(current.snapshots.signal_request(false)),
+            _ = usr2.recv() => snapshots.request(current.snapshots.signal_request(true)),
             _ = tokio::signal::ctrl_c() => return,
             _ = hup.recv() => {
                 if let Some(new) = reload(&current, cfg_path.as_deref()) {
@@ -265,6 +319,20 @@ fn reload(current: &Config, path: Option<&Path>) -> Option<Config> {
     }
     if new.agent.data_dir != current.agent.data_dir {
         tracing::warn!("[agent] data_dir changes take effect at the next restart");
+    }
+    // signal_apps applies now (the signal handler reads the current config); the worker keeps the rest.
+    let worker = |c: &Config| {
+        let mut s = c.snapshots.clone();
+        s.signal_apps.clear();
+        (
+            serde_json::to_value(s).ok(),
+            serde_json::to_value(&c.control).ok(),
+        )
+    };
+    if worker(&new) != worker(current) {
+        tracing::warn!(
+            "[snapshots] and [control] changes (but signal_apps) take effect at the next restart"
+        );
     }
     crate::logging::set_level(new.log.level);
     tracing::info!(
@@ -359,6 +427,8 @@ impl SelfStats {
 fn collection_loop(
     mut cfg: Config,
     shared: &http::Shared,
+    latest: &crate::collect::Latest,
+    hooks: &[MetricsHook],
     shipper: &Shipper,
     ctl: &Receiver<Control>,
     mut triggers: crate::trigger::engine::Triggers,
@@ -381,6 +451,10 @@ fn collection_loop(
         let mut m: MetricSet = metrics::from_collection(&c);
         stats.add_metrics(&mut m, took);
         shipper.add_metrics(&mut m);
+
+        for h in hooks {
+            h(&mut m);
+        }
         if window.0.elapsed() >= interval * 10 {
             let used = (stats.cpu_seconds - window.1) / window.0.elapsed().as_secs_f64() * 100.0;
             let every = collector.process_every();
@@ -418,8 +492,14 @@ fn collection_loop(
             p.last_ok = Some(Instant::now());
             p.last_ok_wall = Some(SystemTime::now());
         }
+        let c = Arc::new(c);
+        *latest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::new(crate::collect::LatestCollection {
+                collection: c.clone(),
+                took,
+            }));
         shipper.submit(Item::Collection {
-            collection: Arc::new(c),
+            collection: c,
             metrics: Arc::new(m),
         });
         if last_heartbeat.elapsed() >= cfg.log.heartbeat.0 {

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod host;
 pub mod jvm;

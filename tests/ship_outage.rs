@@ -239,11 +239,13 @@ fn kill_9_twenty_times_while_sending_loses_no_spooled_sample() {
     let dir = tempfile::tempdir().unwrap();
     let prom = prometheus(dir.path());
     let port = free_port();
-    // Every collection its own batch, so the agent is nearly always appending, sending or acknowledging.
+    // Every collection its own batch, sent through a proxy that holds each answer 150 ms: a kill nearly always
+    // lands while a request is in flight and batches wait in the spool.
+    let hold = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(150));
+    let proxy = delaying_proxy(prom.port, hold.clone());
     let sinks = format!(
-        "[sinks.prom]\ntype = \"prometheus_remote_write\"\nurl = \"{}/api/v1/write\"\nbatch = {{ max_delay = \"1ms\" }}\n\
-         retry = {{ initial_backoff = \"100ms\", max_backoff = \"1s\" }}\n",
-        prom.base()
+        "[sinks.prom]\ntype = \"prometheus_remote_write\"\nurl = \"http://127.0.0.1:{proxy}/api/v1/write\"\n\
+         batch = {{ max_delay = \"1ms\" }}\nretry = {{ initial_backoff = \"100ms\", max_backoff = \"1s\" }}\n"
     );
     let mut spooled = BTreeSet::new();
     for round in 0..20 {
@@ -262,6 +264,8 @@ fn kill_9_twenty_times_while_sending_loses_no_spooled_sample() {
         );
         spooled.extend(o);
     }
+    // The clean run: answers at once again, so the backlog drains faster than it grows.
+    hold.store(0, std::sync::atomic::Ordering::Relaxed);
     let mut a = agent(dir.path(), &sinks, "100ms", port);
     std::thread::sleep(Duration::from_secs(1));
     wait_drained(port, &["prom"], Duration::from_secs(60));
@@ -409,6 +413,18 @@ fn a_backend_answering_after_10s_does_not_move_collection_times() {
     let mut a = agent(dir.path(), &sinks(slow), "500ms", port);
     std::thread::sleep(Duration::from_secs(13));
     let sends = self_metric(port, "wasp_sink_sends_total", "sink=\"slow\"").unwrap_or(0.0);
+    // `wasp status` shows each sink's deliveries, queue and spool.
+    let st = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["status", "--config"])
+        .arg(dir.path().join("wasp.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        text.contains("slow (http_json): sent")
+            && text.contains("slowrw (prometheus_remote_write)"),
+        "{text}"
+    );
     term(&mut a);
     term(&mut c);
     // The loop schedules each collection at start + n * interval on the monotonic clock, and the timestamps are
@@ -483,6 +499,43 @@ fn answering_after(delay: Duration) -> u16 {
                         return;
                     }
                 }
+            });
+        }
+    });
+    port
+}
+
+/// A TCP proxy to `upstream` that holds every chunk of the answer for `hold` ms (a slow network or backend).
+fn delaying_proxy(upstream: u16, hold: std::sync::Arc<std::sync::atomic::AtomicU64>) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let Ok(u) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let (mut c2, mut u2) = (c.try_clone().unwrap(), u.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut u2);
+                let _ = u2.shutdown(std::net::Shutdown::Write);
+            });
+            let hold = hold.clone();
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let (mut u, mut c) = (u, c);
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = u.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(
+                        hold.load(std::sync::atomic::Ordering::Relaxed),
+                    ));
+                    if c.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = c.shutdown(std::net::Shutdown::Write);
             });
         }
     });

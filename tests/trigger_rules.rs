@@ -205,6 +205,27 @@ fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first(
     );
     let first_hot = report.lines().find(|l| l.starts_with("CPU ")).unwrap();
     assert!(first_hot.contains("\"busy-spinner\""), "{report}");
+    // The bundle is of the JVM the rule fired for, says why, and keeps what the rule saw.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(snap.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["reason"]["source"], "rule", "{manifest}");
+    assert_eq!(manifest["reason"]["name"], "hot-jvm", "{manifest}");
+    for e in std::fs::read_dir(snap).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.contains("-threads-") {
+            assert!(
+                n.starts_with(&format!("{pid}-")),
+                "{n} in a bundle of {pid}"
+            );
+        }
+    }
+    let context = std::fs::read_to_string(snap.join("context.txt")).unwrap();
+    assert!(
+        context.contains("rule hot-jvm: jvm.cpu_pct > 25"),
+        "{context}"
+    );
+    assert!(context.contains("jvm.cpu_pct = "), "{context}");
     // The event names the rule, the JVM and the figure as it was.
     let ev = jsonl(dir.path())
         .into_iter()
@@ -241,7 +262,7 @@ fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
     );
     wait_for("the scheduled dump", Duration::from_secs(20), || {
         snapshots(dir.path()).iter().any(|s| {
-            s.to_string_lossy().ends_with("-dumps")
+            s.to_string_lossy().ends_with("-dump")
                 && std::fs::read_dir(s).unwrap().flatten().any(|e| {
                     e.file_name()
                         .to_string_lossy()
@@ -253,6 +274,22 @@ fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
         metric(port, "wasp_rule_fired_total{rule=\"blocked\"}") == Some(1.0)
     });
     assert!(metric(port, "wasp_schedule_fired_total{schedule=\"dumps\"}").unwrap() >= 1.0);
+    // The schedule selected this JVM only (other tests' JVMs may be running).
+    let snap = snapshots(dir.path())
+        .into_iter()
+        .find(|s| s.to_string_lossy().ends_with("-dump"))
+        .unwrap();
+    for e in std::fs::read_dir(&snap).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.contains("-threads-") {
+            assert!(n.starts_with(&format!("{pid}-")), "{n} in a dump of {pid}");
+        }
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(snap.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["reason"]["source"], "schedule", "{manifest}");
+    assert_eq!(manifest["reason"]["name"], "dumps", "{manifest}");
     let ev = jsonl(dir.path())
         .into_iter()
         .find(|d| d["kind"] == "event" && d["labels"]["rule"] == "blocked")

@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod disk;
 pub mod fs;
 pub mod net;
+pub mod pidinfo;
 pub mod process;
 pub mod rate;
 pub mod sockdiag;

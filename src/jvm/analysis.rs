@@ -113,6 +113,15 @@ fn any_frame(t: &Thread, pats: &[&str]) -> Option<String> {
 
 /// Analyses the last dump, using the earlier ones (taken apart in time) for "stuck on the same frame".
 pub fn analyze(dumps: &[ThreadDump], cpu: Option<&ThreadCpu>) -> Report {
+    analyze_with(dumps, cpu, &[])
+}
+
+/// As `analyze`, knowing the server's request-pool limits (Tomcat's server.xml), when they could be read.
+pub fn analyze_with(
+    dumps: &[ThreadDump],
+    cpu: Option<&ThreadCpu>,
+    limits: &[super::tomcat::PoolLimit],
+) -> Report {
     let Some(d) = dumps.last() else {
         return Report::default();
     };
@@ -235,7 +244,7 @@ pub fn analyze(dumps: &[ThreadDump], cpu: Option<&ThreadCpu>) -> Report {
         hot.truncate(10);
         r.hot = hot;
     }
-    r.diagnoses = diagnose(d);
+    r.diagnoses = diagnose(d, &dumps[..dumps.len() - 1], limits);
     if dumps.len() > 1 {
         for t in d
             .threads
@@ -284,60 +293,201 @@ pub fn analyze(dumps: &[ThreadDump], cpu: Option<&ThreadCpu>) -> Report {
     r
 }
 
-fn diagnose(d: &ThreadDump) -> Vec<Diagnosis> {
-    let mut out = Vec::new();
-    // Tomcat's request pool: every http-nio/ajp exec thread busy, none idle in the pool queue.
-    let pool: Vec<&Thread> = d
-        .threads
-        .iter()
-        .filter(|t| {
-            (t.name.starts_with("http-")
-                || t.name.starts_with("ajp-")
-                || t.name.starts_with("https-"))
-                && t.name.contains("-exec-")
-        })
-        .collect();
-    if !pool.is_empty() {
-        let idle = |t: &Thread| {
-            any_frame(
-                t,
-                &[
-                    "TaskQueue.take",
-                    "TaskQueue.poll",
-                    "LinkedBlockingQueue.take",
-                    "LinkedBlockingQueue.poll",
-                ],
-            )
-            .is_some()
-        };
-        let busy: Vec<&&Thread> = pool.iter().filter(|t| !idle(t)).collect();
-        if busy.len() == pool.len() {
-            let mut ev = vec![format!(
-                "all {} request threads busy, none waiting for work",
-                pool.len()
-            )];
-            let mut frames: BTreeMap<String, usize> = BTreeMap::new();
-            for t in &busy {
-                // The first application frame: skip JDK internals.
-                if let Some(f) = t.frames.iter().find(|f| {
-                    !(f.frame.starts_with("java.")
-                        || f.frame.starts_with("jdk.")
-                        || f.frame.starts_with("sun."))
-                }) {
-                    *frames.entry(f.frame.clone()).or_default() += 1;
-                }
-            }
-            let mut frames: Vec<(String, usize)> = frames.into_iter().collect();
-            frames.sort_by_key(|f| std::cmp::Reverse(f.1));
-            for (f, n) in frames.into_iter().take(3) {
-                ev.push(format!("{n} blocked at {f}"));
-            }
-            out.push(Diagnosis {
-                name: "request thread pool exhausted".into(),
-                evidence: ev,
-            });
+/// The request pool a thread belongs to: Tomcat/JBoss Web connectors ("http-nio-8080-exec-3" ->
+/// "http-nio-8080"), WildFly/EAP 7 Undertow workers ("default task-12" -> "default task").
+fn request_pool(name: &str) -> Option<&str> {
+    if (name.starts_with("http-") || name.starts_with("https-") || name.starts_with("ajp-"))
+        && let Some(i) = name.rfind("-exec-")
+    {
+        return Some(&name[..i]);
+    }
+    // Tomcat's shared <Executor> with its default or the documented namePrefix.
+    for p in ["catalina-exec-", "tomcat-exec-"] {
+        if let Some(n) = name.strip_prefix(p)
+            && !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+        {
+            return Some(&p[..p.len() - 1]);
         }
     }
+    if let Some(i) = name.rfind(" task-")
+        && name[i + 6..].chars().all(|c| c.is_ascii_digit())
+        && (name.starts_with("default task-") || name.starts_with("XNIO-"))
+    {
+        return Some(&name[..i + 5]);
+    }
+    None
+}
+
+/// Frames where a pool thread waits for work.
+const IDLE_FRAMES: &[&str] = &[
+    "TaskQueue.take",
+    "TaskQueue.poll",
+    "LinkedBlockingQueue.take",
+    "LinkedBlockingQueue.poll",
+    "ThreadPoolExecutor.getTask",
+    "EnhancedQueueExecutor$PoolThreadNode.park",
+    "EnhancedQueueExecutor.park",
+];
+
+/// Frames only a thread serving a request has.
+const REQUEST_FRAMES: &[&str] = &[
+    "org.apache.coyote.",
+    "io.undertow.server.",
+    "jakarta.servlet.",
+    "javax.servlet.",
+];
+
+fn is_jdk(f: &str) -> bool {
+    f.starts_with("java.") || f.starts_with("jdk.") || f.starts_with("sun.")
+}
+
+fn is_container(f: &str) -> bool {
+    [
+        "org.apache.catalina.",
+        "org.apache.coyote.",
+        "org.apache.tomcat.",
+        "jakarta.servlet.",
+        "javax.servlet.",
+        "io.undertow.",
+        "org.jboss.threads.",
+        "org.xnio.",
+    ]
+    .iter()
+    .any(|p| f.starts_with(p))
+}
+
+/// Where a busy request thread is: its first application frame (neither JDK nor the server's own), else
+/// its first non-JDK frame, else its top frame.
+fn blocking_frame(t: &Thread) -> Option<&str> {
+    let f = |p: &dyn Fn(&str) -> bool| t.frames.iter().map(|f| f.frame.as_str()).find(|f| p(f));
+    f(&|x| !is_jdk(x) && !is_container(x))
+        .or_else(|| f(&|x| !is_jdk(x)))
+        .or_else(|| t.frames.first().map(|f| f.frame.as_str()))
+}
+
+/// Request pools with every thread busy and none waiting for work, the frames they are held at, and who
+/// holds the lock most of them wait for.
+/// Idle: waiting for work, and not inside a request (application code may wait on queues too).
+fn idle(t: &Thread) -> bool {
+    any_frame(t, IDLE_FRAMES).is_some() && any_frame(t, REQUEST_FRAMES).is_none()
+}
+
+/// (threads, busy) of one pool in a dump.
+fn pool_use(d: &ThreadDump, pool: &str) -> (usize, usize) {
+    d.threads
+        .iter()
+        .filter(|t| request_pool(&t.name) == Some(pool))
+        .fold((0, 0), |(n, b), t| (n + 1, b + usize::from(!idle(t))))
+}
+
+fn pool_exhaustion(
+    d: &ThreadDump,
+    earlier: &[ThreadDump],
+    limits: &[super::tomcat::PoolLimit],
+    owner_of: &HashMap<&str, &Thread>,
+) -> Vec<Diagnosis> {
+    let mut pools: BTreeMap<&str, Vec<&Thread>> = BTreeMap::new();
+    for t in &d.threads {
+        if let Some(p) = request_pool(&t.name) {
+            pools.entry(p).or_default().push(t);
+        }
+    }
+    let mut out = Vec::new();
+    for (pool, threads) in pools {
+        if threads.iter().any(|t| idle(t)) {
+            continue;
+        }
+        // Below its configured maximum the pool grows on the next request: busy, not exhausted.
+        let limit = super::tomcat::limit_for(limits, pool);
+        if limit.is_some_and(|l| threads.len() < l.max_threads as usize) {
+            continue;
+        }
+        let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut frames: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut locks: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for t in &threads {
+            *states.entry(t.state.as_str()).or_default() += 1;
+            if let Some(f) = blocking_frame(t) {
+                *frames.entry(f).or_default() += 1;
+            }
+            if let Some(l) = t.waiting_for() {
+                *locks
+                    .entry((l.address.as_str(), l.class.as_str()))
+                    .or_default() += 1;
+            }
+        }
+        let mut frames: Vec<(&str, usize)> = frames.into_iter().collect();
+        frames.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let states: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let mut first = format!(
+            "all {} threads of {pool} busy, none waiting for work",
+            threads.len()
+        );
+        if let Some((f, n)) = frames.first() {
+            first.push_str(&format!("; {n} at {f}"));
+        }
+        let mut ev = vec![first, format!("states: {}", states.join(", "))];
+        for (f, n) in frames.iter().skip(1).take(4) {
+            ev.push(format!("{n} at {f}"));
+        }
+        if let Some(((addr, class), n)) = locks.into_iter().max_by_key(|(_, n)| *n) {
+            let holder = owner_of
+                .get(addr)
+                .map(|o| {
+                    format!(
+                        " held by \"{}\" at {}",
+                        o.name,
+                        blocking_frame(o).unwrap_or("?")
+                    )
+                })
+                .unwrap_or_default();
+            ev.push(format!("{n} wait for <{addr}> (a {class}){holder}"));
+        }
+        // A dump cannot know the pool's maximum: a pool that is still growing is all busy for a moment too.
+        // The server's configuration says it; else earlier dumps tell: the same size, all busy, every time.
+        if let Some(l) = limit {
+            ev.push(format!(
+                "at its maximum: maxThreads {} ({})",
+                l.max_threads, l.source
+            ));
+        }
+        if earlier.is_empty() {
+            if limit.is_none() {
+                ev.push(
+                    "one dump: a pool still growing towards its maximum looks the same; a bundle's dumps apart in time tell"
+                        .into(),
+                );
+            }
+        } else {
+            let seen: Vec<String> = earlier
+                .iter()
+                .map(|e| pool_use(e, pool))
+                .chain(std::iter::once((threads.len(), threads.len())))
+                .map(|(n, b)| format!("{b}/{n}"))
+                .collect();
+            ev.push(format!("busy/threads in each dump: {}", seen.join(", ")));
+        }
+        out.push(Diagnosis {
+            name: "request thread pool exhausted".into(),
+            evidence: ev,
+        });
+    }
+    out
+}
+
+fn diagnose(
+    d: &ThreadDump,
+    earlier: &[ThreadDump],
+    limits: &[super::tomcat::PoolLimit],
+) -> Vec<Diagnosis> {
+    let mut owner_of: HashMap<&str, &Thread> = HashMap::new();
+    for t in &d.threads {
+        for l in t.locks_held() {
+            owner_of.insert(l.address.as_str(), t);
+        }
+    }
+    let mut out = pool_exhaustion(d, earlier, limits, &owner_of);
     let count = |pats: &[&str]| -> Vec<String> {
         d.threads
             .iter()
@@ -503,6 +653,85 @@ impl Report {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    proptest::proptest! {
+        // Dumps come from other processes: the analysis of whatever the parser makes of them never panics.
+        #[test]
+        fn analysis_never_panics(lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                "\"(http-nio-[0-9]{1,4}-exec-[0-9]|default task-[0-9]|XNIO-1 task-|é task-1)\" #1 prio=5 nid=0x[0-9] waiting  [0x0]",
+                proptest::prelude::Just("   java.lang.Thread.State: BLOCKED (on object monitor)".to_string()),
+                proptest::prelude::Just("\tat org.apache.tomcat.util.threads.TaskQueue.take(TaskQueue.java:1)".to_string()),
+                proptest::prelude::Just("\tat org.apache.coyote.AbstractProtocol.process(A.java:1)".to_string()),
+                proptest::prelude::Just("\tat shop.X.y(X.java:1)".to_string()),
+                "\t- (waiting to lock|locked) <0x[0-9]> \\(a [a-z.]{0,9}\\)",
+                "\\PC{0,30}",
+            ], 0..40)) {
+            let d = super::super::threaddump::parse(&lines.join("\n"));
+            let _ = analyze(&[d.clone(), d], None).to_text();
+        }
+    }
+
+    #[test]
+    fn a_busy_pool_below_its_max_threads_is_not_exhausted() {
+        let mut t = String::from("Full thread dump OpenJDK 64-Bit Server VM:\n\n");
+        for i in 1..=4 {
+            t.push_str(&format!(
+                "\"http-nio-8080-exec-{i}\" #{i} daemon prio=5 os_prio=0 tid=0x{i} nid=0x{i} waiting for monitor entry  [0x0]\n   java.lang.Thread.State: BLOCKED (on object monitor)\n\tat shop.Dao.query(Dao.java:7)\n\tat org.apache.coyote.AbstractProtocol$ConnectionHandler.process(AbstractProtocol.java:1)\n\n"
+            ));
+        }
+        let d = super::super::threaddump::parse(&t);
+        let limit = |n| {
+            vec![super::super::tomcat::PoolLimit {
+                key: super::super::tomcat::PoolKey::Port(8080),
+                max_threads: n,
+                source: "test".into(),
+            }]
+        };
+        let named = |r: &Report| {
+            r.diagnoses
+                .iter()
+                .find(|d| d.name == "request thread pool exhausted")
+                .cloned()
+        };
+        // Without a limit: reported, with the single-dump caveat.
+        let r = analyze(std::slice::from_ref(&d), None);
+        let dg = named(&r).expect("diagnosis");
+        assert!(
+            dg.evidence[0].ends_with("4 at shop.Dao.query(Dao.java:7)"),
+            "{dg:?}"
+        );
+        assert!(
+            dg.evidence.iter().any(|e| e.starts_with("one dump")),
+            "{dg:?}"
+        );
+        // maxThreads 8: the pool grows on the next request.
+        assert!(named(&analyze_with(std::slice::from_ref(&d), None, &limit(8))).is_none());
+        // maxThreads 4: exhausted, and said so.
+        let dg = named(&analyze_with(&[d], None, &limit(4))).expect("diagnosis");
+        assert!(
+            dg.evidence
+                .contains(&"at its maximum: maxThreads 4 (test)".to_string()),
+            "{dg:?}"
+        );
+    }
+
+    #[test]
+    fn request_pools_by_thread_name() {
+        assert_eq!(
+            request_pool("http-nio-127.0.0.1-8080-exec-12"),
+            Some("http-nio-127.0.0.1-8080")
+        );
+        assert_eq!(request_pool("ajp-nio-8009-exec-1"), Some("ajp-nio-8009"));
+        assert_eq!(request_pool("default task-7"), Some("default task"));
+        assert_eq!(request_pool("XNIO-1 task-3"), Some("XNIO-1 task"));
+        assert_eq!(request_pool("http-nio-8080-Acceptor"), None);
+        assert_eq!(request_pool("my task-x"), None);
+        assert_eq!(request_pool("main"), None);
+        assert_eq!(request_pool("catalina-exec-12"), Some("catalina-exec"));
+        assert_eq!(request_pool("tomcat-exec-1"), Some("tomcat-exec"));
+        assert_eq!(request_pool("tomcat-exec-"), None);
+    }
 
     #[test]
     fn finds_both_deadlocks_and_the_blocked_chain_in_the_jdk17_fixture() {

@@ -98,9 +98,17 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
                     serde_json::to_string_pretty(&threaddump::parse(&text))?
                 ),
                 DumpFormat::Report => {
+                    // A Tomcat's server.xml says whether a busy request pool is at its maximum.
+                    let cmdline = procfs::process::Process::new_with_root(
+                        cfg.agent.proc_root.join(pid.to_string()),
+                    )
+                    .and_then(|p| p.cmdline())
+                    .unwrap_or_default();
+                    let limits = super::tomcat::pool_limits(&cfg.agent.proc_root, pid, &cmdline);
                     print!(
                         "{}",
-                        analysis::analyze(&[threaddump::parse(&text)], cpu.as_ref()).to_text()
+                        analysis::analyze_with(&[threaddump::parse(&text)], cpu.as_ref(), &limits)
+                            .to_text()
                     )
                 }
             }

@@ -10,6 +10,7 @@ pub mod histogram;
 pub mod metrics;
 pub mod perfdata;
 pub mod threaddump;
+pub mod tomcat;
 
 use crate::config::Pattern;
 use crate::host::Roots;

@@ -33,6 +33,17 @@ pub struct Shipper {
     sinks: Vec<Sink>,
 }
 
+/// Reads the sinks' figures without the shipper (which the collection loop owns).
+#[derive(Clone)]
+pub struct ShippingStatus(Vec<SinkFigures>);
+
+impl ShippingStatus {
+    pub fn status(&self) -> Vec<SinkStatus> {
+        let now = crate::collect::now_ms();
+        self.0.iter().map(|f| f.status(now)).collect()
+    }
+}
+
 impl Shipper {
     /// Starts every configured sink (the JSON-lines file when none is configured). A sink that cannot start
     /// (its spool is locked, a secret file is missing...) is an error naming it.
@@ -100,8 +111,12 @@ impl Shipper {
 
     /// Every sink's figures for `wasp status`.
     pub fn status(&self) -> Vec<SinkStatus> {
-        let now = crate::collect::now_ms();
-        self.figures().map(|f| f.status(now)).collect()
+        self.status_handle().status()
+    }
+
+    /// A handle that reads every sink's figures from anywhere (the control socket), lock-free.
+    pub fn status_handle(&self) -> ShippingStatus {
+        ShippingStatus(self.figures().collect())
     }
 
     /// Items dropped because a sink's queue was full (all sinks).

@@ -53,6 +53,7 @@ pub struct SinkStatus {
     pub failing_for_s: f64,
 }
 
+#[derive(Clone)]
 pub struct SinkFigures {
     pub name: String,
     pub kind: &'static str,

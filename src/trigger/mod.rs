@@ -1,19 +1,22 @@
-//! Triggers: decide when to take snapshots. SIGUSR1 (a thread dump of every JVM) and SIGUSR2 (an incident
-//! bundle: three dumps a few seconds apart, a class histogram and the analysis), taken on a worker thread
-//! behind a bounded queue, within an hourly budget, and written under `data_dir/snapshots`; and rules,
-//! schedules, log watches and service checks (see [`engine`]).
+//! Triggers: decide when to take snapshots. SIGUSR1 (a thread dump of every JVM), SIGUSR2 (an incident
+//! bundle), `wasp trigger` over the control socket, and the rules and schedules (`engine`: rules over the
+//! collected figures, schedules, log watches, service checks, actions), all ask the one snapshot worker
+//! (`snapshot`), which writes dumps, histograms and bundles (`bundle`) under `data_dir/snapshots`, listed and
+//! shown by `wasp incidents` (`incidents`).
 
 pub mod action;
+pub mod bundle;
 pub mod check;
 pub mod engine;
 pub mod expr;
 pub mod figures;
+pub mod incidents;
 pub mod logwatch;
 pub mod rules;
 pub mod schedule;
 pub mod snapshot;
 
-use crate::config::Interval;
+use crate::config::{ByteSize, Interval};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -26,8 +29,27 @@ pub struct SnapshotConfig {
     pub bundle_every: Interval,
     /// How many snapshot directories to keep; the oldest are removed.
     pub keep: usize,
+    /// The most all snapshot directories together may take; the oldest are removed (the newest always stays).
+    pub max_total_size: ByteSize,
     /// Deadline of one attach request.
     pub timeout: Interval,
+    /// The JVMs SIGUSR1 and SIGUSR2 take, by app name; empty: every JVM.
+    pub signal_apps: Vec<String>,
+}
+
+impl SnapshotConfig {
+    /// The request a signal makes: SIGUSR1's dumps or SIGUSR2's bundle, of the JVMs `signal_apps` names.
+    pub fn signal_request(&self, bundle: bool) -> snapshot::Request {
+        let mut r = if bundle {
+            snapshot::Request::Bundle
+        } else {
+            snapshot::Request::Dumps
+        };
+        if !self.signal_apps.is_empty() {
+            r.select = snapshot::Select::Apps(self.signal_apps.clone());
+        }
+        r
+    }
 }
 
 impl Default for SnapshotConfig {
@@ -37,7 +59,9 @@ impl Default for SnapshotConfig {
             bundle_dumps: 3,
             bundle_every: Interval::secs(5),
             keep: 50,
+            max_total_size: ByteSize(500_000_000),
             timeout: Interval::secs(10),
+            signal_apps: Vec::new(),
         }
     }
 }

@@ -1,25 +1,258 @@
-//! The snapshot worker: takes thread dumps and bundles off the signal handler and off the collection loop.
-//! Requests queue in a bounded channel (a full queue refuses and counts); an hourly budget bounds the work a
-//! storm of signals can cause; dumps of one JVM never overlap (one worker, and attach serialises per pid).
+//! The snapshot worker: takes thread dumps, histograms and incident bundles off the signal handler, the control
+//! socket and the collection loop. `Snapshots::submit` (and `request`, which only logs the outcome) never
+//! blocks: it checks the hourly budget and puts the request in a bounded channel (a full queue or a spent
+//! budget refuses, counted and logged, and the caller is told why); dumps of one JVM never overlap (one worker,
+//! and attach serialises per pid). Each request's outcome is kept in a short ring of recent triggers for
+//! `wasp status`. A rule asks with
+//! `snapshots.submit(Request::new(Kind::Bundle, Select::All, Reason::Rule(name)).with_context(lines))`.
 
 use super::SnapshotConfig;
+use super::bundle::{self, Written};
+use crate::collect::Latest;
 use crate::host::Roots;
-use crate::jvm::{JvmConfig, analysis, attach, discover, threaddump};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use crate::jvm::JvmConfig;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Free space a snapshot requires on its file system.
-const MIN_FREE: u64 = 256 << 20;
+/// Requests waiting for the worker; more are refused.
+const QUEUE: usize = 4;
+/// Recent triggers kept for `wasp status`.
+const RECENT: usize = 32;
+/// Context lines one request may carry (log lines around the moment); more are cut, and the cut is said.
+pub const MAX_CONTEXT_LINES: usize = 200;
+const MAX_CONTEXT_LINE: usize = 4096;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
-    /// One thread dump of every JVM (SIGUSR1).
-    Dumps,
-    /// Several dumps apart in time, a histogram and the analysis of every JVM (SIGUSR2).
+/// What to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// One thread dump per selected JVM.
+    Dump,
+    /// One class histogram per selected JVM.
+    Histo,
+    /// An incident bundle: dumps apart in time, histogram, sockets, open files, process and host figures,
+    /// the analysis report.
     Bundle,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Dump => "dump",
+            Kind::Histo => "histo",
+            Kind::Bundle => "bundle",
+        }
+    }
+}
+
+/// Which JVMs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Select {
+    #[default]
+    All,
+    Pid(u32),
+    /// The app name wasp gives the JVM (`wasp jvm list`).
+    App(String),
+    /// Any of these app names.
+    Apps(Vec<String>),
+}
+
+impl fmt::Display for Select {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Select::All => write!(f, "every JVM"),
+            Select::Pid(p) => write!(f, "pid {p}"),
+            Select::App(a) => write!(f, "app {a}"),
+            Select::Apps(a) => write!(f, "apps {}", a.join(", ")),
+        }
+    }
+}
+
+/// Why: shown in the bundle, its manifest (`{"source": "rule", "name": "..."}`), `wasp incidents` and
+/// `wasp status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    Signal(&'static str),
+    /// `wasp trigger`, with the uid of the peer on the control socket.
+    Cli(u32),
+    /// A rule that fired, by name.
+    Rule(String),
+    /// A schedule, by name.
+    Schedule(String),
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        match self {
+            Reason::Signal(n) => {
+                m.serialize_entry("source", "signal")?;
+                m.serialize_entry("name", n)?;
+            }
+            Reason::Cli(uid) => {
+                m.serialize_entry("source", "cli")?;
+                m.serialize_entry("uid", uid)?;
+            }
+            Reason::Rule(n) => {
+                m.serialize_entry("source", "rule")?;
+                m.serialize_entry("name", n)?;
+            }
+            Reason::Schedule(n) => {
+                m.serialize_entry("source", "schedule")?;
+                m.serialize_entry("name", n)?;
+            }
+        }
+        m.end()
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Signal(s) => write!(f, "signal {s}"),
+            Reason::Cli(uid) => write!(f, "wasp trigger (uid {uid})"),
+            Reason::Rule(r) => write!(f, "rule {r}"),
+            Reason::Schedule(s) => write!(f, "schedule {s}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub kind: Kind,
+    pub select: Select,
+    pub reason: Reason,
+    /// Lines that explain the moment (log lines around a match, the figures a rule saw); kept in the bundle.
+    pub context: Vec<String>,
+}
+
+impl Request {
+    /// One thread dump of every JVM (SIGUSR1).
+    #[allow(non_upper_case_globals)]
+    pub const Dumps: Request = Request {
+        kind: Kind::Dump,
+        select: Select::All,
+        reason: Reason::Signal("SIGUSR1"),
+        context: Vec::new(),
+    };
+    /// A bundle of every JVM (SIGUSR2).
+    #[allow(non_upper_case_globals)]
+    pub const Bundle: Request = Request {
+        kind: Kind::Bundle,
+        select: Select::All,
+        reason: Reason::Signal("SIGUSR2"),
+        context: Vec::new(),
+    };
+
+    pub fn new(kind: Kind, select: Select, reason: Reason) -> Request {
+        Request {
+            kind,
+            select,
+            reason,
+            context: Vec::new(),
+        }
+    }
+
+    /// Adds context lines, bounded: at most MAX_CONTEXT_LINES lines of at most 4 KiB each.
+    pub fn with_context(mut self, lines: impl IntoIterator<Item = String>) -> Request {
+        let mut cut = 0usize;
+        for mut l in lines {
+            if self.context.len() >= MAX_CONTEXT_LINES {
+                cut += 1;
+                continue;
+            }
+            if l.len() > MAX_CONTEXT_LINE {
+                let mut end = MAX_CONTEXT_LINE;
+                while !l.is_char_boundary(end) {
+                    end -= 1;
+                }
+                l.truncate(end);
+                l.push_str(" [...]");
+            }
+            self.context.push(l);
+        }
+        if cut > 0 {
+            self.context.push(format!("[{cut} more line(s) not kept]"));
+        }
+        self
+    }
+}
+
+/// Why a request was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "refused", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The hourly budget is spent; `retry_in_s` until the oldest request leaves the hour.
+    Budget {
+        per_hour: u32,
+        retry_in_s: u64,
+    },
+    QueueFull {
+        capacity: usize,
+    },
+    /// The worker is gone (the agent is stopping).
+    Stopped,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Budget {
+                per_hour,
+                retry_in_s,
+            } => write!(
+                f,
+                "the snapshot budget ({per_hour} per hour) is used up; the next is possible in {retry_in_s} s"
+            ),
+            Refusal::QueueFull { capacity } => write!(
+                f,
+                "{capacity} snapshots are already waiting; try again when they are done"
+            ),
+            Refusal::Stopped => write!(f, "the snapshot worker has stopped"),
+        }
+    }
+}
+
+/// The state of one request, as `wasp status` and `wasp trigger` report it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum State {
+    Queued,
+    Running,
+    Done {
+        id: String,
+        path: PathBuf,
+        took_ms: u64,
+        jvms: Vec<String>,
+        /// JVMs that were selected but could not be read (attach refused, gone...), with why.
+        errors: Vec<String>,
+    },
+    Failed {
+        error: String,
+    },
+    Refused {
+        why: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Sequence number of the request in this agent's life.
+    pub seq: u64,
+    pub kind: Kind,
+    pub select: String,
+    pub reason: String,
+    pub at_ms: i64,
+    #[serde(flatten)]
+    pub state: State,
 }
 
 #[derive(Default, Debug)]
@@ -30,187 +263,311 @@ pub struct Counters {
     pub failed: AtomicU64,
 }
 
+impl Counters {
+    pub fn add_metrics(&self, m: &mut crate::model::MetricSet) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
+        m.counter(
+            "wasp_snapshots_taken_total",
+            "Thread dumps, histograms and bundles written.",
+        )
+        .set(get(&self.taken));
+        m.counter(
+            "wasp_snapshots_failed_total",
+            "Snapshots that could not be written (no JVM selected, disk full...).",
+        )
+        .set(get(&self.failed));
+        m.counter(
+            "wasp_snapshots_refused_total",
+            "Snapshot requests refused, by why: the hourly budget or a full queue.",
+        )
+        .push([("reason", "budget")], get(&self.refused_budget))
+        .push([("reason", "queue")], get(&self.refused_queue));
+    }
+}
+
+struct Queued {
+    seq: u64,
+    req: Request,
+}
+
+/// The handle the daemon, the control socket and the rules hold. Cheap to clone.
+#[derive(Clone)]
 pub struct Snapshots {
-    tx: SyncSender<Request>,
+    tx: SyncSender<Queued>,
     pub counters: Arc<Counters>,
+    recent: Arc<Mutex<VecDeque<Record>>>,
+    budget: Arc<Mutex<VecDeque<Instant>>>,
+    per_hour: u32,
+    seq: Arc<AtomicU64>,
+    pub dir: PathBuf,
 }
 
 impl Snapshots {
+    /// Starts the worker. `latest` is the daemon's newest collection, put in bundles as the host figures of the
+    /// moment.
     pub fn start(
         cfg: SnapshotConfig,
         jvm: JvmConfig,
         roots: Roots,
         dir: PathBuf,
+        latest: Latest,
     ) -> std::io::Result<Snapshots> {
-        let (tx, rx) = sync_channel(4);
-        let counters = Arc::new(Counters::default());
-        let c = counters.clone();
+        let (tx, rx) = sync_channel(QUEUE);
+        let s = Snapshots {
+            tx,
+            counters: Arc::new(Counters::default()),
+            recent: Arc::new(Mutex::new(VecDeque::new())),
+            budget: Arc::new(Mutex::new(VecDeque::new())),
+            per_hour: cfg.budget_per_hour,
+            seq: Arc::new(AtomicU64::new(0)),
+            dir: dir.clone(),
+        };
+        let w = Worker {
+            cfg,
+            jvm,
+            roots,
+            dir,
+            latest,
+            counters: s.counters.clone(),
+            recent: s.recent.clone(),
+        };
         std::thread::Builder::new()
             .name("wasp-snapshot".into())
-            .spawn(move || worker(rx, cfg, jvm, roots, dir, c))?;
-        Ok(Snapshots { tx, counters })
+            .spawn(move || w.run(rx))?;
+        Ok(s)
     }
 
-    /// Never blocks: a full queue refuses the request (counted and logged).
-    pub fn request(&self, r: Request) {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(r) {
-            let n = self.counters.refused_queue.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::warn!(request = ?r, refused_total = n, "snapshot queue full; request refused");
+    /// Never blocks: queues the request, or refuses it (counted and logged). `submit` says which.
+    pub fn request(&self, req: Request) {
+        let _ = self.submit(req);
+    }
+
+    /// Never blocks (two short mutexes): checks the budget, queues, and returns the request's sequence number
+    /// (for `record`) or why it was refused. A refusal is counted and logged.
+    pub fn submit(&self, req: Request) -> Result<u64, Refusal> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut rec = Record {
+            seq,
+            kind: req.kind,
+            select: req.select.to_string(),
+            reason: req.reason.to_string(),
+            at_ms: crate::collect::now_ms(),
+            state: State::Queued,
+        };
+        let refusal = {
+            let mut b = lock(&self.budget);
+            while b
+                .front()
+                .is_some_and(|t| t.elapsed() >= Duration::from_secs(3600))
+            {
+                b.pop_front();
+            }
+            if b.len() as u32 >= self.per_hour {
+                let retry = b
+                    .front()
+                    .map(|t| 3600u64.saturating_sub(t.elapsed().as_secs()))
+                    .unwrap_or(3600);
+                self.counters.refused_budget.fetch_add(1, Ordering::Relaxed);
+                Some(Refusal::Budget {
+                    per_hour: self.per_hour,
+                    retry_in_s: retry,
+                })
+            } else {
+                // Recorded before sending, so that the worker always finds it.
+                self.push(rec.clone());
+                match self.tx.try_send(Queued {
+                    seq,
+                    req: req.clone(),
+                }) {
+                    Ok(()) => {
+                        b.push_back(Instant::now());
+                        None
+                    }
+                    Err(TrySendError::Full(_)) => {
+                        self.counters.refused_queue.fetch_add(1, Ordering::Relaxed);
+                        Some(Refusal::QueueFull { capacity: QUEUE })
+                    }
+                    Err(TrySendError::Disconnected(_)) => Some(Refusal::Stopped),
+                }
+            }
+        };
+        match refusal {
+            None => {
+                tracing::info!(seq, kind = req.kind.as_str(), select = %req.select, reason = %req.reason, "snapshot queued");
+                Ok(seq)
+            }
+            Some(r) => {
+                tracing::warn!(seq, kind = req.kind.as_str(), select = %req.select, reason = %req.reason,
+                    refused_budget = self.counters.refused_budget.load(Ordering::Relaxed),
+                    refused_queue = self.counters.refused_queue.load(Ordering::Relaxed),
+                    "snapshot refused: {r}");
+                rec.state = State::Refused { why: r.to_string() };
+                self.push(rec);
+                Err(r)
+            }
         }
+    }
+
+    fn push(&self, rec: Record) {
+        let mut r = lock(&self.recent);
+        if let Some(x) = r.iter_mut().find(|x| x.seq == rec.seq) {
+            *x = rec;
+            return;
+        }
+        if r.len() >= RECENT {
+            r.pop_front();
+        }
+        r.push_back(rec);
+    }
+
+    /// The recent requests, oldest first.
+    pub fn recent(&self) -> Vec<Record> {
+        lock(&self.recent).iter().cloned().collect()
+    }
+
+    /// The record of one request, if still in the ring.
+    pub fn record(&self, seq: u64) -> Option<Record> {
+        lock(&self.recent).iter().find(|r| r.seq == seq).cloned()
+    }
+
+    pub fn budget_left(&self) -> u32 {
+        let b = lock(&self.budget);
+        let used = b
+            .iter()
+            .filter(|t| t.elapsed() < Duration::from_secs(3600))
+            .count() as u32;
+        self.per_hour.saturating_sub(used)
+    }
+
+    pub fn per_hour(&self) -> u32 {
+        self.per_hour
     }
 }
 
-fn worker(
-    rx: Receiver<Request>,
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Worker {
     cfg: SnapshotConfig,
     jvm: JvmConfig,
     roots: Roots,
     dir: PathBuf,
-    c: Arc<Counters>,
-) {
-    let mut recent: Vec<Instant> = Vec::new();
-    for req in rx {
-        recent.retain(|t| t.elapsed() < Duration::from_secs(3600));
-        if recent.len() as u32 >= cfg.budget_per_hour {
-            let n = c.refused_budget.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::warn!(request = ?req, budget = cfg.budget_per_hour, refused_total = n, "snapshot budget for this hour used up; request refused");
-            continue;
-        }
-        recent.push(Instant::now());
-        let started = Instant::now();
-        match take(req, &cfg, &jvm, &roots, &dir) {
-            Ok(path) => {
-                c.taken.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(request = ?req, path = %path.display(), took = ?started.elapsed(), "snapshot written");
-            }
-            Err(e) => {
-                c.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(request = ?req, error = %format!("{e:#}"), "snapshot failed");
-            }
-        }
-        prune(&dir, cfg.keep);
-    }
+    latest: Latest,
+    counters: Arc<Counters>,
+    recent: Arc<Mutex<VecDeque<Record>>>,
 }
 
-/// Writes one snapshot directory atomically: built under a temporary name, renamed when complete.
-fn take(
-    req: Request,
-    cfg: &SnapshotConfig,
-    jvm: &JvmConfig,
-    roots: &Roots,
-    dir: &Path,
-) -> anyhow::Result<PathBuf> {
-    let stamp = crate::collect::now_ms();
-    let kind = match req {
-        Request::Dumps => "dumps",
-        Request::Bundle => "bundle",
-    };
-    let name = format!("{stamp}-{kind}");
-    std::fs::create_dir_all(dir)?;
-    // Never fill the disk of the host we watch: a bundle needs a few MB, keep a wide margin.
-    let st = nix::sys::statvfs::statvfs(dir)?;
-    #[allow(clippy::unnecessary_cast)]
-    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
-    anyhow::ensure!(
-        free >= MIN_FREE,
-        "{}: only {} MB free, {} MB required; snapshot not taken",
-        dir.display(),
-        free >> 20,
-        MIN_FREE >> 20
-    );
-    let tmp = dir.join(format!(".{name}.partial"));
-    std::fs::create_dir_all(&tmp)?;
-    let opts = attach::AttachOptions {
-        timeout: cfg.timeout.0,
-        proc_root: roots.proc.clone(),
-    };
-    let jvms = discover::discover(roots, jvm);
-    let mut manifest = Vec::new();
-    let rounds = if req == Request::Bundle {
-        cfg.bundle_dumps.max(1)
-    } else {
-        1
-    };
-    let mut dumps: Vec<Vec<threaddump::ThreadDump>> = vec![Vec::new(); jvms.len()];
-    let mut cpu: Vec<Option<analysis::ThreadCpu>> = vec![None; jvms.len()];
-    for round in 0..rounds {
-        if round > 0 {
-            std::thread::sleep(cfg.bundle_every.0);
+impl Worker {
+    fn set(&self, seq: u64, state: State) {
+        if let Some(r) = lock(&self.recent).iter_mut().find(|r| r.seq == seq) {
+            r.state = state;
         }
-        for (i, j) in jvms.iter().enumerate() {
-            if req == Request::Bundle && round + 1 == rounds {
-                cpu[i] = analysis::sample_thread_cpu(j.pid, Duration::from_millis(500)).ok();
-            }
-            match attach::thread_dump(j.pid, &opts) {
-                Ok(text) => {
-                    let f = format!("{}-{}-threads-{}.txt", j.pid, safe(&j.app), round + 1);
-                    std::fs::write(tmp.join(&f), &text)?;
-                    dumps[i].push(threaddump::parse(&text));
-                    // Rules read the BLOCKED threads of the latest dump (jvm.blocked_threads).
-                    super::figures::note_dump(j.pid, &dumps[i][dumps[i].len() - 1]);
-                    manifest.push(serde_json::json!({"pid": j.pid, "app": j.app, "file": f}));
+    }
+
+    fn run(self, rx: Receiver<Queued>) {
+        for Queued { seq, req } in rx {
+            self.set(seq, State::Running);
+            let started = Instant::now();
+            let job = bundle::Job {
+                req: &req,
+                cfg: &self.cfg,
+                jvm: &self.jvm,
+                roots: &self.roots,
+                dir: &self.dir,
+                latest: &self.latest,
+            };
+            // A bug met in one snapshot must not end the worker and with it every later snapshot.
+            let taken =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle::take(&job)))
+                    .unwrap_or_else(|_| {
+                        Err(anyhow::anyhow!(
+                            "internal error (panic) while writing; see the log"
+                        ))
+                    });
+            match taken {
+                Ok(Written {
+                    id,
+                    path,
+                    jvms,
+                    errors,
+                }) => {
+                    self.counters.taken.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(seq, kind = req.kind.as_str(), reason = %req.reason, path = %path.display(), took = ?started.elapsed(), "snapshot written");
+                    self.set(
+                        seq,
+                        State::Done {
+                            id,
+                            path,
+                            took_ms: started.elapsed().as_millis() as u64,
+                            jvms,
+                            errors,
+                        },
+                    );
                 }
-                Err(e) => manifest
-                    .push(serde_json::json!({"pid": j.pid, "app": j.app, "error": e.to_string()})),
+                Err(e) => {
+                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    let error = format!("{e:#}");
+                    tracing::warn!(seq, kind = req.kind.as_str(), reason = %req.reason, error = %error, "snapshot failed");
+                    self.set(seq, State::Failed { error });
+                }
+            }
+            let p = bundle::prune(&self.dir, self.cfg.keep, self.cfg.max_total_size.0);
+            if p.removed > 0 {
+                tracing::info!(
+                    removed = p.removed,
+                    freed_bytes = p.freed,
+                    kept = p.kept,
+                    "old snapshots pruned"
+                );
             }
         }
     }
-    if req == Request::Bundle {
-        for (i, j) in jvms.iter().enumerate() {
-            if let Ok(h) = attach::class_histogram(j.pid, false, &opts) {
-                std::fs::write(
-                    tmp.join(format!("{}-{}-histogram.txt", j.pid, safe(&j.app))),
-                    h,
-                )?;
-            }
-            if !dumps[i].is_empty() {
-                let r = analysis::analyze(&dumps[i], cpu[i].as_ref());
-                std::fs::write(
-                    tmp.join(format!("{}-{}-report.txt", j.pid, safe(&j.app))),
-                    r.to_text(),
-                )?;
-            }
-        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_is_bounded() {
+        let r = Request::new(Kind::Dump, Select::All, Reason::Rule("x".into()))
+            .with_context((0..500).map(|i| format!("line {i} {}", "é".repeat(3000))));
+        assert_eq!(r.context.len(), MAX_CONTEXT_LINES + 1);
+        assert!(r.context[0].len() <= MAX_CONTEXT_LINE + 6);
+        assert_eq!(r.context.last().unwrap(), "[300 more line(s) not kept]");
     }
-    std::fs::write(
-        tmp.join("manifest.json"),
-        serde_json::to_string_pretty(
-            &serde_json::json!({"kind": kind, "timestamp_ms": stamp, "jvms": manifest}),
-        )?,
-    )?;
-    let done = dir.join(&name);
-    std::fs::rename(&tmp, &done)?;
-    Ok(done)
-}
 
-fn safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// Keeps the newest `keep` snapshot directories.
-fn prune(dir: &Path, keep: usize) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut all: Vec<PathBuf> = rd
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    all.sort();
-    let n = all.len().saturating_sub(keep);
-    for p in all.into_iter().take(n) {
-        let _ = std::fs::remove_dir_all(p);
+    #[test]
+    fn budget_and_queue_refuse_without_blocking() {
+        // A worker that never runs: the channel's receiver is held by the test.
+        let (tx, _rx) = sync_channel(QUEUE);
+        let s = Snapshots {
+            tx,
+            counters: Arc::default(),
+            recent: Arc::default(),
+            budget: Arc::default(),
+            per_hour: 6,
+            seq: Arc::default(),
+            dir: PathBuf::new(),
+        };
+        let outcomes: Vec<_> = (0..8).map(|_| s.submit(Request::Dumps)).collect();
+        assert!(outcomes[..QUEUE].iter().all(|o| o.is_ok()), "{outcomes:?}");
+        assert_eq!(outcomes[QUEUE], Err(Refusal::QueueFull { capacity: QUEUE }));
+        // Refused by a full queue does not spend budget; drain and the budget (6) holds.
+        assert_eq!(s.budget_left(), 2);
+        assert_eq!(s.recent().len(), 8);
+        assert!(matches!(s.record(5).unwrap().state, State::Refused { .. }));
+        drop(_rx);
+        let (tx, rx) = sync_channel(QUEUE);
+        let s = Snapshots { tx, ..s };
+        assert!(s.submit(Request::Bundle).is_ok());
+        assert!(s.submit(Request::Bundle).is_ok());
+        assert!(matches!(
+            s.submit(Request::Bundle),
+            Err(Refusal::Budget { per_hour: 6, .. })
+        ));
+        assert_eq!(s.counters.refused_budget.load(Ordering::Relaxed), 1);
+        drop(rx);
     }
 }

@@ -1,0 +1,54 @@
+//! Spool throughput: appending batches (with and without the fdatasync that guards each batch against a crash),
+//! and reading + acknowledging them back, on the disk of the data dir (run from the repo: target/ is on the same
+//! file system as /var/lib/wasp on most hosts). Figures and their meaning: docs/shipping.md.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use wasp::ship::spool::{Record, Spool};
+
+fn record(size: usize) -> Record {
+    Record {
+        kind: 0,
+        items: 1000,
+        min_ts_ms: 1,
+        max_ts_ms: 2,
+        created_ms: 1,
+        body: (0..size).map(|i| (i * 31 % 251) as u8).collect(),
+    }
+}
+
+fn spool(c: &mut Criterion) {
+    // 20 KB is about one collection's remote-write body (1,000 samples, snappy) on this host.
+    let rec = record(20_000);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut g = c.benchmark_group("spool");
+    g.throughput(Throughput::Bytes(rec.body.len() as u64));
+    for sync in [true, false] {
+        let d = dir.path().join(format!("s{sync}"));
+        let (mut s, _) = Spool::open(&d, 64 << 20, 0, sync).unwrap();
+        let name = if sync {
+            "append 20 KB + fdatasync"
+        } else {
+            "append 20 KB, no sync"
+        };
+        // Drop-oldest keeps the spool at its 64 MB bound however long criterion runs.
+        g.bench_function(name, |b| b.iter(|| s.append(&rec).unwrap()));
+    }
+    let d = dir.path().join("read");
+    let s = std::cell::RefCell::new(Spool::open(&d, 1 << 30, 0, false).unwrap().0);
+    g.bench_function("read + ack 20 KB", |b| {
+        b.iter_batched(
+            || s.borrow_mut().append(&rec).unwrap(),
+            |_| {
+                let mut s = s.borrow_mut();
+                let (next, r) = s.peek().unwrap().unwrap();
+                s.ack(next).unwrap();
+                r.items
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, spool);
+criterion_main!(benches);

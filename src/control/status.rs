@@ -1,0 +1,119 @@
+//! The built-in sections of `wasp status`: the agent itself, the collection (last time, duration, errors,
+//! the JVMs it watches) and the snapshots (counters, budget, recent triggers with their outcome).
+
+use super::StatusProvider;
+use super::server::ControlCounters;
+use crate::collect::Latest;
+use crate::serve::http;
+use crate::trigger::bundle::utc;
+use crate::trigger::snapshot::Snapshots;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, UNIX_EPOCH};
+
+pub struct AgentStatus {
+    pub started: Instant,
+    pub config: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+    pub control: Arc<ControlCounters>,
+}
+
+impl StatusProvider for AgentStatus {
+    fn name(&self) -> String {
+        "agent".into()
+    }
+    fn status(&self) -> Value {
+        let c = &self.control;
+        json!({
+            "pid": std::process::id(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": self.started.elapsed().as_secs(),
+            "config": self.config.as_ref().map(|p| p.display().to_string()).unwrap_or("embedded defaults".into()),
+            "data_dir": self.data_dir,
+            "control_socket": self.socket,
+            "control_requests": c.served.load(Ordering::Relaxed),
+            "control_refused_peers": c.refused_peers.load(Ordering::Relaxed),
+            "control_refused_busy": c.refused_busy.load(Ordering::Relaxed),
+            "control_bad_requests": c.bad_requests.load(Ordering::Relaxed),
+        })
+    }
+}
+
+pub struct CollectionStatus {
+    pub shared: http::Shared,
+    pub latest: Latest,
+}
+
+impl StatusProvider for CollectionStatus {
+    fn name(&self) -> String {
+        "collection".into()
+    }
+    fn status(&self) -> Value {
+        let (interval, last_wall) = {
+            let p = self.shared.read().unwrap_or_else(|e| e.into_inner());
+            (p.interval, p.last_ok_wall)
+        };
+        let latest = self
+            .latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let last_ms = last_wall
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64);
+        let mut v = json!({
+            "interval_s": interval.as_secs_f64(),
+            "last": last_ms.map(utc),
+            "age_s": last_ms.map(|ms| (crate::collect::now_ms() - ms) as f64 / 1000.0),
+        });
+        if let Some(l) = latest {
+            let c = &l.collection;
+            v["took_ms"] = json!(l.took.as_secs_f64() * 1000.0);
+            v["errors"] = json!(
+                c.errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.collector, e.message))
+                    .collect::<Vec<_>>()
+            );
+            v["jvms"] = json!(
+                c.jvms
+                    .iter()
+                    .map(|j| json!({
+                        "pid": j.pid,
+                        "app": j.app,
+                        "user": j.user,
+                        "main": j.main,
+                        "measurable": j.measurable,
+                        "reason": j.reason,
+                    }))
+                    .collect::<Vec<_>>()
+            );
+        }
+        v
+    }
+}
+
+pub struct SnapshotStatus(pub Snapshots);
+
+impl StatusProvider for SnapshotStatus {
+    fn name(&self) -> String {
+        "snapshots".into()
+    }
+    fn status(&self) -> Value {
+        let s = &self.0;
+        let c = &s.counters;
+        json!({
+            "dir": s.dir,
+            "taken": c.taken.load(Ordering::Relaxed),
+            "failed": c.failed.load(Ordering::Relaxed),
+            "refused_budget": c.refused_budget.load(Ordering::Relaxed),
+            "refused_queue": c.refused_queue.load(Ordering::Relaxed),
+            "budget_per_hour": s.per_hour(),
+            "budget_left": s.budget_left(),
+            "recent": s.recent(),
+        })
+    }
+}
