@@ -231,8 +231,8 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rules and schedules ask the snapshot worker through this: the JVM a per-JVM rule fired for (every JVM for
-/// host rules), the rule or schedule as the reason, and the matched log lines and figures as context.
+/// Rules and schedules ask the snapshot worker through this: the JVM a per-JVM rule fired for, the JVMs in a
+/// host rule's scope, or every JVM, the rule or schedule as the reason, and the matched log lines and figures as context.
 fn snapshot_sink(
     snapshots: crate::trigger::snapshot::Snapshots,
 ) -> crate::trigger::action::SnapshotSink {
@@ -244,7 +244,11 @@ fn snapshot_sink(
             SnapshotKind::Histo => Kind::Histo,
             SnapshotKind::Bundle => Kind::Bundle,
         };
-        let select = f.pid.map(Select::Pid).unwrap_or(Select::All);
+        let select = match (f.pid, f.jvms.is_empty()) {
+            (Some(p), _) => Select::Pid(p),
+            (None, false) => Select::Apps(f.jvms.clone()),
+            (None, true) => Select::All,
+        };
         let reason = if f.source == "schedule" {
             Reason::Schedule(f.rule.clone())
         } else {

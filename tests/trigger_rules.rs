@@ -633,8 +633,8 @@ fn bad_rules_are_config_errors_at_their_line_and_column() {
     assert_eq!(e.line, 4, "{e}");
     let e = parse("[[checks]]\nname = \"c\"\ntcp = \"nohost\"\n").unwrap_err();
     assert_eq!((e.line, e.column), (3, 1), "{e}");
-    let e = parse("[[rules]]\nname = \"a\"\nwhen = \"host.cpu_busy_pct > 1\"\nscope = \"x\"\ndo = [\"log\"]\n").unwrap_err();
-    assert_eq!((e.line, e.column), (4, 1), "{e}");
+    let e = parse("[[rules]]\nname = \"a\"\nwhen = \"host.cpu_busy_pct > 1\"\nscope = \"(\"\ndo = [\"log\"]\n").unwrap_err();
+    assert_eq!((e.line, e.column), (4, 9), "{e}");
     // One watch too many: at the 17th watch's name.
     let many: String = (0..17)
         .map(|i| format!("[[logs]]\nname = \"w{i}\"\npath = \"/var/log/w{i}.log\"\n"))

@@ -117,6 +117,9 @@ pub struct Firing {
     pub pid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// A host rule with a scope: the app names of the JVMs its snapshots take.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jvms: Vec<String>,
     /// The figures the condition reads, as they were when it fired.
     pub figures: BTreeMap<String, f64>,
     /// Last matched lines of the log watches the condition reads.
@@ -588,6 +591,7 @@ mod tests {
             host: "h".into(),
             pid: Some(42),
             app: Some("billing".into()),
+            jvms: Vec::new(),
             figures: [("host.cpu_busy_pct".to_string(), 50.0)].into(),
             log_lines: Vec::new(),
         }

@@ -115,6 +115,7 @@ impl Triggers {
                 host: c.hostname.clone(),
                 pid,
                 app,
+                jvms: Vec::new(),
                 figures: BTreeMap::new(),
                 log_lines: Vec::new(),
             };

@@ -2,7 +2,8 @@
 //!
 //! Evaluated once per collection on what the loop already holds: no I/O, a few comparisons per rule. A rule
 //! that reads any `jvm.*` figure is per JVM: it is evaluated, held and cooled down for each JVM on its own
-//! (optionally only those whose app name matches `scope`), and its actions get that JVM.
+//! (optionally only those whose app name matches `scope`), and its actions get that JVM. A host rule with a
+//! `scope` fires once, and its snapshots take the JVMs in scope.
 //!
 //! A condition whose figures are missing in a collection (a collector skipped, a JVM without counters) is
 //! unknown: it neither fires nor resets the `for` clock.
@@ -29,7 +30,8 @@ pub struct RuleConfig {
     /// After firing, the rule (for that JVM) stays quiet this long.
     #[serde(default = "default_cooldown")]
     pub cooldown: Dur,
-    /// Per-JVM rules: only JVMs whose app name matches this regular expression.
+    /// JVMs whose app name matches this regular expression: the only ones a per-JVM rule is evaluated for;
+    /// the ones a host rule's snapshots take (default: every JVM).
     #[serde(default)]
     pub scope: Option<Pattern>,
     #[serde(rename = "do")]
@@ -88,13 +90,6 @@ pub fn compile(
         let per_jvm = figs.iter().any(|(f, _)| f.is_jvm());
         let mut logs: Vec<usize> = figs.iter().filter_map(|(f, _)| f.log_watch()).collect();
         logs.dedup();
-        if r.scope.is_some() && !per_jvm {
-            return Err((
-                i,
-                Place::Key("scope"),
-                "scope selects JVMs, but this condition reads no jvm.* figure".into(),
-            ));
-        }
         let plan = Plan {
             actions: r.actions.clone(),
             script: r.script.clone(),
@@ -237,6 +232,15 @@ impl Engine {
                         host: c.hostname.clone(),
                         pid: jvm.map(|j| j.pid),
                         app: jvm.map(|j| j.app.clone()),
+                        jvms: match (&rule.scope, jvm) {
+                            (Some(s), None) => c
+                                .jvms
+                                .iter()
+                                .filter(|j| s.is_match(&j.app))
+                                .map(|j| j.app.clone())
+                                .collect(),
+                            _ => Vec::new(),
+                        },
                         figures,
                         log_lines,
                     },
@@ -386,6 +390,25 @@ mod tests {
     }
 
     #[test]
+    fn a_host_rule_with_a_scope_names_the_jvms_for_its_snapshots() {
+        let mut r = rule("host.cpu_busy_pct > 40", 0, 60);
+        r.scope = Some(Pattern::new("^shop").unwrap());
+        let mut e = engine(r);
+        let mut c = host(90.0);
+        for (pid, app) in [(1, "shop-a"), (2, "orders"), (3, "shop-b")] {
+            c.jvms.push(Jvm {
+                pid,
+                app: app.into(),
+                ..Default::default()
+            });
+        }
+        let f = e.evaluate(&c, &View::default(), Instant::now(), &|_| Vec::new());
+        assert_eq!(f.len(), 1, "a host rule fires once");
+        assert_eq!(f[0].1.pid, None);
+        assert_eq!(f[0].1.jvms, ["shop-a", "shop-b"]);
+    }
+
+    #[test]
     fn errors_name_the_place() {
         let cat = Catalogue {
             logs: &[],
@@ -400,7 +423,10 @@ mod tests {
         assert_eq!(e.1, Place::When(27));
         let mut r = rule("host.cpu_busy_pct > 40", 0, 0);
         r.scope = Some(Pattern::new("x").unwrap());
-        assert_eq!(compile(&[r], &cat).err().unwrap().1, Place::Key("scope"));
+        assert!(
+            compile(&[r], &cat).is_ok(),
+            "a host rule's scope selects its snapshots' JVMs"
+        );
         let e = compile(&[rule("log.x.oom > 0", 0, 0)], &cat).err().unwrap();
         assert!(e.2.contains("no [[logs]] watch"), "{e:?}");
     }

@@ -1,0 +1,231 @@
+//! The Tomcat acceptance through a rule: a real Tomcat (Debian's tomcat10) whose request pool (maxThreads 8)
+//! is exhausted by a webapp whose requests pile up behind a locked backend call. wasp's HTTP service check
+//! stops getting answers, a host rule scoped to that Tomcat fires, and the bundle it asks for — of that
+//! Tomcat only, with the rule as its reason — says "request thread pool exhausted" with the blocking frame.
+//! (tests/tomcat_pool.rs takes the same bundle with `wasp trigger`.)
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CATALINA_HOME: &str = "/usr/share/tomcat10";
+
+fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(wait)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut b = [0u8; 4096];
+    let n = s.read(&mut b).ok()?;
+    (n > 0).then(|| String::from_utf8_lossy(&b[..n]).into_owned())
+}
+
+/// A CATALINA_BASE with the fixture's server.xml on `port` and the compiled shop webapp.
+fn catalina_base(base: &Path, port: u16) {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tomcat");
+    for d in [
+        "conf",
+        "logs",
+        "temp",
+        "work",
+        "webapps/shop/WEB-INF/classes",
+    ] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    let xml = std::fs::read_to_string(fx.join("server.xml"))
+        .unwrap()
+        .replace("@PORT@", &port.to_string());
+    std::fs::write(base.join("conf/server.xml"), xml).unwrap();
+    std::fs::copy(
+        fx.join("web.xml"),
+        base.join("webapps/shop/WEB-INF/web.xml"),
+    )
+    .unwrap();
+    let ok = Command::new("javac")
+        .args(["--release", "17", "-cp"])
+        .arg(Path::new(CATALINA_HOME).join("lib/servlet-api.jar"))
+        .arg("-d")
+        .arg(base.join("webapps/shop/WEB-INF/classes"))
+        .arg(fx.join("StockServlet.java"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "javac failed");
+}
+
+fn metric(port: u16, sample: &str) -> Option<f64> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.lines().find_map(|l| {
+        let (name, v) = l.rsplit_once(' ')?;
+        (name == sample).then(|| v.parse().ok())?
+    })
+}
+
+#[test]
+fn a_rule_on_the_service_check_bundles_the_exhausted_tomcat() {
+    if !require("java") || !require("javac") {
+        return;
+    }
+    if !Path::new(CATALINA_HOME).join("bin/bootstrap.jar").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "tomcat10 is not installed; scripts/test.sh installs it"
+        );
+        eprintln!("skipping: tomcat10 not installed (run scripts/test.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // A base of its own name, so that the scope selects this Tomcat and no other test's.
+    let name = format!("shop-{port}");
+    let base = dir.path().join(&name);
+    catalina_base(&base, port);
+    let home = PathBuf::from(CATALINA_HOME);
+    let tomcat = Reaped(
+        Command::new("/usr/bin/java")
+            .arg("-Xmx128m")
+            .arg(format!("-Dcatalina.home={}", home.display()))
+            .arg(format!("-Dcatalina.base={}", base.display()))
+            .arg(format!("-Djava.io.tmpdir={}", base.join("temp").display()))
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}",
+                home.join("bin/bootstrap.jar").display(),
+                home.join("bin/tomcat-juli.jar").display()
+            ))
+            .args(["org.apache.catalina.startup.Bootstrap", "start"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("catalina.out")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let tpid = tomcat.0.id();
+    let t = Instant::now();
+    while !get(port, "/shop/stock?ping=1", Duration::from_secs(2))
+        .is_some_and(|r| r.starts_with("HTTP/1.1 200 "))
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "Tomcat did not answer within 30 s: {}",
+            std::fs::read_to_string(dir.path().join("catalina.out")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let data = dir.path().join("data");
+    let wport = free_port();
+    let cfg = dir.path().join("wasp.toml");
+    // The check's 1 s timeout: an idle Tomcat answers the ping in milliseconds; for 2 s means two failed checks.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"500ms\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{wport}\"\n\
+             [snapshots]\nbundle_dumps = 3\nbundle_every = \"500ms\"\n\
+             [[checks]]\nname = \"shop\"\nhttp = \"http://127.0.0.1:{port}/shop/stock?ping=1\"\ninterval = \"500ms\"\ntimeout = \"1s\"\n\
+             [[rules]]\nname = \"shop-stuck\"\nwhen = \"not check.shop.up\"\nfor = \"2s\"\ncooldown = \"10m\"\n\
+             scope = \"^tomcat:{name}$\"\ndo = [\"bundle\", \"log\"]\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let _agent = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("agent.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while metric(wport, "wasp_check_up{check=\"shop\"}") != Some(1.0) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the check never saw Tomcat up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        metric(wport, "wasp_rule_fired_total{rule=\"shop-stuck\"}"),
+        Some(0.0)
+    );
+
+    // 12 requests for 8 threads: 8 pile up behind the lock, 4 wait in the accept queue.
+    let mut waiting = Vec::new();
+    for i in 0..12 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET /shop/stock?sku={i} HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        )
+        .unwrap();
+        waiting.push(s);
+    }
+    // The rule fires by itself, and its bundle appears.
+    let snaps = data.join("snapshots");
+    let t = Instant::now();
+    let bundle = loop {
+        let found = std::fs::read_dir(&snaps).ok().and_then(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with("-bundle"))
+        });
+        if let Some(b) = found {
+            break b;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no bundle within 60 s: {}",
+            std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(metric(wport, "wasp_check_up{check=\"shop\"}"), Some(0.0));
+    assert_eq!(
+        metric(wport, "wasp_rule_fired_total{rule=\"shop-stuck\"}"),
+        Some(1.0)
+    );
+    let report = std::fs::read_to_string(bundle.join("report.txt")).unwrap();
+    let pool = format!("http-nio-127.0.0.1-{port}");
+    let verdict = format!(
+        "* request thread pool exhausted: all 8 threads of {pool} busy, none waiting for work; 8 at \
+         shop.Inventory.lookup(StockServlet.java:"
+    );
+    assert!(report.contains(&verdict), "{report}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["reason"]["source"], "rule", "{manifest}");
+    assert_eq!(manifest["reason"]["name"], "shop-stuck", "{manifest}");
+    // Of that Tomcat only.
+    for e in std::fs::read_dir(&bundle).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.contains("-threads-") {
+            assert!(
+                n.starts_with(&format!("{tpid}-")),
+                "{n} in a bundle of {tpid}"
+            );
+        }
+    }
+    let context = std::fs::read_to_string(bundle.join("context.txt")).unwrap();
+    assert!(
+        context.contains("rule shop-stuck: not check.shop.up"),
+        "{context}"
+    );
+    drop(waiting);
+}
