@@ -141,6 +141,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         rt.handle(),
         snapshot_sink(snapshots.clone()),
     )?;
+    let trigger_status = triggers.status();
     let control_counters = Arc::new(crate::control::server::ControlCounters::default());
     // The counters of the snapshot worker and the control socket, in every exposition.
     let hooks: Vec<MetricsHook> = {
@@ -193,6 +194,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     control
         .providers
         .register(Arc::new(ShippingSection(shipping)));
+    control.providers.register(Arc::new(trigger_status));
     let notifier = Notifier::from_env();
     rt.block_on(async {
         if let Some(l) = listener {

@@ -575,6 +575,24 @@ fn service_checks_see_a_real_server_come_and_go_and_a_rule_fires_on_it() {
         metric(port, "wasp_rule_fired_total{rule=\"web-down\"}"),
         Some(0.0)
     );
+    // `wasp status` shows the checks and the rule, through the control socket.
+    let st = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["status", "--config"])
+        .arg(dir.path().join("wasp.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        text.contains("triggers:"),
+        "{text}{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(text.contains("  check web: up, "), "{text}");
+    assert!(text.contains(", HTTP 200; "), "{text}");
+    assert!(
+        text.contains("  rule web-down: holding 0, fired 0, suppressed 0: not check.web.up"),
+        "{text}"
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     server.join().unwrap();
     wait_for("the checks down", Duration::from_secs(5), || {

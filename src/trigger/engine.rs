@@ -17,6 +17,7 @@ use std::path::Path;
 use std::time::Instant;
 
 pub struct Triggers {
+    status: TriggerStatus,
     engine: Engine,
     schedules: Vec<(ScheduleConfig, Timer, u64)>,
     sources: Sources,
@@ -51,6 +52,7 @@ impl Triggers {
             );
         }
         Ok(Triggers {
+            status: TriggerStatus::default(),
             engine: Engine::new(rules),
             schedules: timers(&cfg.schedules),
             sources: Sources::new(logs, checks),
@@ -137,6 +139,71 @@ impl Triggers {
             }
         }
         self.add_metrics(m);
+        self.publish_status();
+    }
+
+    /// The `wasp status` section, for the control socket; updated once per collection.
+    pub fn status(&self) -> TriggerStatus {
+        self.status.clone()
+    }
+
+    fn publish_status(&self) {
+        if self.engine.rules.is_empty()
+            && self.schedules.is_empty()
+            && self.logs.is_empty()
+            && self.checks.is_empty()
+        {
+            return;
+        }
+        let mut m = serde_json::Map::new();
+        for (k, v) in self.engine.status_lines() {
+            m.insert(k, v.into());
+        }
+        for (s, _, n) in &self.schedules {
+            m.insert(format!("schedule {}", s.name), format!("fired {n}").into());
+        }
+        for (c, st) in &self.sources.logs.watches {
+            let st = logwatch::lock(st).clone();
+            let pats: Vec<String> = c
+                .patterns
+                .keys()
+                .zip(&st.counts)
+                .map(|(p, n)| format!("{p} {n}"))
+                .collect();
+            m.insert(
+                format!("log {}", c.name),
+                format!(
+                    "{} files, {} lines, silent for {:.0} s; {}",
+                    st.files,
+                    st.lines,
+                    logwatch::silence(&st),
+                    pats.join(", ")
+                )
+                .into(),
+            );
+        }
+        for (c, st) in &self.sources.checks.checks {
+            let st = check::lock(st).clone();
+            let state = match st.up {
+                None => "not checked yet".to_string(),
+                Some(true) => "up".into(),
+                Some(false) => format!("DOWN ({})", st.last_error.as_deref().unwrap_or("?")),
+            };
+            let lat = st
+                .latency
+                .map(|l| format!(", {:.1} ms", l * 1000.0))
+                .unwrap_or_default();
+            let http = st.status.map(|s| format!(", HTTP {s}")).unwrap_or_default();
+            m.insert(
+                format!("check {}", c.name),
+                format!(
+                    "{state}{lat}{http}; {} checks, {} failed",
+                    st.total, st.failures
+                )
+                .into(),
+            );
+        }
+        *self.status.0.lock().unwrap_or_else(|e| e.into_inner()) = serde_json::Value::Object(m);
     }
 
     fn add_metrics(&self, m: &mut MetricSet) {
@@ -153,6 +220,19 @@ impl Triggers {
         self.actions.add_metrics(m);
         log_metrics(&self.sources.logs, m);
         check_metrics(&self.sources.checks, m);
+    }
+}
+
+/// The `triggers` section of `wasp status`: rules, schedules, log watches and checks, one line each.
+#[derive(Clone, Default)]
+pub struct TriggerStatus(std::sync::Arc<std::sync::Mutex<serde_json::Value>>);
+
+impl crate::control::StatusProvider for TriggerStatus {
+    fn name(&self) -> String {
+        "triggers".into()
+    }
+    fn status(&self) -> serde_json::Value {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -126,6 +126,9 @@ struct Stats {
     fired: u64,
     suppressed: u64,
     holding: u64,
+    /// Collection time of the last firing, and the JVM it was for.
+    last_ms: Option<i64>,
+    last_pid: Option<u32>,
 }
 
 pub struct Engine {
@@ -212,6 +215,8 @@ impl Engine {
                 }
                 st.last_fired = Some(now);
                 self.stats[ri].fired += 1;
+                self.stats[ri].last_ms = Some(c.timestamp_ms);
+                self.stats[ri].last_pid = jvm.map(|j| j.pid);
                 let mut figures = BTreeMap::new();
                 for (f, text) in rule.expr.figures() {
                     if let Some(v) = view.value(f, c, jvm) {
@@ -250,6 +255,28 @@ impl Engine {
         // A JVM that is gone takes its rule states with it (bounded by the JVMs present).
         self.states.retain(|k, _| live.contains(k));
         out
+    }
+
+    /// One line per rule for `wasp status`: "holding 1, fired 3, last 2026-...Z (pid 4242): when".
+    pub fn status_lines(&self) -> Vec<(String, String)> {
+        self.rules
+            .iter()
+            .zip(&self.stats)
+            .map(|(r, s)| {
+                let last = match (s.last_ms, s.last_pid) {
+                    (Some(t), Some(p)) => format!(", last {} (pid {p})", super::bundle::utc(t)),
+                    (Some(t), None) => format!(", last {}", super::bundle::utc(t)),
+                    _ => String::new(),
+                };
+                (
+                    format!("rule {}", r.name),
+                    format!(
+                        "holding {}, fired {}, suppressed {}{last}: {}",
+                        s.holding, s.fired, s.suppressed, r.when
+                    ),
+                )
+            })
+            .collect()
     }
 
     pub fn add_metrics(&self, m: &mut MetricSet) {
