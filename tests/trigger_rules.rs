@@ -256,7 +256,7 @@ fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
         port,
         "500ms",
         &format!(
-            "[[schedules]]\nname = \"dumps\"\ndo = [\"dump\"]\nevery = \"2s\"\napp = \"^{app}$\"\n\
+            "[[schedules]]\nname = \"dumps\"\ndo = [\"dump\", \"histo\"]\nevery = \"2s\"\napp = \"^{app}$\"\n\
              [[rules]]\nname = \"blocked\"\nwhen = \"jvm.blocked_threads >= 2\"\nscope = \"^{app}$\"\ndo = [\"log\"]\n"
         ),
     );
@@ -290,6 +290,16 @@ fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
             .unwrap();
     assert_eq!(manifest["reason"]["source"], "schedule", "{manifest}");
     assert_eq!(manifest["reason"]["name"], "dumps", "{manifest}");
+    // And its histogram, as a histogram snapshot of its own.
+    wait_for("the scheduled histogram", Duration::from_secs(20), || {
+        snapshots(dir.path()).iter().any(|s| {
+            s.to_string_lossy().ends_with("-histo")
+                && std::fs::read_dir(s).unwrap().flatten().any(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with(&format!("{pid}-")) && n.ends_with("histogram.txt")
+                })
+        })
+    });
     let ev = jsonl(dir.path())
         .into_iter()
         .find(|d| d["kind"] == "event" && d["labels"]["rule"] == "blocked")
