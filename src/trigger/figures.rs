@@ -101,7 +101,10 @@ pub const NAMES: &[(&str, &str)] = &[
         "TCP sockets in ESTAB; [PORT] for one local port",
     ),
     ("host.disk_util_max_pct", "highest iostat %util of any disk"),
-    ("host.fs_used_max_pct", "highest df use% of any file system"),
+    (
+        "host.fs_used_max_pct",
+        "highest df use% of any writable file system",
+    ),
     (
         "jvm.heap_pct",
         "heap used, % of its max (committed when no max)",
@@ -344,9 +347,11 @@ impl View {
             Fig::DiskUtilMax => c
                 .interval_s
                 .and_then(|_| c.disks.iter().map(|d| d.util).reduce(f64::max)),
+            // Read-only file systems (squashfs images, ISO mounts) are always full and never fill up.
             Fig::FsUsedMax => c
                 .filesystems
                 .iter()
+                .filter(|f| !f.readonly)
                 .map(|f| f.use_pct as f64)
                 .reduce(f64::max),
             Fig::JvmHeapPct => {
@@ -487,5 +492,40 @@ mod tests {
             cat.resolve("host.close_wait", Some("8080")).unwrap(),
             Fig::Tcp("CLOSE-WAIT", Some(8080))
         );
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    /// Every documented host figure resolves and has a value in a real collection of this host (a disk
+    /// figure only when the host has disks), and the values are what the model says.
+    #[test]
+    fn every_host_figure_has_a_value_on_this_host() {
+        let cfg = crate::config::Config::default();
+        let mut col = crate::collect::Collector::new(&cfg);
+        let _ = col.collect();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let c = col.collect();
+        let cat = Catalogue {
+            logs: &[],
+            checks: &[],
+        };
+        let v = View::default();
+        for (name, _) in NAMES.iter().filter(|(n, _)| n.starts_with("host.")) {
+            let f = cat.resolve(name, None).unwrap();
+            let x = v.value(&f, &c, None);
+            if *name == "host.disk_util_max_pct" && c.disks.is_empty() {
+                continue;
+            }
+            let x = x.unwrap_or_else(|| panic!("{name} has no value"));
+            assert!(x.is_finite() && x >= 0.0, "{name} = {x}");
+        }
+        let m = c.memory.as_ref().unwrap();
+        let avail = v.value(&Fig::MemAvailablePct, &c, None).unwrap();
+        assert!((avail - m.available as f64 * 100.0 / m.total as f64).abs() < 1e-9);
+        let busy = v.value(&Fig::CpuBusy, &c, None).unwrap();
+        assert!((0.0..=100.0 + 1e-9).contains(&busy), "{busy}");
     }
 }

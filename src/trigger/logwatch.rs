@@ -185,7 +185,10 @@ impl Follower {
         let names: Vec<String> = cfg.patterns.keys().cloned().collect();
         // Each pattern compiled alone when the config was read, so the set compiles too.
         let set = regex::RegexSet::new(cfg.patterns.values().map(|p| p.as_str()))
-            .unwrap_or_else(|_| regex::RegexSet::empty());
+            .unwrap_or_else(|e| {
+                tracing::error!(watch = %cfg.name, error = %e, "the watch's patterns do not compile together; it counts lines only");
+                regex::RegexSet::empty()
+            });
         let local = lock(&state).clone();
         Follower {
             cfg,
