@@ -83,6 +83,9 @@ pub struct WebhookConfig {
     /// Wait before the first retry; doubled for each next one, at most 1 minute.
     #[serde(default = "default_backoff")]
     pub backoff: Interval,
+    /// Extra request headers, e.g. { Authorization = "Bearer ..." } (the file is readable by root only).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 fn default_webhook_timeout() -> Interval {
@@ -514,12 +517,14 @@ async fn send_webhook(f: &Firing, w: &WebhookConfig, client: &reqwest::Client, c
     };
     let mut wait = w.backoff.0;
     for attempt in 0..=w.retries {
-        let req = client
+        let mut req = client
             .post(&w.url)
             .header("content-type", "application/json")
-            .timeout(w.timeout.0)
-            .body(body.clone())
-            .send();
+            .timeout(w.timeout.0);
+        for (k, v) in &w.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let req = req.body(body.clone()).send();
         let why = match tokio::time::timeout(w.timeout.0 + Duration::from_millis(100), req).await {
             Ok(Ok(r)) if r.status().is_success() => {
                 c.add(ActionKind::Webhook, "ok");
@@ -567,13 +572,22 @@ pub fn validate(plan: &Plan) -> Result<(), String> {
     match (&plan.webhook, wants(ActionKind::Webhook)) {
         (None, true) => Err("do has \"webhook\" but no webhook = { url = \"...\" } is set".into()),
         (Some(_), false) => Err("webhook is set but do does not include \"webhook\"".into()),
-        (Some(w), true) => match reqwest::Url::parse(&w.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
-            _ => Err(format!(
-                "webhook url \"{}\" must be an http:// or https:// URL",
-                w.url
-            )),
-        },
+        (Some(w), true) => {
+            for (k, v) in &w.headers {
+                if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()
+                    || reqwest::header::HeaderValue::from_str(v).is_err()
+                {
+                    return Err(format!("webhook header \"{k}\" is not a valid HTTP header"));
+                }
+            }
+            match reqwest::Url::parse(&w.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+                _ => Err(format!(
+                    "webhook url \"{}\" must be an http:// or https:// URL",
+                    w.url
+                )),
+            }
+        }
         _ => Ok(()),
     }
 }
@@ -657,6 +671,7 @@ mod tests {
             timeout: Interval::millis(500),
             retries: 2,
             backoff: Interval::millis(50),
+            headers: BTreeMap::new(),
         };
         let t = std::time::Instant::now();
         rt().block_on(send_webhook(&firing(), &w, &reqwest::Client::new(), &c));
@@ -720,6 +735,7 @@ mod tests {
                 timeout: Interval::secs(2),
                 retries: 3,
                 backoff: Interval::millis(50),
+                headers: [("X-Wasp-Test".to_string(), "yes".to_string())].into(),
             };
             send_webhook(&firing(), &w, &reqwest::Client::new(), &c).await;
             server.await.unwrap()
@@ -733,6 +749,12 @@ mod tests {
                 .0
                 .to_ascii_lowercase()
                 .contains("content-type: application/json")
+        );
+        assert!(
+            bodies[1]
+                .0
+                .to_ascii_lowercase()
+                .contains("x-wasp-test: yes")
         );
         let v: serde_json::Value = serde_json::from_str(&bodies[1].1).unwrap();
         assert_eq!(v["rule"], "r");
