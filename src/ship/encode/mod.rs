@@ -62,7 +62,7 @@ pub mod prw;
 use std::borrow::Cow;
 
 /// gzip of a whole body. The header carries no time or name, so the same input always gives the same bytes.
-/// Level 1: about three times less CPU than the default level 6 for bodies about 30% larger (benches/encode.rs);
+/// Level 1: about a third of the CPU of the default level 6 for bodies 20-50% larger (docs/shipping.md);
 /// the agent's core is scarcer than a few KB/s of network.
 pub fn gzip(body: &[u8]) -> Vec<u8> {
     use std::io::Write;
