@@ -810,6 +810,40 @@ mod tests {
         assert!(unsafe_script(&p).is_none());
     }
 
+    /// The queue to the runners is bounded: what does not fit is dropped and counted, never waited for.
+    #[test]
+    fn a_full_action_queue_drops_and_counts() {
+        let rt = rt();
+        // The runtime is not driven here, so nothing is taken off the queue: exactly QUEUE fit.
+        let a = Actions::start(rt.handle(), Box::new(|_, _| {}));
+        let s = ScriptConfig {
+            path: "/bin/true".into(),
+            args: vec![],
+            timeout: Interval::secs(1),
+            max_output: ByteSize(10),
+        };
+        let t = std::time::Instant::now();
+        for _ in 0..QUEUE + 36 {
+            a.hand_over(
+                ActionKind::Script,
+                Job::Script(Arc::new(firing()), s.clone()),
+            );
+        }
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "handing over waited"
+        );
+        assert_eq!(a.counters.get(ActionKind::Script, "dropped"), 36);
+        let mut m = MetricSet::default();
+        a.add_metrics(&mut m);
+        let fam = m
+            .families
+            .iter()
+            .find(|f| f.name == "wasp_actions_total")
+            .unwrap();
+        assert_eq!(fam.samples[0].value, 36.0);
+    }
+
     #[test]
     fn plan_validation() {
         let mut p = Plan {
