@@ -1,6 +1,7 @@
 //! Thread dumps through wasp's own attach client, against jstack on the same JVM (OpenJDK 17, and the JDK 25
-//! under /usr/lib/jvm when present): the same threads, states and lock owners; both deadlocks found; the
-//! busiest thread first; a JVM with attach disabled refused without a signal; a non-JVM a clear error.
+//! under /usr/lib/jvm when present, each with 2,000 idle threads): the same threads, states and lock owners;
+//! every deadlock found (two 2-cycles and a 3-cycle); the busiest thread first; a JVM with attach disabled
+//! refused without a signal; a non-JVM a clear error.
 
 mod common;
 use common::*;
@@ -12,25 +13,11 @@ use std::time::{Duration, Instant};
 use wasp::jvm::threaddump;
 
 fn classes() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes");
-    if !dir.join("Lab.class").exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/Lab.java");
-        assert!(
-            Command::new("javac")
-                .args(["--release", "17", "-d"])
-                .arg(&dir)
-                .arg(src)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-    dir
+    lab_classes(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes"))
 }
 
 /// Starts Lab and waits for its "ready" line (all threads, deadlocks included, are in place 300 ms later).
-fn lab(java: &Path, extra: &[&str]) -> (Reaped, Option<std::process::ChildStdout>) {
+fn lab(java: &Path, extra: &[&str], args: &[&str]) -> (Reaped, Option<std::process::ChildStdout>) {
     let mut j = Reaped(
         Command::new(java)
             .args(["-Xmx64m"])
@@ -38,6 +25,7 @@ fn lab(java: &Path, extra: &[&str]) -> (Reaped, Option<std::process::ChildStdout
             .arg("-cp")
             .arg(classes())
             .arg("Lab")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -104,7 +92,7 @@ fn rows(d: &threaddump::ThreadDump) -> BTreeSet<Row> {
 
 fn check_jvm(java: &Path) {
     let jstack = java.with_file_name("jstack");
-    let (j, _out) = lab(java, &[]);
+    let (j, _out) = lab(java, &[], &["idle=2000"]);
     let pid = j.0.id().to_string();
     let (ok, json, err) = wasp(&["dump", "threads", &pid, "--format", "json"]);
     assert!(ok, "{err}");
@@ -137,6 +125,31 @@ fn check_jvm(java: &Path) {
             .any(|(n, _, _)| n.contains("한글") && n.contains("\"quoted\"")),
         "{a:?}"
     );
+    let idle = a.iter().filter(|(n, _, _)| n.starts_with("idle-")).count();
+    assert_eq!(idle, 2000, "idle threads in both dumps");
+    // Every deadlock: the JVM's own report and wasp's cycle search agree, and hold all three.
+    let cycles = |v: &[Vec<String>]| {
+        v.iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c.sort();
+                c.join(",")
+            })
+            .collect::<BTreeSet<_>>()
+    };
+    let expected: BTreeSet<String> = [
+        "cycle-1,cycle-2,cycle-3",
+        "deadlock-A,deadlock-B",
+        "rl-deadlock-1,rl-deadlock-2",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(cycles(&ours.jvm_deadlocks), expected);
+    assert_eq!(cycles(&theirs.jvm_deadlocks), expected);
+    assert_eq!(
+        cycles(&wasp::jvm::analysis::analyze(std::slice::from_ref(&ours), None).deadlocks),
+        expected
+    );
     assert!(
         a.contains(&(
             "sync-blocked-1".into(),
@@ -162,6 +175,10 @@ fn check_jvm(java: &Path) {
     );
     assert!(
         report.contains("DEADLOCK between rl-deadlock-1, rl-deadlock-2"),
+        "{report}"
+    );
+    assert!(
+        report.contains("DEADLOCK between cycle-1, cycle-2, cycle-3"),
         "{report}"
     );
     assert!(
@@ -217,7 +234,11 @@ fn attach_disabled_jvm_is_refused_without_a_signal_and_non_jvm_is_an_error() {
     if !require("java") || !require("javac") {
         return;
     }
-    let (j, out) = lab(Path::new("/usr/bin/java"), &["-XX:+DisableAttachMechanism"]);
+    let (j, out) = lab(
+        Path::new("/usr/bin/java"),
+        &["-XX:+DisableAttachMechanism"],
+        &[],
+    );
     let pid = j.0.id().to_string();
     let t = Instant::now();
     let (ok, _, err) = wasp(&["dump", "threads", &pid]);

@@ -26,6 +26,19 @@ pub enum DumpCmd {
         #[arg(long, default_value = "30s", value_parser = parse_interval)]
         timeout: Interval,
     },
+    /// A heap dump (HPROF), written by the JVM itself to FILE (an absolute path as the JVM sees it, inside its
+    /// container if it runs in one). Refused when the file system lacks the space; never taken without this
+    /// explicit command.
+    Heap {
+        pid: u32,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Only live objects (a full GC first): smaller, slower.
+        #[arg(long)]
+        live: bool,
+        #[arg(long, default_value = "5m", value_parser = parse_interval)]
+        timeout: Interval,
+    },
     /// Any jcmd diagnostic command: `wasp dump jcmd PID VM.flags`, `... GC.heap_info`, `... VM.uptime`.
     Jcmd {
         pid: u32,
@@ -74,6 +87,7 @@ fn opts(cfg: &Config, timeout: Interval) -> attach::AttachOptions {
     attach::AttachOptions {
         timeout: timeout.0,
         proc_root: cfg.agent.proc_root.clone(),
+        fallback: cfg.jvm.fallback(),
     }
 }
 
@@ -109,6 +123,21 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             "{}",
             attach::class_histogram(pid, live, &opts(cfg, timeout))?
         ),
+        DumpCmd::Heap {
+            pid,
+            out,
+            live,
+            timeout,
+        } => {
+            let h = attach::heap_dump(pid, &out, live, &opts(cfg, timeout))?;
+            println!(
+                "{}: {} bytes (estimated beforehand: {}); read it as {}",
+                h.path.display(),
+                h.bytes,
+                h.estimated_bytes,
+                h.host_path.display()
+            );
+        }
         DumpCmd::Jcmd {
             pid,
             command,

@@ -123,6 +123,7 @@ fn take(
     let opts = attach::AttachOptions {
         timeout: cfg.timeout.0,
         proc_root: roots.proc.clone(),
+        fallback: jvm.fallback(),
     };
     let jvms = discover::discover(roots, jvm);
     let mut manifest = Vec::new();

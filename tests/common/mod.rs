@@ -111,3 +111,23 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// tests/fixtures/dumps/Lab.java compiled into `dir` (again whenever the source is newer than the class).
+pub fn lab_classes(dir: &std::path::Path) -> std::path::PathBuf {
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/Lab.java");
+    let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if mtime(&dir.join("Lab.class")) < mtime(&src) {
+        std::fs::create_dir_all(dir).unwrap();
+        assert!(
+            Command::new("javac")
+                .args(["--release", "17", "-d"])
+                .arg(dir)
+                .arg(&src)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    dir.to_path_buf()
+}
