@@ -6,45 +6,14 @@
 mod common;
 use common::*;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use wasp::jvm::threaddump;
 
-fn classes() -> PathBuf {
-    lab_classes(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes"))
-}
-
-/// Starts Lab and waits for its "ready" line (all threads, deadlocks included, are in place 300 ms later).
 fn lab(java: &Path, extra: &[&str], args: &[&str]) -> (Reaped, Option<std::process::ChildStdout>) {
-    let mut j = Reaped(
-        Command::new(java)
-            .args(["-Xmx64m"])
-            .args(extra)
-            .arg("-cp")
-            .arg(classes())
-            .arg("Lab")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = BufReader::new(j.0.stdout.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut line = String::new();
-    while Instant::now() < deadline {
-        line.clear();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if line.starts_with("ready") {
-            std::thread::sleep(Duration::from_millis(800));
-            return (j, Some(out.into_inner()));
-        }
-    }
-    panic!("Lab did not start");
+    let (j, out) = start_lab(java, extra, args, None);
+    (j, Some(out.into_inner()))
 }
 
 fn wasp(args: &[&str]) -> (bool, String, String) {

@@ -169,8 +169,10 @@ pub(crate) fn catches_sigquit(status: &str) -> bool {
     mask("SigCgt:") & 0x4 != 0 && mask("SigIgn:") & 0x4 == 0
 }
 
-/// The process is gone (or a zombie, or its pid was reused since we looked).
+/// The process is gone, exiting, a zombie, or its pid was reused since we looked. PF_EXITING matters: a
+/// killed JVM's sockets close before it becomes a zombie, so at our EOF it may still look alive otherwise.
 fn gone(proc_dir: &Path, start_ticks: u64) -> bool {
+    const PF_EXITING: u64 = 0x4;
     let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
         return true;
     };
@@ -178,9 +180,11 @@ fn gone(proc_dir: &Path, start_ticks: u64) -> bool {
         return true;
     };
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the comm: state is field 3, starttime field 22 (1-based in proc(5)).
+    let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
+    // After the comm: state is field 3, flags 9, starttime 22 (1-based in proc(5)).
     matches!(f.first(), Some(&("Z" | "X" | "x")))
-        || f.get(19).and_then(|s| s.parse::<u64>().ok()) != Some(start_ticks)
+        || num(6).is_none_or(|flags| flags & PF_EXITING != 0)
+        || num(19) != Some(start_ticks)
 }
 
 /// A JVM that passed the checks that need no signal and no connection.

@@ -131,3 +131,44 @@ pub fn lab_classes(dir: &std::path::Path) -> std::path::PathBuf {
     }
     dir.to_path_buf()
 }
+
+/// Starts Lab (`java [jvm_args] -cp CLASSES Lab [args]`, in `cwd` when given) and waits for its "ready" line; all
+/// its threads, deadlocks included, are in place 800 ms later. Its stdout is returned for checks that the JVM
+/// printed no thread dump (what a stray SIGQUIT does).
+pub fn start_lab(
+    java: &std::path::Path,
+    jvm_args: &[&str],
+    args: &[&str],
+    cwd: Option<&std::path::Path>,
+) -> (Reaped, std::io::BufReader<std::process::ChildStdout>) {
+    use std::io::BufRead;
+    let classes =
+        lab_classes(&std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes"));
+    let mut cmd = Command::new(java);
+    cmd.arg("-Xmx64m")
+        .args(jvm_args)
+        .arg("-cp")
+        .arg(classes)
+        .arg("Lab")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let mut j = Reaped(cmd.spawn().unwrap());
+    let mut out = std::io::BufReader::new(j.0.stdout.take().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut line = String::new();
+    while std::time::Instant::now() < deadline {
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.starts_with("ready") {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            return (j, out);
+        }
+    }
+    panic!("Lab did not start");
+}
