@@ -73,8 +73,16 @@ fn parse_interval(s: &str) -> Result<Interval, String> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let result = match crate::jvm::dump_cli::quick_threads(&args) {
+        Some(cmd) => std::env::var_os("WASP_CONFIG")
+            .map(PathBuf::from)
+            .as_deref()
+            .map_or_else(|| load(None), |p| load(Some(p)))
+            .and_then(|cfg| crate::jvm::dump_cli::run_dump(cmd, &cfg)),
+        None => run(Cli::parse()),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wasp: {e:#}");

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// A bound on one reply: a 10,000-thread dump is ~10 MB, a histogram of 50,000 classes ~5 MB.
+const MAX_REPLY: usize = 64 << 20;
+
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
     /// The deadline of the whole operation: start the listener, connect, send, read the reply.
@@ -176,10 +179,9 @@ fn gone(proc_dir: &Path, start_ticks: u64) -> bool {
     let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
         return true;
     };
-    let Some((_, rest)) = stat.rsplit_once(')') else {
+    let Some((_, f)) = discover::stat_fields(&stat) else {
         return true;
     };
-    let f: Vec<&str> = rest.split_whitespace().collect();
     let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
     // After the comm: state is field 3, flags 9, starttime 22 (1-based in proc(5)).
     matches!(f.first(), Some(&("Z" | "X" | "x")))
@@ -674,9 +676,10 @@ fn talk(
             step(pid, "send request")(e)
         }
     })?;
-    // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow).
-    let mut reply = Vec::with_capacity(16 * 1024);
-    let mut buf = vec![0u8; 64 * 1024];
+    // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow),
+    // straight into the reply: no separate buffer.
+    const CHUNK: u64 = 64 * 1024;
+    let mut reply = Vec::new();
     loop {
         if Instant::now() >= t.deadline {
             return Err(timeout("reading the reply"));
@@ -684,10 +687,17 @@ fn talk(
         stream
             .set_read_timeout(Some(left()))
             .map_err(step(pid, "socket options"))?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => reply.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+        match (&mut stream).take(CHUNK).read_to_end(&mut reply) {
+            // Less than asked for: the JVM closed the connection.
+            Ok(n) if (n as u64) < CHUNK => break,
+            Ok(_) if reply.len() > MAX_REPLY => {
+                return Err(AttachError::Step {
+                    pid,
+                    step: "read reply",
+                    msg: format!("larger than {} MiB: discarded", MAX_REPLY >> 20),
+                });
+            }
+            Ok(_) => {}
             Err(e)
                 if matches!(
                     e.kind(),

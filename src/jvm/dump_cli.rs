@@ -178,3 +178,66 @@ pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `wasp dump threads PID [--timeout D]`, the plain dump an operator runs on a host in trouble, read without
+/// clap: building clap's command tree is ~0.5 MB of the command's peak RSS (docs/performance.md). Only these
+/// exact forms; anything else (other options, --help, mistakes) is left to clap, which explains itself.
+pub fn quick_threads(args: &[std::ffi::OsString]) -> Option<DumpCmd> {
+    let a: Vec<&str> = args.iter().map(|s| s.to_str()).collect::<Option<_>>()?;
+    let (pid, rest) = match a.as_slice() {
+        ["dump", "threads", pid, rest @ ..] => (pid.parse().ok()?, rest),
+        _ => return None,
+    };
+    let timeout = match rest {
+        [] => "10s",
+        ["--timeout", t] => t,
+        [t] => t.strip_prefix("--timeout=")?,
+        _ => return None,
+    };
+    Some(DumpCmd::Threads {
+        pid,
+        format: DumpFormat::Text,
+        cpu_window: Interval(std::time::Duration::from_millis(500)),
+        timeout: parse_interval(timeout).ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn quick(s: &str) -> Option<DumpCmd> {
+        let v: Vec<std::ffi::OsString> = s.split_whitespace().map(Into::into).collect();
+        quick_threads(&v)
+    }
+
+    /// The quick path reads what clap reads, defaults included.
+    #[test]
+    fn quick_path_agrees_with_clap() {
+        for s in [
+            "dump threads 42",
+            "dump threads 42 --timeout 3s",
+            "dump threads 42 --timeout=250ms",
+        ] {
+            let ours = format!("{:?}", quick(s).unwrap());
+            let cli =
+                crate::cli::Cli::parse_from(std::iter::once("wasp").chain(s.split_whitespace()));
+            let crate::cli::Command::Dump(theirs) = cli.command else {
+                panic!("{s}")
+            };
+            assert_eq!(ours, format!("{theirs:?}"), "{s}");
+        }
+        for s in [
+            "dump threads",
+            "dump threads x",
+            "dump threads 42 --format json",
+            "dump threads 42 --timeout 0s",
+            "dump threads 42 --help",
+            "dump histo 42",
+            "-c f dump threads 42",
+        ] {
+            assert!(quick(s).is_none(), "{s}");
+        }
+    }
+}
