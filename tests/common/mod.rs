@@ -172,3 +172,34 @@ pub fn start_lab(
     }
     panic!("Lab did not start");
 }
+
+pub type Row = (String, String, Option<String>);
+
+/// (name, state, name of the owner of the lock it waits for) of the Java threads that exist in both dumps'
+/// stable part (the Lab's own threads, whose states do not change).
+pub fn rows(d: &wasp::jvm::threaddump::ThreadDump) -> std::collections::BTreeSet<Row> {
+    let owners: std::collections::HashMap<String, String> = d
+        .threads
+        .iter()
+        .flat_map(|t| {
+            t.locks_held()
+                .map(move |l| (l.address.clone(), t.name.clone()))
+        })
+        .collect();
+    d.threads
+        .iter()
+        .filter(|t| {
+            t.is_java()
+                && !t.name.starts_with("Attach Listener")
+                && !t.name.starts_with("Common-Cleaner")
+        })
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.state.clone(),
+                t.waiting_for()
+                    .and_then(|l| owners.get(&l.address).cloned()),
+            )
+        })
+        .collect()
+}
