@@ -33,5 +33,5 @@ print(f"{'command':<24}{'median wall ms':>16}{'peak RSS MB':>13}")
 for k, (wall, rss) in res.items():
     print(f"{k:<24}{wall*1000:>16.1f}{rss:>13.1f}")
 for k in ("jstack -l", "jcmd Thread.print -l"):
-    print(f"{k}: {res[k][0]/w[0]:.0f}x the wall time, {res[k][1]/w[1]:.0f}x the memory of wasp")
+    print(f"{k}: {res[k][0]/w[0]:.1f}x the wall time, {res[k][1]/w[1]:.1f}x the memory of wasp")
 PY
