@@ -75,11 +75,12 @@ fn parse_interval(s: &str) -> Result<Interval, String> {
 pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let result = match crate::jvm::dump_cli::quick_threads(&args) {
-        Some(cmd) => std::env::var_os("WASP_CONFIG")
-            .map(PathBuf::from)
-            .as_deref()
-            .map_or_else(|| load(None), |p| load(Some(p)))
-            .and_then(|cfg| crate::jvm::dump_cli::run_dump(cmd, &cfg)),
+        Some(cmd) => {
+            let path = std::env::var_os("WASP_CONFIG").map(PathBuf::from);
+            crate::jvm::dump_cli::load_config(path.as_deref())
+                .map_err(anyhow::Error::from)
+                .and_then(|cfg| crate::jvm::dump_cli::run_dump(cmd, &cfg))
+        }
         None => run(Cli::parse()),
     };
     match result {
@@ -119,7 +120,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::daemon::run(cfg, path)
         }
         Command::Reload => reload(cli.config.as_deref()),
-        Command::Dump(cmd) => crate::jvm::dump_cli::run_dump(cmd, &load(cli.config.as_deref())?),
+        Command::Dump(cmd) => {
+            let cfg = crate::jvm::dump_cli::load_config(cli.config.as_deref())?;
+            crate::jvm::dump_cli::run_dump(cmd, &cfg)
+        }
         Command::Analyze(args) => crate::jvm::dump_cli::run_analyze(args),
         Command::Once(args) => {
             let cfg = load(cli.config.as_deref())?;

@@ -3,7 +3,7 @@
 use super::{analysis, attach, threaddump};
 use crate::config::{Config, Interval};
 use clap::{Args, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
 pub enum DumpCmd {
@@ -81,6 +81,21 @@ fn parse_interval(s: &str) -> Result<Interval, String> {
         return Err("must be positive".into());
     }
     Ok(Interval(d))
+}
+
+/// The configuration as `wasp dump` needs it: only [agent] proc_root and [jvm] attach_fallback matter to a
+/// dump, so a file that names neither (the packaged one) is not parsed, only checked for its permissions; that
+/// spares the dump the TOML parser's ~0.4 MB of RSS (docs/performance.md). A file that names either is loaded
+/// and validated whole, as every other command does.
+pub fn load_config(path: Option<&Path>) -> Result<Config, crate::config::ConfigError> {
+    let Some(p) = Config::path_or_default(path) else {
+        return Ok(Config::default());
+    };
+    let text = crate::config::read_text(&p)?;
+    if !text.contains("proc_root") && !text.contains("attach_fallback") {
+        return Ok(Config::default());
+    }
+    Config::parse(&text, &p)
 }
 
 fn opts(cfg: &Config, timeout: Interval) -> attach::AttachOptions {
@@ -210,6 +225,28 @@ mod tests {
     fn quick(s: &str) -> Option<DumpCmd> {
         let v: Vec<std::ffi::OsString> = s.split_whitespace().map(Into::into).collect();
         quick_threads(&v)
+    }
+
+    /// What a dump takes from a configuration file is what the whole configuration says.
+    #[test]
+    fn dump_config_agrees_with_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.toml");
+        for text in [
+            "",
+            "[agent]\n# interval = \"5s\"\n[server]\nenabled = false\n",
+            "[agent]\nproc_root = \"/host/proc\"\n",
+            "[jvm]\nattach_fallback = \"/opt/jdk/bin/jcmd\"\n",
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let ours = load_config(Some(&p)).unwrap();
+            let whole = Config::load(&p).unwrap();
+            assert_eq!(ours.agent.proc_root, whole.agent.proc_root, "{text}");
+            assert_eq!(ours.jvm.fallback(), whole.jvm.fallback(), "{text}");
+        }
+        // Named keys: the file is validated whole, errors included.
+        std::fs::write(&p, "[jvm]\nattach_fallback = 3\n").unwrap();
+        assert!(load_config(Some(&p)).is_err());
     }
 
     /// The quick path reads what clap reads, defaults included.
