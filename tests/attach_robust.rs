@@ -2,7 +2,8 @@
 //! configured timeout, also when its listener queue is full; a JVM killed while it holds our request, or while
 //! its listener starts, is a clear error; a fake socket of another user, or a symlink, is refused before any
 //! connection; nothing is left behind (no trigger file, the JVM's listener still serves). Heap dumps: a real
-//! HPROF written, refused on a file system without the space. The jcmd fallback only when configured.
+//! HPROF written, refused on a file system without the space. The jcmd fallback only when configured. A JVM
+//! in its own pid and mount namespace, with a private /tmp, is dumped.
 
 mod common;
 use common::*;
@@ -79,6 +80,7 @@ fn a_jvm_that_never_answers_times_out_at_the_configured_timeout() {
         .output()
         .unwrap();
     let took = t.elapsed();
+    eprintln!("stopped JVM, no listener: ended after {took:?} (timeout 2s)");
     assert!(
         !o.status.success() && err(&o).contains("no answer within 2s"),
         "{}",
@@ -122,6 +124,7 @@ fn a_jvm_that_never_answers_times_out_at_the_configured_timeout() {
         .map(|c| c.wait_with_output().unwrap())
         .collect();
     let took = t.elapsed();
+    eprintln!("stopped JVM, eight clients: all ended after {took:?} (timeout 2s)");
     let errs: Vec<String> = results.iter().map(err).collect();
     assert!(results.iter().all(|o| !o.status.success()), "{errs:?}");
     assert!(
@@ -425,4 +428,75 @@ fn jcmd_fallback_only_when_configured_and_only_where_attach_is_impossible() {
     );
     drop(j);
     assert!(no_dump_printed(out));
+}
+
+#[test]
+fn a_jvm_in_its_own_pid_and_mount_namespace_is_dumped() {
+    if !ready() || !require("unshare") || !require("pgrep") {
+        return;
+    }
+    use std::io::BufRead;
+    // Its classes outside /tmp, which its private tmpfs hides; its working directory a scratch one, to see
+    // the trigger file come and go.
+    let classes = PathBuf::from("/var/tmp/wasp-test-classes-pidns");
+    let _ = std::fs::remove_dir_all(&classes);
+    std::fs::create_dir_all(&classes).unwrap();
+    let built = lab_classes(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes"));
+    for e in std::fs::read_dir(built).unwrap().flatten() {
+        std::fs::copy(e.path(), classes.join(e.file_name())).unwrap();
+    }
+    let cwd = scratch("pidns");
+    let mut ns = Reaped(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount", "--propagation", "private"])
+            .args(["sh", "-c"])
+            .arg(format!(
+                "mount -t tmpfs tmpfs /tmp && exec {JDK17} -Xmx64m -cp {} Lab",
+                classes.display()
+            ))
+            .current_dir(&cwd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = std::io::BufReader::new(ns.0.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 && !line.starts_with("ready") {
+        line.clear();
+    }
+    assert_eq!(
+        line.trim(),
+        "ready pid=1",
+        "the JVM is not pid 1 of its own namespace"
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    // The JVM is unshare's child; SIGKILL to unshare's child kills the namespace, and Reaped reaps unshare.
+    let pid: u32 = stdout(
+        &Command::new("pgrep")
+            .args(["-P", &ns.0.id().to_string()])
+            .output()
+            .unwrap(),
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    assert!(
+        !Path::new("/tmp/hsperfdata_root/1").exists() && !Path::new("/tmp/.java_pid1").exists(),
+        "the JVM's /tmp is visible here: the test does not test what it says"
+    );
+    let o = wasp()
+        .args(["dump", "threads", &pid.to_string(), "--format", "json"])
+        .output()
+        .unwrap();
+    let kill = || signal(pid, nix::sys::signal::Signal::SIGKILL);
+    if !o.status.success() {
+        kill();
+        panic!("{}", err(&o));
+    }
+    let d: wasp::jvm::threaddump::ThreadDump = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(d.jvm_deadlocks.len(), 3, "{:?}", d.jvm_deadlocks);
+    assert!(triggers(&cwd).is_empty(), "{:?}", triggers(&cwd));
+    kill();
+    drop(ns);
 }
