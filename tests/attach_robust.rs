@@ -3,7 +3,8 @@
 //! its listener starts, is a clear error; a fake socket of another user, or a symlink, is refused before any
 //! connection; nothing is left behind (no trigger file, the JVM's listener still serves). Heap dumps: a real
 //! HPROF written, refused on a file system without the space. The jcmd fallback only when configured. A JVM
-//! in its own pid and mount namespace, with a private /tmp, is dumped.
+//! in its own pid and mount namespace, with a private /tmp, is dumped; a heap dump there is space-checked
+//! where the JVM writes, not in our /tmp.
 
 mod common;
 use common::*;
@@ -451,7 +452,7 @@ fn a_jvm_in_its_own_pid_and_mount_namespace_is_dumped() {
             .args(["--pid", "--fork", "--mount", "--propagation", "private"])
             .args(["sh", "-c"])
             .arg(format!(
-                "mount -t tmpfs tmpfs /tmp && exec {JDK17} -Xmx64m -cp {} Lab",
+                "mount -t tmpfs -o size=2m tmpfs /tmp && exec {JDK17} -Xmx64m -cp {} Lab",
                 classes.display()
             ))
             .current_dir(&cwd)
@@ -497,6 +498,26 @@ fn a_jvm_in_its_own_pid_and_mount_namespace_is_dumped() {
     let d: wasp::jvm::threaddump::ThreadDump = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(d.jvm_deadlocks.len(), 3, "{:?}", d.jvm_deadlocks);
     assert!(triggers(&cwd).is_empty(), "{:?}", triggers(&cwd));
+    // Its /tmp is a 2 MiB tmpfs; ours has room. Only a space check made where the JVM writes refuses.
+    let st = nix::sys::statvfs::statvfs("/tmp").unwrap();
+    #[allow(clippy::unnecessary_cast)]
+    let ours = st.blocks_available() as u64 * st.fragment_size() as u64;
+    let o = wasp()
+        .args(["dump", "heap", &pid.to_string(), "--out", "/tmp/h.hprof"])
+        .output()
+        .unwrap();
+    let inside = PathBuf::from(format!("/proc/{pid}/root/tmp/h.hprof"));
+    let written = inside.exists();
     kill();
     drop(ns);
+    assert!(
+        ours > 256 << 20,
+        "our /tmp has only {ours} bytes: the check proves nothing"
+    );
+    assert!(
+        !o.status.success() && err(&o).contains("a dump of this heap needs about"),
+        "{}",
+        err(&o)
+    );
+    assert!(!written);
 }
