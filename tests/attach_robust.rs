@@ -521,3 +521,52 @@ fn a_jvm_in_its_own_pid_and_mount_namespace_is_dumped() {
     );
     assert!(!written);
 }
+
+#[test]
+fn a_jvm_killed_while_it_dumps_never_yields_a_partial_dump() {
+    if !ready() {
+        return;
+    }
+    // 3,000 threads: a 1.5 MB dump that takes the JVM ~0.1 s. Killed at several moments of it: either the
+    // whole dump (the kill came late) or "the JVM exited", never a cut dump, never a hang.
+    let mut outcomes = Vec::new();
+    for delay_ms in [20u64, 70, 400] {
+        let (j, _out) = start_lab(Path::new(JDK17), &["-Xmx128m"], &["idle=3000"], None);
+        let pid = j.0.id();
+        let up = wasp()
+            .args(["dump", "jcmd", &pid.to_string(), "VM.uptime"])
+            .output()
+            .unwrap();
+        assert!(up.status.success(), "{}", err(&up));
+        let client = wasp()
+            .args(["dump", "threads", &pid.to_string(), "--timeout", "20s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let t = Instant::now();
+        signal(pid, nix::sys::signal::Signal::SIGKILL);
+        let o = client.wait_with_output().unwrap();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        drop(j);
+        if o.status.success() {
+            let d = wasp::jvm::threaddump::parse(&stdout(&o));
+            let idle = d
+                .threads
+                .iter()
+                .filter(|t| t.name.starts_with("idle-"))
+                .count();
+            assert!(
+                idle == 3000 && d.unparsed.is_empty(),
+                "a cut dump: {idle} idle threads"
+            );
+            outcomes.push(format!("{delay_ms} ms: whole dump"));
+        } else {
+            assert!(err(&o).contains("the JVM exited"), "{}", err(&o));
+            assert!(o.stdout.is_empty());
+            outcomes.push(format!("{delay_ms} ms: {}", err(&o).trim()));
+        }
+    }
+    eprintln!("{outcomes:#?}");
+}
