@@ -47,7 +47,8 @@ impl Default for AttachOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {
-    #[error("pid {pid}: {msg}")]
+    /// `msg` names the pid already.
+    #[error("{msg}")]
     NotJvm { pid: u32, msg: String },
     #[error("pid {pid}: attach is disabled in this JVM ({why}); it was not signalled")]
     Disabled { pid: u32, why: String },

@@ -31,6 +31,7 @@ pub enum DumpCmd {
     /// explicit command.
     Heap {
         pid: u32,
+        /// Where the JVM writes the dump: an absolute path, as the JVM sees it.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Only live objects (a full GC first): smaller, slower.
