@@ -570,3 +570,48 @@ fn a_jvm_killed_while_it_dumps_never_yields_a_partial_dump() {
     }
     eprintln!("{outcomes:#?}");
 }
+
+/// A socket file nobody listens on, at `path` (what a killed JVM leaves).
+fn stale_socket(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let _ = std::fs::remove_file(path);
+    drop(std::os::unix::net::UnixListener::bind(path).unwrap());
+    std::fs::metadata(path).unwrap().ino()
+}
+
+#[test]
+fn a_stale_socket_is_waited_out_but_never_a_reason_to_signal_a_running_listener() {
+    if !ready() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    // A JVM whose pid a killed JVM had: its socket is still there. The listener started on our signal
+    // renames its own over it.
+    let (j, out) = start_lab(Path::new(JDK17), &[], &[], None);
+    let pid = j.0.id();
+    let sock = PathBuf::from(format!("/tmp/.java_pid{pid}"));
+    let old = stale_socket(&sock);
+    let o = wasp()
+        .args(["dump", "threads", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(stdout(&o).contains("deadlock-A"));
+    assert_ne!(std::fs::metadata(&sock).unwrap().ino(), old);
+    // Its listener running, its socket file replaced by a dead one: a SIGQUIT now would print a dump into the
+    // JVM's log, so none is sent and the error says why.
+    std::fs::remove_file(&sock).unwrap();
+    stale_socket(&sock);
+    let o = wasp()
+        .args(["dump", "threads", &pid.to_string(), "--timeout", "3s"])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && err(&o).contains("refuses connections: the JVM's listener runs"),
+        "{}",
+        err(&o)
+    );
+    let _ = std::fs::remove_file(&sock);
+    drop(j);
+    assert!(no_dump_printed(out));
+}

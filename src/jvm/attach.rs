@@ -78,6 +78,12 @@ pub enum AttachError {
         step: &'static str,
         timeout: Duration,
     },
+    #[error("pid {pid}: the attach socket {path} refuses connections: {why}")]
+    Stale {
+        pid: u32,
+        path: PathBuf,
+        why: &'static str,
+    },
     #[error("pid {pid}: the JVM exited {when}")]
     Exited { pid: u32, when: &'static str },
     #[error("pid {pid}: the JVM refused the command (code {code}): {msg}")]
@@ -273,46 +279,74 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
         .proc_dir
         .join("root/tmp")
         .join(format!(".java_pid{}", t.jvm.ns_pid));
-    if std::fs::symlink_metadata(&sock).is_err() {
-        let status = std::fs::read_to_string(t.proc_dir.join("status")).unwrap_or_default();
-        if !catches_sigquit(&status) {
-            return Err(AttachError::Disabled {
+    // A socket that refuses connections is stale: left by a killed JVM whose pid this one reuses (no JVM
+    // removes it at start). The listener started on our signal renames its new socket over it, so the stale
+    // one is waited out by its inode; nothing of another process is unlinked.
+    let mut stale: Option<u64> = None;
+    let reply = loop {
+        let present = std::fs::symlink_metadata(&sock).ok();
+        if present.is_none() || stale.is_some() {
+            let status = std::fs::read_to_string(t.proc_dir.join("status")).unwrap_or_default();
+            if !catches_sigquit(&status) {
+                return Err(AttachError::Disabled {
+                    pid,
+                    why: "it does not catch SIGQUIT (-Xrs?): signalling it could kill it or dump into its log".into(),
+                });
+            }
+            start_listener(t, &sock, stale)?;
+        }
+        // lstat: a symlink planted in a shared /tmp could point at any root-owned socket.
+        let meta = std::fs::symlink_metadata(&sock).map_err(step(pid, "stat socket"))?;
+        if !meta.file_type().is_socket() {
+            return Err(AttachError::Step {
                 pid,
-                why: "it does not catch SIGQUIT (-Xrs?): signalling it could kill it or dump into its log".into(),
+                step: "check socket",
+                msg: format!(
+                    "{} is not a socket (a symlink?): not trusted",
+                    sock.display()
+                ),
             });
         }
-        start_listener(t, &sock)?;
-    }
-    // lstat: a symlink planted in a shared /tmp could point at any root-owned socket.
-    let meta = std::fs::symlink_metadata(&sock).map_err(step(pid, "stat socket"))?;
-    if !meta.file_type().is_socket() {
-        return Err(AttachError::Step {
-            pid,
-            step: "check socket",
-            msg: format!(
-                "{} is not a socket (a symlink?): not trusted",
-                sock.display()
-            ),
-        });
-    }
-    if meta.uid() != t.jvm.uid && meta.uid() != 0 {
-        return Err(AttachError::Untrusted {
-            pid,
-            path: sock,
-            owner: meta.uid(),
-            expected: t.jvm.uid,
-        });
-    }
-    let request = encode(cmd, args, t.v2);
-    let reply = match talk(t, &sock, &request, None)? {
-        Some(r) => r,
-        // Closed without a byte: the JVM wants its own uid as peer (JDK 8), or it died. Retry as that user.
-        None => talk(t, &sock, &request, Some((t.jvm.uid, t.jvm.gid)))?.ok_or(
-            AttachError::Impossible {
+        if meta.uid() != t.jvm.uid && meta.uid() != 0 {
+            return Err(AttachError::Untrusted {
                 pid,
-                why: "the JVM closed the connection without answering, also to its own user".into(),
-            },
-        )?,
+                path: sock,
+                owner: meta.uid(),
+                expected: t.jvm.uid,
+            });
+        }
+        let request = encode(cmd, args, t.v2);
+        match talk(t, &sock, &request, None) {
+            Ok(Some(r)) => break r,
+            // Closed without a byte: the JVM wants its own uid as peer (JDK 8). Retry as that user.
+            Ok(None) => {
+                break talk(t, &sock, &request, Some((t.jvm.uid, t.jvm.gid)))?.ok_or(
+                    AttachError::Impossible {
+                        pid,
+                        why:
+                            "the JVM closed the connection without answering, also to its own user"
+                                .into(),
+                    },
+                )?;
+            }
+            // Signalled while its listener runs (on another file), the JVM would print a dump into its log.
+            Err(AttachError::Stale { path, .. }) if listener_runs(&t.proc_dir) => {
+                return Err(AttachError::Stale {
+                    pid,
+                    path,
+                    why: "the JVM's listener runs, on another file; not signalled (it would print a dump into its log)",
+                });
+            }
+            Err(AttachError::Stale { .. }) if stale.is_none() => stale = Some(meta.ino()),
+            Err(AttachError::Stale { path, .. }) => {
+                return Err(AttachError::Stale {
+                    pid,
+                    path,
+                    why: "also after the JVM was asked to start its listener",
+                });
+            }
+            Err(e) => return Err(e),
+        }
     };
     match decode(pid, &reply) {
         Err(AttachError::Refused { code: 101, msg, .. }) => Err(AttachError::Impossible {
@@ -329,10 +363,23 @@ fn spec_version(pd: &PerfData) -> u32 {
         .unwrap_or(8)
 }
 
-fn is_socket(p: &Path) -> bool {
+/// The JVM has its "Attach Listener" thread (the name fits the 15 bytes of a comm): the listener is running.
+fn listener_runs(proc_dir: &Path) -> bool {
+    std::fs::read_dir(proc_dir.join("task"))
+        .map(|d| {
+            d.flatten().any(|e| {
+                std::fs::read_to_string(e.path().join("comm"))
+                    .is_ok_and(|c| c.trim_end() == "Attach Listener")
+            })
+        })
+        .unwrap_or(true)
+}
+
+fn socket_ino(p: &Path) -> Option<u64> {
     std::fs::symlink_metadata(p)
-        .map(|m| m.file_type().is_socket())
-        .unwrap_or(false)
+        .ok()
+        .filter(|m| m.file_type().is_socket())
+        .map(|m| m.ino())
 }
 
 /// The trigger file, removed through a descriptor of its directory when dropped: that works even after the
@@ -380,7 +427,7 @@ fn create_trigger(t: &Target) -> Option<Trigger> {
 }
 
 /// Creates the trigger file, sends SIGQUIT and waits for the socket; the trigger is always removed.
-fn start_listener(t: &Target, sock: &Path) -> Result<(), AttachError> {
+fn start_listener(t: &Target, sock: &Path, stale: Option<u64>) -> Result<(), AttachError> {
     let pid = t.pid;
     let Some(_trigger) = create_trigger(t) else {
         return Err(AttachError::Step {
@@ -405,7 +452,7 @@ fn start_listener(t: &Target, sock: &Path) -> Result<(), AttachError> {
     let mut sent_again = false;
     let mut nap = Duration::from_millis(10);
     loop {
-        if is_socket(sock) {
+        if socket_ino(sock).is_some_and(|i| Some(i) != stale) {
             return Ok(());
         }
         if gone(&t.proc_dir, t.jvm.start_ticks) {
@@ -651,6 +698,13 @@ fn talk(
             return Err(AttachError::Exited {
                 pid,
                 when: "before it answered",
+            });
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) && creds.is_none() => {
+            return Err(AttachError::Stale {
+                pid,
+                path: sock.to_path_buf(),
+                why: "left by a JVM that was killed?",
             });
         }
         Err(e) => {

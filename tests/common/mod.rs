@@ -109,6 +109,10 @@ impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        // A JVM killed leaves its attach socket and counters; a later JVM with this pid would find them.
+        let pid = self.0.id();
+        let _ = std::fs::remove_file(format!("/tmp/.java_pid{pid}"));
+        let _ = std::fs::remove_file(format!("/tmp/hsperfdata_root/{pid}"));
     }
 }
 
