@@ -288,8 +288,6 @@ impl Config {
     }
 }
 
-/// Why a configuration file's permissions are unsafe, if they are: writable by group or others (unless the
-/// group is root's).
 /// A configuration file's text, refused when others than its owner and root may write it: the configuration
 /// names programs that the agent runs as root.
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {
@@ -309,6 +307,8 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     Ok(text)
 }
 
+/// Why a configuration file's permissions are unsafe, if they are: writable by group or others (unless the
+/// group is root's).
 pub fn unsafe_permissions(meta: &std::fs::Metadata) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let mode = meta.mode();
