@@ -5,11 +5,14 @@
 //! -XX:+DisableAttachMechanism, or one that does not catch SIGQUIT, is never signalled, or the "dump" would
 //! land in the application's own log; reach its socket through /proc/<pid>/root (no setns, impossible in a
 //! threaded process); if absent, create the trigger file, SIGQUIT, poll with a deadline, always remove the
-//! trigger; trust the socket only if the target's user (or root) owns it; connect as root (JDK 11+ accept it)
-//! and only when the JVM silently closes (JDK 8 wants its own uid) connect again from a short-lived thread that
-//! switched its own credentials with per-thread syscalls; JDK 24+: protocol 2 with streaming off, so the JVM
-//! never writes to our socket from inside a safepoint; read the whole reply at once; one request per JVM at a
-//! time; a timeout on every step.
+//! trigger (through its directory's fd, so also after the JVM died); trust the socket only if it is one (lstat)
+//! and the target's user (or root) owns it; a stale socket (refusing connections) is waited out after a
+//! trigger, unless the JVM's listener runs; connect as root (JDK 11+ accept it) and only when the JVM silently
+//! closes (JDK 8 wants its own uid) connect again from a short-lived thread that switched its own credentials
+//! with per-thread syscalls; JDK 24+: protocol 2 with streaming off, so the JVM never writes to our socket from
+//! inside a safepoint; read the whole reply at once, bounded; a JVM that exits is noticed (PF_EXITING) and a
+//! partial reply discarded; one request per JVM at a time; a timeout on every step, connect() included. Heap
+//! dumps only on request, space-checked where the JVM writes; a configured jcmd only where this is impossible.
 
 use crate::host::Roots;
 use crate::jvm::discover;
