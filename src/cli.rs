@@ -79,8 +79,17 @@ fn parse_interval(s: &str) -> Result<Interval, String> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let result = match crate::jvm::dump_cli::quick_threads(&args) {
+        Some(cmd) => {
+            let path = std::env::var_os("WASP_CONFIG").map(PathBuf::from);
+            crate::jvm::dump_cli::load_config(path.as_deref())
+                .map_err(anyhow::Error::from)
+                .and_then(|cfg| crate::jvm::dump_cli::run_dump(cmd, &cfg))
+        }
+        None => run(Cli::parse()),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wasp: {e:#}");
@@ -117,7 +126,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::daemon::run(cfg, path)
         }
         Command::Reload => reload(cli.config.as_deref()),
-        Command::Dump(cmd) => crate::jvm::dump_cli::run_dump(cmd, &load(cli.config.as_deref())?),
+        Command::Dump(cmd) => {
+            let cfg = crate::jvm::dump_cli::load_config(cli.config.as_deref())?;
+            crate::jvm::dump_cli::run_dump(cmd, &cfg)
+        }
         Command::Analyze(args) => crate::jvm::dump_cli::run_analyze(args),
         Command::Once(args) => {
             let cfg = load(cli.config.as_deref())?;

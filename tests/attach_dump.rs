@@ -1,62 +1,19 @@
 //! Thread dumps through wasp's own attach client, against jstack on the same JVM (OpenJDK 17, and the JDK 25
-//! under /usr/lib/jvm when present): the same threads, states and lock owners; both deadlocks found; the
-//! busiest thread first; a JVM with attach disabled refused without a signal; a non-JVM a clear error.
+//! under /usr/lib/jvm when present, each with 2,000 idle threads): the same threads, states and lock owners;
+//! every deadlock found (two 2-cycles and a 3-cycle); the busiest thread first; a JVM with attach disabled
+//! refused without a signal; a non-JVM a clear error.
 
 mod common;
 use common::*;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use wasp::jvm::threaddump;
 
-fn classes() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes");
-    if !dir.join("Lab.class").exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/Lab.java");
-        assert!(
-            Command::new("javac")
-                .args(["--release", "17", "-d"])
-                .arg(&dir)
-                .arg(src)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-    dir
-}
-
-/// Starts Lab and waits for its "ready" line (all threads, deadlocks included, are in place 300 ms later).
-fn lab(java: &Path, extra: &[&str]) -> (Reaped, Option<std::process::ChildStdout>) {
-    let mut j = Reaped(
-        Command::new(java)
-            .args(["-Xmx64m"])
-            .args(extra)
-            .arg("-cp")
-            .arg(classes())
-            .arg("Lab")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = BufReader::new(j.0.stdout.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut line = String::new();
-    while Instant::now() < deadline {
-        line.clear();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if line.starts_with("ready") {
-            std::thread::sleep(Duration::from_millis(800));
-            return (j, Some(out.into_inner()));
-        }
-    }
-    panic!("Lab did not start");
+fn lab(java: &Path, extra: &[&str], args: &[&str]) -> (Reaped, Option<std::process::ChildStdout>) {
+    let (j, out) = start_lab(java, extra, args, None);
+    (j, Some(out.into_inner()))
 }
 
 fn wasp(args: &[&str]) -> (bool, String, String) {
@@ -71,46 +28,14 @@ fn wasp(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-type Row = (String, String, Option<String>);
-
-/// (name, state, name of the owner of the lock it waits for) of the Java threads that exist in both dumps'
-/// stable part (the Lab's own threads, whose states do not change).
-fn rows(d: &threaddump::ThreadDump) -> BTreeSet<Row> {
-    let owners: std::collections::HashMap<String, String> = d
-        .threads
-        .iter()
-        .flat_map(|t| {
-            t.locks_held()
-                .map(move |l| (l.address.clone(), t.name.clone()))
-        })
-        .collect();
-    d.threads
-        .iter()
-        .filter(|t| {
-            t.is_java()
-                && !t.name.starts_with("Attach Listener")
-                && !t.name.starts_with("Common-Cleaner")
-        })
-        .map(|t| {
-            (
-                t.name.clone(),
-                t.state.clone(),
-                t.waiting_for()
-                    .and_then(|l| owners.get(&l.address).cloned()),
-            )
-        })
-        .collect()
-}
-
 fn check_jvm(java: &Path) {
     let jstack = java.with_file_name("jstack");
-    let (j, _out) = lab(java, &[]);
+    let (j, _out) = lab(java, &[], &["idle=2000"]);
     let pid = j.0.id().to_string();
     let (ok, json, err) = wasp(&["dump", "threads", &pid, "--format", "json"]);
     assert!(ok, "{err}");
-    let ours: threaddump::ThreadDump = serde_json::from_str::<serde_json::Value>(&json)
-        .map(|_| threaddump::parse(&wasp(&["dump", "threads", &pid]).1))
-        .unwrap();
+    // The JSON is the model itself: compared as it is printed.
+    let ours: threaddump::ThreadDump = serde_json::from_str(&json).unwrap();
     let theirs = threaddump::parse(&stdout(
         &Command::new(&jstack).args(["-l", &pid]).output().unwrap(),
     ));
@@ -120,9 +45,6 @@ fn check_jvm(java: &Path) {
         ours.unparsed,
         theirs.unparsed
     );
-    // The JSON is the same model: names and states there too.
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["threads"].as_array().unwrap().len(), ours.threads.len());
     let (a, b) = (rows(&ours), rows(&theirs));
     // busy-spinner's frames move, its state does not; everything else is parked, blocked or waiting for good.
     assert_eq!(
@@ -136,6 +58,31 @@ fn check_jvm(java: &Path) {
         a.iter()
             .any(|(n, _, _)| n.contains("한글") && n.contains("\"quoted\"")),
         "{a:?}"
+    );
+    let idle = a.iter().filter(|(n, _, _)| n.starts_with("idle-")).count();
+    assert_eq!(idle, 2000, "idle threads in both dumps");
+    // Every deadlock: the JVM's own report and wasp's cycle search agree, and hold all three.
+    let cycles = |v: &[Vec<String>]| {
+        v.iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c.sort();
+                c.join(",")
+            })
+            .collect::<BTreeSet<_>>()
+    };
+    let expected: BTreeSet<String> = [
+        "cycle-1,cycle-2,cycle-3",
+        "deadlock-A,deadlock-B",
+        "rl-deadlock-1,rl-deadlock-2",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(cycles(&ours.jvm_deadlocks), expected);
+    assert_eq!(cycles(&theirs.jvm_deadlocks), expected);
+    assert_eq!(
+        cycles(&wasp::jvm::analysis::analyze(std::slice::from_ref(&ours), None).deadlocks),
+        expected
     );
     assert!(
         a.contains(&(
@@ -162,6 +109,10 @@ fn check_jvm(java: &Path) {
     );
     assert!(
         report.contains("DEADLOCK between rl-deadlock-1, rl-deadlock-2"),
+        "{report}"
+    );
+    assert!(
+        report.contains("DEADLOCK between cycle-1, cycle-2, cycle-3"),
         "{report}"
     );
     assert!(
@@ -217,7 +168,11 @@ fn attach_disabled_jvm_is_refused_without_a_signal_and_non_jvm_is_an_error() {
     if !require("java") || !require("javac") {
         return;
     }
-    let (j, out) = lab(Path::new("/usr/bin/java"), &["-XX:+DisableAttachMechanism"]);
+    let (j, out) = lab(
+        Path::new("/usr/bin/java"),
+        &["-XX:+DisableAttachMechanism"],
+        &[],
+    );
     let pid = j.0.id().to_string();
     let t = Instant::now();
     let (ok, _, err) = wasp(&["dump", "threads", &pid]);

@@ -1,6 +1,7 @@
 //! The agent under the systemd unit's capability set (CapabilityBoundingSet of systemd/wasp.service, applied
-//! with setpriv, as root, no new privileges) still attaches to a JVM of another user; with no capabilities it
-//! cannot, so the set is what makes it work.
+//! with setpriv, as root, no new privileges) still attaches to a JVM of another user, and its dump has the
+//! threads, states and lock owners jstack -l shows; with no capabilities it cannot, so the set is what makes
+//! it work.
 
 mod common;
 use common::*;
@@ -26,7 +27,7 @@ fn unit_caps() -> String {
 
 #[test]
 fn hardened_agent_attaches_to_another_users_jvm() {
-    if !require("java") || !require("javac") || !require("setpriv") {
+    if !require("java") || !require("javac") || !require("jstack") || !require("setpriv") {
         return;
     }
     let _ = Command::new("useradd")
@@ -99,6 +100,7 @@ fn hardened_agent_attaches_to_another_users_jvm() {
     };
     let hardened = run(&caps);
     let none = run("-all");
+    let jstack = Command::new("jstack").args(["-l", &pid]).output().unwrap();
     let _ = jvm.kill();
     let _ = jvm.wait();
     assert!(
@@ -106,7 +108,18 @@ fn hardened_agent_attaches_to_another_users_jvm() {
         "with {caps}: {}",
         String::from_utf8_lossy(&hardened.stderr)
     );
-    assert!(stdout(&hardened).contains("deadlock-A"));
+    let (ours, theirs) = (
+        rows(&wasp::jvm::threaddump::parse(&stdout(&hardened))),
+        rows(&wasp::jvm::threaddump::parse(&stdout(&jstack))),
+    );
+    assert!(ours.iter().any(|(n, _, _)| n == "deadlock-A"), "{ours:?}");
+    assert_eq!(
+        ours,
+        theirs,
+        "only wasp: {:?}\nonly jstack: {:?}",
+        ours.difference(&theirs),
+        theirs.difference(&ours)
+    );
     assert!(
         !none.status.success(),
         "attach worked without any capability: the test proves nothing"

@@ -230,29 +230,23 @@ impl Config {
     /// Reads and parses a file. A file that others than its owner and root may write is refused: the
     /// configuration names scripts that the agent runs as root.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let whole = |message: String| ConfigError {
-            path: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            message,
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| whole(format!("cannot read the configuration file: {e}")))?;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| whole(format!("cannot stat the configuration file: {e}")))?;
-        if let Some(why) = unsafe_permissions(&meta) {
-            return Err(whole(why));
-        }
-        Config::parse(&text, path)
+        Config::parse(&read_text(path)?, path)
     }
 
     /// The file named on the command line, else the packaged file if it exists, else the embedded defaults.
     pub fn load_default_or(path: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        match path {
-            Some(p) => Config::load(p).map(|c| (c, Some(p.to_path_buf()))),
-            None if Path::new(DEFAULT_PATH).exists() => Config::load(Path::new(DEFAULT_PATH))
-                .map(|c| (c, Some(PathBuf::from(DEFAULT_PATH)))),
+        match Config::path_or_default(path) {
+            Some(p) => Config::load(&p).map(|c| (c, Some(p))),
             None => Ok((Config::default(), None)),
+        }
+    }
+
+    /// The file named, else the packaged file if it exists; None: the embedded defaults.
+    pub fn path_or_default(path: Option<&Path>) -> Option<PathBuf> {
+        match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if Path::new(DEFAULT_PATH).exists() => Some(PathBuf::from(DEFAULT_PATH)),
+            None => None,
         }
     }
 
@@ -332,6 +326,25 @@ impl Config {
                 .unwrap_or_else(|| "localhost".into())
         })
     }
+}
+
+/// A configuration file's text, refused when others than its owner and root may write it: the configuration
+/// names programs that the agent runs as root.
+pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let whole = |message: String| ConfigError {
+        path: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| whole(format!("cannot read the configuration file: {e}")))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| whole(format!("cannot stat the configuration file: {e}")))?;
+    if let Some(why) = unsafe_permissions(&meta) {
+        return Err(whole(why));
+    }
+    Ok(text)
 }
 
 /// Why a configuration file's permissions are unsafe, if they are: writable by group or others (unless the

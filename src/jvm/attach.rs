@@ -5,11 +5,14 @@
 //! -XX:+DisableAttachMechanism, or one that does not catch SIGQUIT, is never signalled, or the "dump" would
 //! land in the application's own log; reach its socket through /proc/<pid>/root (no setns, impossible in a
 //! threaded process); if absent, create the trigger file, SIGQUIT, poll with a deadline, always remove the
-//! trigger; trust the socket only if the target's user (or root) owns it; connect as root (JDK 11+ accept it)
-//! and only when the JVM silently closes (JDK 8 wants its own uid) connect again from a short-lived thread that
-//! switched its own credentials with per-thread syscalls; JDK 24+: protocol 2 with streaming off, so the JVM
-//! never writes to our socket from inside a safepoint; read the whole reply at once; one request per JVM at a
-//! time; a timeout on every step.
+//! trigger (through its directory's fd, so also after the JVM died); trust the socket only if it is one (lstat)
+//! and the target's user (or root) owns it; a stale socket (refusing connections) is waited out after a
+//! trigger, unless the JVM's listener runs; connect as root (JDK 11+ accept it) and only when the JVM silently
+//! closes (JDK 8 wants its own uid) connect again from a short-lived thread that switched its own credentials
+//! with per-thread syscalls; JDK 24+: protocol 2 with streaming off, so the JVM never writes to our socket from
+//! inside a safepoint; read the whole reply at once, bounded; a JVM that exits is noticed (PF_EXITING) and a
+//! partial reply discarded; one request per JVM at a time; a timeout on every step, connect() included. Heap
+//! dumps only on request, space-checked where the JVM writes; a configured jcmd only where this is impossible.
 
 use crate::host::Roots;
 use crate::jvm::discover;
@@ -22,12 +25,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// A bound on one reply: a 10,000-thread dump is ~10 MB, a histogram of 50,000 classes ~5 MB.
+const MAX_REPLY: usize = 64 << 20;
+
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
     /// The deadline of the whole operation: start the listener, connect, send, read the reply.
     pub timeout: Duration,
     /// Where /proc is (tests, containers).
     pub proc_root: PathBuf,
+    /// A jcmd to run instead, as the JVM's user, when wasp's own attach is impossible ([jvm] attach_fallback).
+    pub fallback: Option<PathBuf>,
 }
 
 impl Default for AttachOptions {
@@ -35,16 +43,23 @@ impl Default for AttachOptions {
         AttachOptions {
             timeout: Duration::from_secs(10),
             proc_root: PathBuf::from("/proc"),
+            fallback: None,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {
-    #[error("pid {pid}: {msg}")]
+    /// `msg` names the pid already.
+    #[error("{msg}")]
     NotJvm { pid: u32, msg: String },
     #[error("pid {pid}: attach is disabled in this JVM ({why}); it was not signalled")]
     Disabled { pid: u32, why: String },
+    /// wasp cannot attach, but a JDK's own jcmd might (OpenJ9, no hsperfdata, another protocol).
+    #[error(
+        "pid {pid}: wasp cannot attach to this JVM ({why}); it was not signalled. [jvm] attach_fallback can name a jcmd to use instead"
+    )]
+    Impossible { pid: u32, why: String },
     #[error("pid {pid}: {step}: {msg}")]
     Step {
         pid: u32,
@@ -60,34 +75,37 @@ pub enum AttachError {
         owner: u32,
         expected: u32,
     },
-    #[error("pid {pid}: no answer within {0:?} ({1})", .timeout, .step)]
+    #[error("pid {pid}: no answer within {timeout:?} ({step})")]
     Timeout {
         pid: u32,
         step: &'static str,
         timeout: Duration,
     },
+    #[error("pid {pid}: the attach socket {path} refuses connections: {why}")]
+    Stale {
+        pid: u32,
+        path: PathBuf,
+        why: &'static str,
+    },
+    #[error("pid {pid}: the JVM exited {when}")]
+    Exited { pid: u32, when: &'static str },
     #[error("pid {pid}: the JVM refused the command (code {code}): {msg}")]
     Refused { pid: u32, code: i32, msg: String },
+    #[error("pid {pid}: heap dump refused: {msg}")]
+    HeapDump { pid: u32, msg: String },
+    #[error("pid {pid}: fallback {tool}: {msg}")]
+    Fallback {
+        pid: u32,
+        tool: PathBuf,
+        msg: String,
+    },
 }
 
 fn step(pid: u32, step: &'static str) -> impl Fn(std::io::Error) -> AttachError {
-    move |e| {
-        if matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ) {
-            AttachError::Step {
-                pid,
-                step,
-                msg: "timed out".into(),
-            }
-        } else {
-            AttachError::Step {
-                pid,
-                step,
-                msg: e.to_string(),
-            }
-        }
+    move |e| AttachError::Step {
+        pid,
+        step,
+        msg: e.to_string(),
     }
 }
 
@@ -98,31 +116,62 @@ fn lock_for(pid: u32) -> Arc<Mutex<()>> {
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
+    // Pids of JVMs long gone would pile up in an agent that runs for months.
+    if m.len() > 1024 {
+        m.retain(|_, l| Arc::strong_count(l) > 1);
+    }
     m.entry(pid).or_default().clone()
 }
 
 /// A thread dump with locked monitors and synchronizers (jstack -l).
 pub fn thread_dump(pid: u32, opts: &AttachOptions) -> Result<String, AttachError> {
-    execute(pid, "threaddump", &["-l"], opts)
+    with_fallback(pid, opts, "threaddump", &["-l"], "Thread.print -l")
 }
 
 /// A class histogram (jmap -histo[:live]).
 pub fn class_histogram(pid: u32, live: bool, opts: &AttachOptions) -> Result<String, AttachError> {
-    execute(
+    with_fallback(
         pid,
+        opts,
         "inspectheap",
         &[if live { "-live" } else { "-all" }],
-        opts,
+        if live {
+            "GC.class_histogram"
+        } else {
+            "GC.class_histogram -all"
+        },
     )
 }
 
 /// Any diagnostic command, as jcmd sends it (the whole command line in one argument).
 pub fn jcmd(pid: u32, command: &str, opts: &AttachOptions) -> Result<String, AttachError> {
-    execute(pid, "jcmd", &[command], opts)
+    with_fallback(pid, opts, "jcmd", &[command], command)
+}
+
+/// Our own attach; the configured jcmd only where ours is impossible (never for a JVM that disabled attach,
+/// refused the command, did not answer, or offered an untrusted socket: jcmd would fare no better).
+fn with_fallback(
+    pid: u32,
+    opts: &AttachOptions,
+    cmd: &str,
+    args: &[&str],
+    jcmd_line: &str,
+) -> Result<String, AttachError> {
+    match execute(pid, cmd, args, opts) {
+        Err(AttachError::Impossible { why, .. }) if opts.fallback.is_some() => {
+            let tool = opts.fallback.as_deref().unwrap_or(Path::new("jcmd"));
+            super::fallback::run(pid, tool, jcmd_line, opts).map_err(|msg| AttachError::Fallback {
+                pid,
+                tool: tool.to_path_buf(),
+                msg: format!("{msg} (used because wasp cannot attach: {why})"),
+            })
+        }
+        r => r,
+    }
 }
 
 /// Signals a process catches: SIGQUIT (bit 2) must be caught and not ignored.
-fn catches_sigquit(status: &str) -> bool {
+pub(crate) fn catches_sigquit(status: &str) -> bool {
     let mask = |key: &str| {
         status
             .lines()
@@ -133,12 +182,35 @@ fn catches_sigquit(status: &str) -> bool {
     mask("SigCgt:") & 0x4 != 0 && mask("SigIgn:") & 0x4 == 0
 }
 
-pub fn execute(
+/// The process is gone, exiting, a zombie, or its pid was reused since we looked. PF_EXITING matters: a
+/// killed JVM's sockets close before it becomes a zombie, so at our EOF it may still look alive otherwise.
+fn gone(proc_dir: &Path, start_ticks: u64) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+        return true;
+    };
+    let Some((_, f)) = discover::stat_fields(&stat) else {
+        return true;
+    };
+    let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
+    // After the comm: state is field 3, flags 9, starttime 22 (1-based in proc(5)).
+    matches!(f.first(), Some(&("Z" | "X" | "x")))
+        || num(6).is_none_or(|flags| flags & PF_EXITING != 0)
+        || num(19) != Some(start_ticks)
+}
+
+/// A JVM that passed the checks that need no signal and no connection.
+struct Target {
     pid: u32,
-    cmd: &str,
-    args: &[&str],
-    opts: &AttachOptions,
-) -> Result<String, AttachError> {
+    jvm: discover::JvmProcess,
+    pd: PerfData,
+    v2: bool,
+    proc_dir: PathBuf,
+    timeout: Duration,
+    deadline: Instant,
+}
+
+fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
     let deadline = Instant::now() + opts.timeout;
     let roots = Roots {
         proc: opts.proc_root.clone(),
@@ -148,17 +220,28 @@ pub fn execute(
         pid,
         msg: format!("{e:#}"),
     })?;
-    let pd = jvm
+    let proc_dir = opts.proc_root.join(pid.to_string());
+    let Some(pd) = jvm
         .hsperfdata
         .as_deref()
         .and_then(|p| PerfData::read(p).ok())
-        .ok_or_else(|| AttachError::Disabled {
+    else {
+        let openj9 = proc_dir.join("root/tmp/.com_ibm_tools_attach").is_dir()
+            || std::fs::read_to_string(proc_dir.join("maps"))
+                .map(|m| m.contains("libj9vm"))
+                .unwrap_or(false);
+        return Err(AttachError::Impossible {
             pid,
-            why: jvm
-                .not_measurable
-                .clone()
-                .unwrap_or_else(|| "no hsperfdata to confirm that attach is enabled".into()),
-        })?;
+            why: if openj9 {
+                "OpenJ9: its attach mechanism is not HotSpot's".into()
+            } else {
+                jvm.not_measurable
+                    .clone()
+                    .unwrap_or_else(|| "no hsperfdata".into())
+                    + "; without it wasp cannot confirm that attach is enabled"
+            },
+        });
+    };
     let caps = pd.string("sun.rt.jvmCapabilities").unwrap_or("");
     if !caps.starts_with('1') {
         return Err(AttachError::Disabled {
@@ -168,46 +251,113 @@ pub fn execute(
             ),
         });
     }
-    let v2 = spec_version(&pd) >= 24;
+    Ok(Target {
+        pid,
+        v2: spec_version(&pd) >= 24,
+        jvm,
+        pd,
+        proc_dir,
+        timeout: opts.timeout,
+        deadline,
+    })
+}
+
+pub fn execute(
+    pid: u32,
+    cmd: &str,
+    args: &[&str],
+    opts: &AttachOptions,
+) -> Result<String, AttachError> {
+    let t = open(pid, opts)?;
+    request(&t, cmd, args)
+}
+
+/// Starts the listener if needed, checks the socket, sends one request, reads the whole reply.
+fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> {
+    let pid = t.pid;
     let lock = lock_for(pid);
     let _serial = lock.lock().unwrap_or_else(|e| e.into_inner());
 
-    let proc_dir = opts.proc_root.join(pid.to_string());
-    let sock = proc_dir
+    let sock = t
+        .proc_dir
         .join("root/tmp")
-        .join(format!(".java_pid{}", jvm.ns_pid));
-    if !is_socket(&sock) {
-        let status = std::fs::read_to_string(proc_dir.join("status")).unwrap_or_default();
-        if !catches_sigquit(&status) {
-            return Err(AttachError::Disabled {
+        .join(format!(".java_pid{}", t.jvm.ns_pid));
+    // A socket that refuses connections is stale: left by a killed JVM whose pid this one reuses (no JVM
+    // removes it at start). The listener started on our signal renames its new socket over it, so the stale
+    // one is waited out by its inode; nothing of another process is unlinked.
+    let mut stale: Option<u64> = None;
+    let reply = loop {
+        let present = std::fs::symlink_metadata(&sock).ok();
+        if present.is_none() || stale.is_some() {
+            let status = std::fs::read_to_string(t.proc_dir.join("status")).unwrap_or_default();
+            if !catches_sigquit(&status) {
+                return Err(AttachError::Disabled {
+                    pid,
+                    why: "it does not catch SIGQUIT (-Xrs?): signalling it could kill it or dump into its log".into(),
+                });
+            }
+            start_listener(t, &sock, stale)?;
+        }
+        // lstat: a symlink planted in a shared /tmp could point at any root-owned socket.
+        let meta = std::fs::symlink_metadata(&sock).map_err(step(pid, "stat socket"))?;
+        if !meta.file_type().is_socket() {
+            return Err(AttachError::Step {
                 pid,
-                why: "it does not catch SIGQUIT (-Xrs?): signalling it could kill it or dump into its log".into(),
+                step: "check socket",
+                msg: format!(
+                    "{} is not a socket (a symlink?): not trusted",
+                    sock.display()
+                ),
             });
         }
-        start_listener(pid, &jvm, &proc_dir, &sock, deadline)?;
-    }
-    let meta = std::fs::metadata(&sock).map_err(step(pid, "stat socket"))?;
-    if meta.uid() != jvm.uid && meta.uid() != 0 {
-        return Err(AttachError::Untrusted {
-            pid,
-            path: sock,
-            owner: meta.uid(),
-            expected: jvm.uid,
-        });
-    }
-    let request = encode(cmd, args, v2);
-    let reply = match talk(pid, &sock, &request, deadline, None)? {
-        Some(r) => r,
-        // Closed without a byte: the JVM wants its own uid as peer (JDK 8). Retry as that user.
-        None => talk(pid, &sock, &request, deadline, Some((jvm.uid, jvm.gid)))?.ok_or(
-            AttachError::Step {
+        if meta.uid() != t.jvm.uid && meta.uid() != 0 {
+            return Err(AttachError::Untrusted {
                 pid,
-                step: "read reply",
-                msg: "the JVM closed the connection without answering (credentials refused)".into(),
-            },
-        )?,
+                path: sock,
+                owner: meta.uid(),
+                expected: t.jvm.uid,
+            });
+        }
+        let request = encode(cmd, args, t.v2);
+        match talk(t, &sock, &request, None) {
+            Ok(Some(r)) => break r,
+            // Closed without a byte: the JVM wants its own uid as peer (JDK 8). Retry as that user.
+            Ok(None) => {
+                break talk(t, &sock, &request, Some((t.jvm.uid, t.jvm.gid)))?.ok_or(
+                    AttachError::Impossible {
+                        pid,
+                        why:
+                            "the JVM closed the connection without answering, also to its own user"
+                                .into(),
+                    },
+                )?;
+            }
+            // Signalled while its listener runs (on another file), the JVM would print a dump into its log.
+            Err(AttachError::Stale { path, .. }) if listener_runs(&t.proc_dir) => {
+                return Err(AttachError::Stale {
+                    pid,
+                    path,
+                    why: "the JVM's listener runs, on another file; not signalled (it would print a dump into its log)",
+                });
+            }
+            Err(AttachError::Stale { .. }) if stale.is_none() => stale = Some(meta.ino()),
+            Err(AttachError::Stale { path, .. }) => {
+                return Err(AttachError::Stale {
+                    pid,
+                    path,
+                    why: "also after the JVM was asked to start its listener",
+                });
+            }
+            Err(e) => return Err(e),
+        }
     };
-    decode(pid, &reply)
+    match decode(pid, &reply) {
+        Err(AttachError::Refused { code: 101, msg, .. }) => Err(AttachError::Impossible {
+            pid,
+            why: format!("it does not speak this attach protocol version: {msg}"),
+        }),
+        r => r,
+    }
 }
 
 fn spec_version(pd: &PerfData) -> u32 {
@@ -216,47 +366,79 @@ fn spec_version(pd: &PerfData) -> u32 {
         .unwrap_or(8)
 }
 
-fn is_socket(p: &Path) -> bool {
-    std::fs::metadata(p)
-        .map(|m| m.file_type().is_socket())
-        .unwrap_or(false)
+/// The JVM has its "Attach Listener" thread (the name fits the 15 bytes of a comm): the listener is running.
+fn listener_runs(proc_dir: &Path) -> bool {
+    std::fs::read_dir(proc_dir.join("task"))
+        .map(|d| {
+            d.flatten().any(|e| {
+                std::fs::read_to_string(e.path().join("comm"))
+                    .is_ok_and(|c| c.trim_end() == "Attach Listener")
+            })
+        })
+        .unwrap_or(true)
+}
+
+fn socket_ino(p: &Path) -> Option<u64> {
+    std::fs::symlink_metadata(p)
+        .ok()
+        .filter(|m| m.file_type().is_socket())
+        .map(|m| m.ino())
+}
+
+/// The trigger file, removed through a descriptor of its directory when dropped: that works even after the
+/// JVM died and its /proc/<pid>/cwd can no longer be followed.
+struct Trigger {
+    /// None: the file was there before us, not ours to remove.
+    dir: Option<std::fs::File>,
+    name: String,
+}
+
+impl Drop for Trigger {
+    fn drop(&mut self) {
+        if let Some(d) = &self.dir {
+            let _ = nix::unistd::unlinkat(
+                d,
+                self.name.as_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+    }
+}
+
+fn create_trigger(t: &Target) -> Option<Trigger> {
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::Mode;
+    let name = format!(".attach_pid{}", t.jvm.ns_pid);
+    for dir in [t.proc_dir.join("cwd"), t.proc_dir.join("root/tmp")] {
+        let Ok(d) = std::fs::File::open(&dir) else {
+            continue;
+        };
+        let flags =
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match openat(&d, name.as_str(), flags, Mode::from_bits_truncate(0o600)) {
+            Ok(fd) => {
+                // JDK 8 accepts only a trigger owned by its own user; 11+ also root.
+                let _ = std::os::unix::fs::fchown(&fd, Some(t.jvm.uid), Some(t.jvm.gid));
+                return Some(Trigger { dir: Some(d), name });
+            }
+            // Someone else's attempt in progress: not ours to remove; the JVM may still accept it.
+            Err(nix::errno::Errno::EEXIST) => return Some(Trigger { dir: None, name }),
+            Err(_) => continue,
+        }
+    }
+    None
 }
 
 /// Creates the trigger file, sends SIGQUIT and waits for the socket; the trigger is always removed.
-fn start_listener(
-    pid: u32,
-    jvm: &discover::JvmProcess,
-    proc_dir: &Path,
-    sock: &Path,
-    deadline: Instant,
-) -> Result<(), AttachError> {
-    let name = format!(".attach_pid{}", jvm.ns_pid);
-    let mut trigger = None;
-    for dir in [proc_dir.join("cwd"), proc_dir.join("root/tmp")] {
-        let p = dir.join(&name);
-        if std::fs::File::create(&p).is_ok() {
-            // JDK 8 accepts only a trigger owned by its own user; 11+ also root.
-            let _ = std::os::unix::fs::chown(&p, Some(jvm.uid), Some(jvm.gid));
-            trigger = Some(p);
-            break;
-        }
-    }
-    struct Remove(Option<PathBuf>);
-    impl Drop for Remove {
-        fn drop(&mut self) {
-            if let Some(p) = &self.0 {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
-    let _cleanup = Remove(trigger.clone());
-    if trigger.is_none() {
+fn start_listener(t: &Target, sock: &Path, stale: Option<u64>) -> Result<(), AttachError> {
+    let pid = t.pid;
+    let Some(_trigger) = create_trigger(t) else {
         return Err(AttachError::Step {
             pid,
             step: "create trigger file",
             msg: "neither cwd nor tmp is writable".into(),
         });
-    }
+    };
     let quit = || {
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
@@ -269,18 +451,25 @@ fn start_listener(
         msg: e.to_string(),
     })?;
     let start = Instant::now();
-    let half = deadline.saturating_duration_since(start) / 2;
+    let half = t.deadline.saturating_duration_since(start) / 2;
     let mut sent_again = false;
     let mut nap = Duration::from_millis(10);
-    while Instant::now() < deadline {
-        if is_socket(sock) {
+    loop {
+        if socket_ino(sock).is_some_and(|i| Some(i) != stale) {
             return Ok(());
         }
-        if !proc_dir.exists() {
-            return Err(AttachError::Step {
+        if gone(&t.proc_dir, t.jvm.start_ticks) {
+            return Err(AttachError::Exited {
                 pid,
-                step: "wait for listener",
-                msg: "the JVM exited".into(),
+                when: "while its attach listener was starting",
+            });
+        }
+        let left = t.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(AttachError::Timeout {
+                pid,
+                step: "waiting for the attach listener to start",
+                timeout: t.timeout,
             });
         }
         // Halfway to the deadline, one more signal, as the JDK client does.
@@ -288,13 +477,102 @@ fn start_listener(
             let _ = quit();
             sent_again = true;
         }
-        std::thread::sleep(nap);
+        std::thread::sleep(nap.min(left));
         nap = (nap * 2).min(Duration::from_millis(200));
     }
-    Err(AttachError::Timeout {
-        pid,
-        step: "wait for the attach listener",
-        timeout: deadline - start,
+}
+
+/// A heap dump written by the JVM itself.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HeapDump {
+    /// The path as the JVM sees it (in its own mount namespace).
+    pub path: PathBuf,
+    /// Where wasp reads it: through /proc/<pid>/root.
+    pub host_path: PathBuf,
+    pub bytes: u64,
+    pub estimated_bytes: u64,
+    pub message: String,
+}
+
+/// Heap in use, from hsperfdata: every generation's spaces (what an HPROF file mostly holds).
+pub fn heap_used(pd: &PerfData) -> u64 {
+    pd.names()
+        .filter(|n| {
+            n.strip_prefix("sun.gc.generation.")
+                .is_some_and(|r| r.contains(".space.") && r.ends_with(".used"))
+        })
+        .filter_map(|n| pd.long(n))
+        .map(|v| v.max(0) as u64)
+        .sum()
+}
+
+/// The space a dump needs: an HPROF file is about the heap in use plus per-object record headers; a quarter
+/// more and 16 MiB cover that (a live dump is smaller, but how much smaller is known only afterwards).
+pub fn heap_dump_estimate(used: u64) -> u64 {
+    used + used / 4 + (16 << 20)
+}
+
+/// `jcmd GC.heap_dump`, only on explicit request: `path` is absolute and as the JVM sees it; refused before
+/// anything is asked of the JVM when the file exists, its directory does not, or the target file system lacks
+/// the space (estimated from the heap in use).
+pub fn heap_dump(
+    pid: u32,
+    path: &Path,
+    live: bool,
+    opts: &AttachOptions,
+) -> Result<HeapDump, AttachError> {
+    let refuse = |msg: String| AttachError::HeapDump { pid, msg };
+    if !path.is_absolute() {
+        return Err(refuse(format!(
+            "{}: give an absolute path (the JVM writes the file, relative to its own root)",
+            path.display()
+        )));
+    }
+    let t = open(pid, opts)?;
+    let host_path = t
+        .proc_dir
+        .join("root")
+        .join(path.strip_prefix("/").unwrap_or(path));
+    let dir = host_path.parent().unwrap_or(Path::new("/"));
+    if std::fs::symlink_metadata(&host_path).is_ok() {
+        return Err(refuse(format!("{} exists already", path.display())));
+    }
+    if !dir.is_dir() {
+        return Err(refuse(format!(
+            "{}: no such directory in the JVM's file system",
+            path.parent().unwrap_or(Path::new("/")).display()
+        )));
+    }
+    let estimated = heap_dump_estimate(heap_used(&t.pd));
+    let st = nix::sys::statvfs::statvfs(dir).map_err(|e| refuse(format!("statvfs: {e}")))?;
+    #[allow(clippy::unnecessary_cast)]
+    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+    if free < estimated {
+        return Err(refuse(format!(
+            "{}: {} MiB free, a dump of this heap needs about {} MiB; nothing written",
+            path.display(),
+            free >> 20,
+            estimated.div_ceil(1 << 20)
+        )));
+    }
+    let p = path.to_string_lossy();
+    // JDK 17's dumpheap treats a missing second argument as -live: always say which.
+    let reply = request(&t, "dumpheap", &[&p, if live { "-live" } else { "-all" }])?;
+    // Code 0 is no proof (JDK 25 streams, and older JDKs report I/O errors in the text): the JVM's own words are.
+    if !reply.contains("Heap dump file created") {
+        return Err(AttachError::Refused {
+            pid,
+            code: 0,
+            msg: reply.trim().chars().take(500).collect(),
+        });
+    }
+    let bytes = std::fs::metadata(&host_path).map(|m| m.len()).unwrap_or(0);
+    Ok(HeapDump {
+        path: path.to_path_buf(),
+        host_path,
+        bytes,
+        estimated_bytes: estimated,
+        message: reply.trim().to_string(),
     })
 }
 
@@ -347,18 +625,52 @@ pub fn decode(pid: u32, reply: &[u8]) -> Result<String, AttachError> {
     }
 }
 
+/// A connection whose connect() is bounded too: a stopped JVM's listener queue fills up after a few
+/// clients, and a plain connect() would then block for ever (SO_SNDTIMEO bounds it for AF_UNIX).
+fn connect(sock: &Path, left: Duration) -> std::io::Result<UnixStream> {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, UnixAddr, setsockopt, socket, sockopt,
+    };
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let tv = nix::sys::time::TimeVal::new(
+        left.as_secs() as _,
+        left.subsec_micros()
+            .max(if left.as_secs() == 0 { 1 } else { 0 }) as _,
+    );
+    setsockopt(&fd, sockopt::SendTimeout, &tv)?;
+    nix::sys::socket::connect(fd.as_raw_fd(), &UnixAddr::new(sock)?)?;
+    Ok(UnixStream::from(fd))
+}
+
 /// Connects (as root, or as `creds` from a dedicated thread), sends, reads to EOF. `None` = closed silently.
 fn talk(
-    pid: u32,
+    t: &Target,
     sock: &Path,
     request: &[u8],
-    deadline: Instant,
     creds: Option<(u32, u32)>,
 ) -> Result<Option<Vec<u8>>, AttachError> {
-    let stream = match creds {
-        None => UnixStream::connect(sock).map_err(step(pid, "connect"))?,
+    let pid = t.pid;
+    let left = || {
+        t.deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
+    let timeout = |step| AttachError::Timeout {
+        pid,
+        step,
+        timeout: t.timeout,
+    };
+    let connected = match creds {
+        None => connect(sock, left()),
         Some((uid, gid)) => {
             let path = sock.to_path_buf();
+            let left = left();
             // setresuid through libc would switch every thread of the process (glibc's setxid broadcast); the
             // raw syscalls change only this short-lived thread, which exits right after connecting.
             std::thread::spawn(move || -> std::io::Result<UnixStream> {
@@ -370,7 +682,7 @@ fn talk(
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                UnixStream::connect(&path)
+                connect(&path, left)
             })
             .join()
             .map_err(|_| AttachError::Step {
@@ -378,56 +690,96 @@ fn talk(
                 step: "connect as the JVM's user",
                 msg: "thread panicked".into(),
             })?
-            .map_err(step(pid, "connect as the JVM's user"))?
         }
     };
-    let left = || {
-        deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1))
+    let mut stream = match connected {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            return Err(timeout("connect: the listener accepts no connection"));
+        }
+        Err(_) if gone(&t.proc_dir, t.jvm.start_ticks) => {
+            return Err(AttachError::Exited {
+                pid,
+                when: "before it answered",
+            });
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) && creds.is_none() => {
+            return Err(AttachError::Stale {
+                pid,
+                path: sock.to_path_buf(),
+                why: "left by a JVM that was killed?",
+            });
+        }
+        Err(e) => {
+            return Err(step(
+                pid,
+                if creds.is_some() {
+                    "connect as the JVM's user"
+                } else {
+                    "connect"
+                },
+            )(e));
+        }
     };
-    let mut stream = stream;
     stream
         .set_write_timeout(Some(left()))
         .map_err(step(pid, "socket options"))?;
-    stream
-        .write_all(request)
-        .map_err(step(pid, "send request"))?;
-    // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow).
-    let mut reply = Vec::with_capacity(64 * 1024);
-    let mut buf = vec![0u8; 64 * 1024];
+    stream.write_all(request).map_err(|e| {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            timeout("sending the request")
+        } else {
+            step(pid, "send request")(e)
+        }
+    })?;
+    // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow),
+    // straight into the reply: no separate buffer.
+    const CHUNK: u64 = 64 * 1024;
+    let mut reply = Vec::new();
     loop {
-        if Instant::now() >= deadline {
-            return Err(AttachError::Timeout {
-                pid,
-                step: "read reply",
-                timeout: Duration::ZERO,
-            });
+        if Instant::now() >= t.deadline {
+            return Err(timeout("reading the reply"));
         }
         stream
             .set_read_timeout(Some(left()))
             .map_err(step(pid, "socket options"))?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => reply.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+        match (&mut stream).take(CHUNK).read_to_end(&mut reply) {
+            // Less than asked for: the JVM closed the connection.
+            Ok(n) if (n as u64) < CHUNK => break,
+            Ok(_) if reply.len() > MAX_REPLY => {
+                return Err(AttachError::Step {
+                    pid,
+                    step: "read reply",
+                    msg: format!("larger than {} MiB: discarded", MAX_REPLY >> 20),
+                });
+            }
+            Ok(_) => {}
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(AttachError::Timeout {
-                    pid,
-                    step: "read reply",
-                    timeout: Duration::ZERO,
-                });
+                return Err(timeout("reading the reply"));
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && reply.is_empty() => {
-                return Ok(None);
+                break;
             }
             Err(e) => return Err(step(pid, "read reply")(e)),
         }
+    }
+    // EOF: a complete reply, unless the JVM died (then what we have may be cut short, and is not used).
+    if gone(&t.proc_dir, t.jvm.start_ticks) {
+        return Err(AttachError::Exited {
+            pid,
+            when: if reply.is_empty() {
+                "before it answered"
+            } else {
+                "while it was answering (the partial reply is discarded)"
+            },
+        });
     }
     Ok(if reply.is_empty() { None } else { Some(reply) })
 }

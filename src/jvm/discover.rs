@@ -138,33 +138,72 @@ fn find_hsperfdata(roots: &Roots, pid: u32, ns_pid: u32) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-/// One pid; a clear error if it is not a JVM.
+/// One pid; a clear error if it is not a JVM. For attach: the user is left as the uid (no passwd lookup, which
+/// would load NSS code into a short `wasp dump`).
 pub fn find(roots: &Roots, pid: u32) -> anyhow::Result<JvmProcess> {
-    find_with(roots, pid, &JvmConfig::default())
+    find_inner(roots, pid, &JvmConfig::default(), false)
 }
 
 pub fn find_with(roots: &Roots, pid: u32, cfg: &JvmConfig) -> anyhow::Result<JvmProcess> {
-    let p = procfs::process::Process::new_with_root(roots.proc.join(pid.to_string()))
+    find_inner(roots, pid, cfg, true)
+}
+
+/// /proc/<pid>/stat: the comm and the fields after it (field 3, the state, first). The comm may hold spaces
+/// and parentheses, so it ends at the last ')'.
+pub(crate) fn stat_fields(stat: &str) -> Option<(&str, Vec<&str>)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?;
+    Some((comm, stat[close + 1..].split_whitespace().collect()))
+}
+
+/// The value of a "Key:\tv1\tv2..." line of /proc/<pid>/status, as fields.
+fn status_fields<'a>(status: &'a str, key: &str) -> Option<Vec<&'a str>> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(|v| v.split_whitespace().collect())
+}
+
+fn find_inner(roots: &Roots, pid: u32, cfg: &JvmConfig, names: bool) -> anyhow::Result<JvmProcess> {
+    let dir = roots.proc.join(pid.to_string());
+    let stat = std::fs::read_to_string(dir.join("stat"))
         .with_context(|| format!("pid {pid}: no such process"))?;
-    let stat = p
-        .stat()
-        .with_context(|| format!("pid {pid}: cannot read its stat"))?;
-    let cmdline = p.cmdline().unwrap_or_default();
-    if !is_java(&stat.comm, &cmdline) {
-        anyhow::bail!("pid {pid} ({}) is not a Java process", stat.comm);
+    let (comm, f) =
+        stat_fields(&stat).with_context(|| format!("pid {pid}: cannot parse its stat"))?;
+    // starttime is field 22 (1-based), the 20th after the comm.
+    let start_ticks = f
+        .get(19)
+        .and_then(|s| s.parse::<u64>().ok())
+        .with_context(|| format!("pid {pid}: cannot parse its stat"))?;
+    let mut raw = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+    if raw.last() == Some(&0) {
+        raw.pop();
     }
-    let status = p
-        .status()
+    let cmdline: Vec<String> = if raw.is_empty() {
+        Vec::new()
+    } else {
+        raw.split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    };
+    if !is_java(comm, &cmdline) {
+        anyhow::bail!("pid {pid} ({comm}) is not a Java process");
+    }
+    let status = std::fs::read_to_string(dir.join("status"))
         .with_context(|| format!("pid {pid}: cannot read its status"))?;
-    let ns_pid = status
-        .nspid
-        .as_ref()
-        .and_then(|v| v.last().copied())
-        .unwrap_or(pid as i32) as u32;
-    let uid = status.euid;
-    let gid = status.egid;
-    let cgroup = std::fs::read_to_string(roots.proc.join(pid.to_string()).join("cgroup"))
-        .unwrap_or_default();
+    // The innermost pid namespace's number is the last; kernels before 4.1 have no NSpid line.
+    let ns_pid = status_fields(&status, "NSpid")
+        .and_then(|v| v.last()?.parse().ok())
+        .unwrap_or(pid);
+    // Real, effective, saved, fs: the JVM names its files after the effective ids.
+    let id = |key| {
+        status_fields(&status, key)
+            .and_then(|v| v.get(1)?.parse::<u32>().ok())
+            .with_context(|| format!("pid {pid}: no {key} in its status"))
+    };
+    let (uid, gid) = (id("Uid")?, id("Gid")?);
+    let cgroup = std::fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
     let hsperfdata = find_hsperfdata(roots, pid, ns_pid);
     let not_measurable = if hsperfdata.is_some() {
         None
@@ -183,8 +222,12 @@ pub fn find_with(roots: &Roots, pid: u32, cfg: &JvmConfig) -> anyhow::Result<Jvm
         ns_pid,
         uid,
         gid,
-        user: user_name(uid),
-        start_ticks: stat.starttime,
+        user: if names {
+            user_name(uid)
+        } else {
+            uid.to_string()
+        },
+        start_ticks,
         app: app_of(&cmdline, cfg),
         main: main_of(&cmdline),
         cmdline,
@@ -280,6 +323,27 @@ mod tests {
             main_of(&v("java -Xmx1g -cp a:b com.example.Lab arg")),
             "com.example.Lab"
         );
+    }
+
+    #[test]
+    fn stat_and_status() {
+        let (comm, f) =
+            stat_fields("42 (a (b) c) S 1 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 9 0 777 0")
+                .unwrap();
+        assert_eq!((comm, f[0], f[19]), ("a (b) c", "S", "777"));
+        let st = "Name:\tjava\nUid:\t1000\t1001\t1001\t1001\nNSpid:\t4242\t7\n";
+        assert_eq!(status_fields(st, "Uid").unwrap()[1], "1001");
+        assert_eq!(status_fields(st, "NSpid").unwrap().last(), Some(&"7"));
+        assert!(status_fields(st, "Gid").is_none());
+        assert!(stat_fields("garbage").is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stat_parser_never_panics(s in "\\PC*") {
+            let _ = stat_fields(&s);
+            let _ = status_fields(&s, "Uid");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::{analysis, attach, threaddump};
 use crate::config::{Config, Interval};
 use clap::{Args, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
 pub enum DumpCmd {
@@ -24,6 +24,20 @@ pub enum DumpCmd {
         #[arg(long)]
         live: bool,
         #[arg(long, default_value = "30s", value_parser = parse_interval)]
+        timeout: Interval,
+    },
+    /// A heap dump (HPROF), written by the JVM itself to FILE (an absolute path as the JVM sees it, inside its
+    /// container if it runs in one). Refused when the file system lacks the space; never taken without this
+    /// explicit command.
+    Heap {
+        pid: u32,
+        /// Where the JVM writes the dump: an absolute path, as the JVM sees it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Only live objects (a full GC first): smaller, slower.
+        #[arg(long)]
+        live: bool,
+        #[arg(long, default_value = "5m", value_parser = parse_interval)]
         timeout: Interval,
     },
     /// Any jcmd diagnostic command: `wasp dump jcmd PID VM.flags`, `... GC.heap_info`, `... VM.uptime`.
@@ -70,10 +84,26 @@ fn parse_interval(s: &str) -> Result<Interval, String> {
     Ok(Interval(d))
 }
 
+/// The configuration as `wasp dump` needs it: only [agent] proc_root and [jvm] attach_fallback matter to a
+/// dump, so a file that names neither (the packaged one) is not parsed, only checked for its permissions; that
+/// spares the dump the TOML parser's ~0.4 MB of RSS (docs/performance.md). A file that names either is loaded
+/// and validated whole, as every other command does.
+pub fn load_config(path: Option<&Path>) -> Result<Config, crate::config::ConfigError> {
+    let Some(p) = Config::path_or_default(path) else {
+        return Ok(Config::default());
+    };
+    let text = crate::config::read_text(&p)?;
+    if !text.contains("proc_root") && !text.contains("attach_fallback") {
+        return Ok(Config::default());
+    }
+    Config::parse(&text, &p)
+}
+
 fn opts(cfg: &Config, timeout: Interval) -> attach::AttachOptions {
     attach::AttachOptions {
         timeout: timeout.0,
         proc_root: cfg.agent.proc_root.clone(),
+        fallback: cfg.jvm.fallback(),
     }
 }
 
@@ -117,6 +147,21 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             "{}",
             attach::class_histogram(pid, live, &opts(cfg, timeout))?
         ),
+        DumpCmd::Heap {
+            pid,
+            out,
+            live,
+            timeout,
+        } => {
+            let h = attach::heap_dump(pid, &out, live, &opts(cfg, timeout))?;
+            println!(
+                "{}: {} bytes (estimated beforehand: {}); read it as {}",
+                h.path.display(),
+                h.bytes,
+                h.estimated_bytes,
+                h.host_path.display()
+            );
+        }
         DumpCmd::Jcmd {
             pid,
             command,
@@ -156,4 +201,89 @@ pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
         AnalyzeFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
     }
     Ok(())
+}
+
+/// `wasp dump threads PID [--timeout D]`, the plain dump an operator runs on a host in trouble, read without
+/// clap: building clap's command tree is ~0.5 MB of the command's peak RSS (docs/performance.md). Only these
+/// exact forms; anything else (other options, --help, mistakes) is left to clap, which explains itself.
+pub fn quick_threads(args: &[std::ffi::OsString]) -> Option<DumpCmd> {
+    let a: Vec<&str> = args.iter().map(|s| s.to_str()).collect::<Option<_>>()?;
+    let (pid, rest) = match a.as_slice() {
+        ["dump", "threads", pid, rest @ ..] => (pid.parse().ok()?, rest),
+        _ => return None,
+    };
+    let timeout = match rest {
+        [] => "10s",
+        ["--timeout", t] => t,
+        [t] => t.strip_prefix("--timeout=")?,
+        _ => return None,
+    };
+    Some(DumpCmd::Threads {
+        pid,
+        format: DumpFormat::Text,
+        cpu_window: Interval(std::time::Duration::from_millis(500)),
+        timeout: parse_interval(timeout).ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn quick(s: &str) -> Option<DumpCmd> {
+        let v: Vec<std::ffi::OsString> = s.split_whitespace().map(Into::into).collect();
+        quick_threads(&v)
+    }
+
+    /// What a dump takes from a configuration file is what the whole configuration says.
+    #[test]
+    fn dump_config_agrees_with_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.toml");
+        for text in [
+            "",
+            "[agent]\n# interval = \"5s\"\n[server]\nenabled = false\n",
+            "[agent]\nproc_root = \"/host/proc\"\n",
+            "[jvm]\nattach_fallback = \"/opt/jdk/bin/jcmd\"\n",
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let ours = load_config(Some(&p)).unwrap();
+            let whole = Config::load(&p).unwrap();
+            assert_eq!(ours.agent.proc_root, whole.agent.proc_root, "{text}");
+            assert_eq!(ours.jvm.fallback(), whole.jvm.fallback(), "{text}");
+        }
+        // Named keys: the file is validated whole, errors included.
+        std::fs::write(&p, "[jvm]\nattach_fallback = 3\n").unwrap();
+        assert!(load_config(Some(&p)).is_err());
+    }
+
+    /// The quick path reads what clap reads, defaults included.
+    #[test]
+    fn quick_path_agrees_with_clap() {
+        for s in [
+            "dump threads 42",
+            "dump threads 42 --timeout 3s",
+            "dump threads 42 --timeout=250ms",
+        ] {
+            let ours = format!("{:?}", quick(s).unwrap());
+            let cli =
+                crate::cli::Cli::parse_from(std::iter::once("wasp").chain(s.split_whitespace()));
+            let crate::cli::Command::Dump(theirs) = cli.command else {
+                panic!("{s}")
+            };
+            assert_eq!(ours, format!("{theirs:?}"), "{s}");
+        }
+        for s in [
+            "dump threads",
+            "dump threads x",
+            "dump threads 42 --format json",
+            "dump threads 42 --timeout 0s",
+            "dump threads 42 --help",
+            "dump histo 42",
+            "-c f dump threads 42",
+        ] {
+            assert!(quick(s).is_none(), "{s}");
+        }
+    }
 }

@@ -6,6 +6,7 @@ pub mod attach;
 pub mod cli;
 pub mod discover;
 pub mod dump_cli;
+pub mod fallback;
 pub mod histogram;
 pub mod metrics;
 pub mod perfdata;
@@ -18,6 +19,7 @@ use crate::model::Collection;
 use crate::model::jvm::Jvm;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,6 +27,15 @@ pub struct JvmConfig {
     pub enabled: bool,
     /// Names for JVMs, by a regular expression on the command line; the first match wins.
     pub apps: Vec<AppRule>,
+    /// A jcmd to run (as the JVM's user) when wasp's own attach is impossible; empty: never.
+    pub attach_fallback: PathBuf,
+}
+
+impl JvmConfig {
+    /// The fallback tool, when one is configured.
+    pub fn fallback(&self) -> Option<PathBuf> {
+        (!self.attach_fallback.as_os_str().is_empty()).then(|| self.attach_fallback.clone())
+    }
 }
 
 impl Default for JvmConfig {
@@ -32,6 +43,7 @@ impl Default for JvmConfig {
         JvmConfig {
             enabled: true,
             apps: Vec::new(),
+            attach_fallback: PathBuf::new(),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Thread-dump text (jstack, jcmd Thread.print, the attach `threaddump` reply; JDK 8 to 25) as a model.
 //! Whatever is not understood is kept as raw lines and counted, never dropped; nothing here can panic.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Lock {
     /// The object address, e.g. "0x00000000f712a298".
     pub address: String,
@@ -11,14 +11,14 @@ pub struct Lock {
     pub class: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Frame {
     pub frame: String,
     /// Lock lines under this frame: "locked", "waiting to lock", "waiting on", "parking to wait for", ...
     pub locks: Vec<(String, Lock)>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Thread {
     pub name: String,
     pub id: Option<u64>,
@@ -68,7 +68,7 @@ impl Thread {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThreadDump {
     /// The header line with the VM name and version ("Full thread dump OpenJDK 64-Bit Server VM (...)").
     pub vm: Option<String>,

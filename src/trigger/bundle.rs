@@ -270,6 +270,7 @@ fn build(
     let opts = attach::AttachOptions {
         timeout: cfg.timeout.0,
         proc_root: job.roots.proc.clone(),
+        fallback: job.jvm.fallback(),
     };
     let bundle = req.kind == Kind::Bundle;
     let mut entries: Vec<JvmEntry> = jvms

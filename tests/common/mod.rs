@@ -111,5 +111,101 @@ impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        // A JVM killed leaves its attach socket and counters; a later JVM with this pid would find them.
+        let pid = self.0.id();
+        let _ = std::fs::remove_file(format!("/tmp/.java_pid{pid}"));
+        let _ = std::fs::remove_file(format!("/tmp/hsperfdata_root/{pid}"));
     }
+}
+
+/// tests/fixtures/dumps/Lab.java compiled into `dir` (again whenever the source is newer than the class).
+pub fn lab_classes(dir: &std::path::Path) -> std::path::PathBuf {
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/Lab.java");
+    let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if mtime(&dir.join("Lab.class")) < mtime(&src) {
+        std::fs::create_dir_all(dir).unwrap();
+        assert!(
+            Command::new("javac")
+                .args(["--release", "17", "-d"])
+                .arg(dir)
+                .arg(&src)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    dir.to_path_buf()
+}
+
+/// Starts Lab (`java [jvm_args] -cp CLASSES Lab [args]`, in `cwd` when given) and waits for its "ready" line; all
+/// its threads, deadlocks included, are in place 800 ms later. Its stdout is returned for checks that the JVM
+/// printed no thread dump (what a stray SIGQUIT does).
+pub fn start_lab(
+    java: &std::path::Path,
+    jvm_args: &[&str],
+    args: &[&str],
+    cwd: Option<&std::path::Path>,
+) -> (Reaped, std::io::BufReader<std::process::ChildStdout>) {
+    use std::io::BufRead;
+    let classes =
+        lab_classes(&std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes"));
+    let mut cmd = Command::new(java);
+    cmd.arg("-Xmx64m")
+        .args(jvm_args)
+        .arg("-cp")
+        .arg(classes)
+        .arg("Lab")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let mut j = Reaped(cmd.spawn().unwrap());
+    let mut out = std::io::BufReader::new(j.0.stdout.take().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut line = String::new();
+    while std::time::Instant::now() < deadline {
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.starts_with("ready") {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            return (j, out);
+        }
+    }
+    panic!("Lab did not start");
+}
+
+pub type Row = (String, String, Option<String>);
+
+/// (name, state, name of the owner of the lock it waits for) of the Java threads that exist in both dumps'
+/// stable part (the Lab's own threads, whose states do not change).
+pub fn rows(d: &wasp::jvm::threaddump::ThreadDump) -> std::collections::BTreeSet<Row> {
+    let owners: std::collections::HashMap<String, String> = d
+        .threads
+        .iter()
+        .flat_map(|t| {
+            t.locks_held()
+                .map(move |l| (l.address.clone(), t.name.clone()))
+        })
+        .collect();
+    d.threads
+        .iter()
+        .filter(|t| {
+            t.is_java()
+                && !t.name.starts_with("Attach Listener")
+                && !t.name.starts_with("Common-Cleaner")
+        })
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.state.clone(),
+                t.waiting_for()
+                    .and_then(|l| owners.get(&l.address).cloned()),
+            )
+        })
+        .collect()
 }
