@@ -9,6 +9,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn classes() -> PathBuf {
+    // Once per test process: the tests of this file run in parallel, and a JVM started while another test's
+    // javac is still writing Alloc.class dies on the half-written class.
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(compile).clone()
+}
+
+fn compile() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("jvm-classes");
     if !dir.join("Alloc.class").exists() {
         std::fs::create_dir_all(&dir).unwrap();

@@ -12,19 +12,7 @@ use std::time::{Duration, Instant};
 /// The Lab JVM under its own app name, so that other Lab JVMs on the host (other tests) are not in scope.
 fn lab(app: &str) -> Reaped {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes-rules");
-    if !dir.join("Lab.class").exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/Lab.java");
-        assert!(
-            Command::new("javac")
-                .args(["--release", "17", "-d"])
-                .arg(&dir)
-                .arg(src)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
+    let dir = lab_classes(&dir);
     let mut p = Reaped(
         Command::new("/usr/bin/java")
             .args(["-Xmx64m", &format!("-Dwasp.app={app}"), "-cp"])

@@ -123,6 +123,9 @@ pub fn lab_classes(dir: &std::path::Path) -> std::path::PathBuf {
     let src =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/Lab.java");
     let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    // The tests of one file run in parallel: one compiles at a time, or a JVM may load a half-written class.
+    static COMPILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
     if mtime(&dir.join("Lab.class")) < mtime(&src) {
         std::fs::create_dir_all(dir).unwrap();
         assert!(
