@@ -1,9 +1,11 @@
 //! Triggers: decide when to take snapshots. SIGUSR1 (a thread dump of every JVM), SIGUSR2 (an incident
 //! bundle), `wasp trigger` over the control socket, and the rules and schedules, all ask the one snapshot
 //! worker (`snapshot`), which writes dumps, histograms and bundles (`bundle`) under `data_dir/snapshots`,
-//! listed and shown by `wasp incidents` (`incidents`).
+//! listed and shown by `wasp incidents` (`incidents`), and hands a compact summary of each to the document
+//! sinks (`documents`).
 
 pub mod bundle;
+pub mod documents;
 pub mod incidents;
 pub mod snapshot;
 
