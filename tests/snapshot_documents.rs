@@ -131,7 +131,7 @@ fn jvm(main: &str, app: &str, args: &[&str]) -> Reaped {
     p
 }
 
-fn agent(dir: &Path, port: u16, apps: &[&str]) -> Reaped {
+fn agent(dir: &Path, port: u16, listen: u16, apps: &[&str]) -> Reaped {
     let cfg = dir.join("wasp.toml");
     std::fs::write(
         &cfg,
@@ -140,7 +140,7 @@ fn agent(dir: &Path, port: u16, apps: &[&str]) -> Reaped {
 interval = "1s"
 data_dir = "{data}"
 [server]
-enabled = false
+listen = "127.0.0.1:{listen}"
 [snapshots]
 bundle_dumps = 2
 bundle_every = "300ms"
@@ -162,7 +162,7 @@ batch = {{ max_delay = "100ms" }}
             .args(["run", "--config"])
             .arg(&cfg)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -262,7 +262,8 @@ fn signals_send_thread_dump_and_incident_documents_to_the_sinks() {
     let store: S = Arc::default();
     let port = serve(store.clone());
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path(), port, &[&a1, &a2]);
+    let listen = free_port();
+    let a = agent(dir.path(), port, listen, &[&a1, &a2]);
 
     signal(&a, nix::sys::signal::Signal::SIGUSR1);
     for (j, app) in [(&j1, &a1), (&j2, &a2)] {
@@ -368,6 +369,43 @@ fn signals_send_thread_dump_and_incident_documents_to_the_sinks() {
         "{:?}",
         store.lock().unwrap().refused
     );
+    // Two dumps, then the bundle's two dumps, two histograms and the incident; none cut. The exposition is
+    // rendered by the next collection (1 s).
+    std::thread::sleep(Duration::from_millis(1500));
+    let m = metrics(listen);
+    assert!(m.contains("wasp_snapshots_documents_total 7\n"), "{m}");
+    assert!(
+        m.contains("wasp_snapshots_documents_truncated_total 0\n"),
+        "{m}"
+    );
+    // The daemon still gets the shipper back to itself and stops cleanly.
+    let mut a = a;
+    signal(&a, nix::sys::signal::Signal::SIGTERM);
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = a.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(3), "agent did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!log.contains("still in use"), "{log}");
+}
+
+fn metrics(port: u16) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut b = String::new();
+    s.read_to_string(&mut b).unwrap();
+    b
 }
 
 #[test]
@@ -380,7 +418,7 @@ fn a_2000_thread_jvm_document_stays_under_64_kib() {
     let store: S = Arc::default();
     let port = serve(store.clone());
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path(), port, &[&app]);
+    let a = agent(dir.path(), port, free_port(), &[&app]);
     signal(&a, nix::sys::signal::Signal::SIGUSR1);
     let pid = j.0.id();
     let (s, _) = wait_doc(

@@ -287,12 +287,12 @@ impl Counters {
         .push([("reason", "budget")], get(&self.refused_budget))
         .push([("reason", "queue")], get(&self.refused_queue));
         m.counter(
-            "wasp_snapshot_documents_total",
+            "wasp_snapshots_documents_total",
             "Snapshot summaries (thread_dump, class_histogram, incident) handed to the document sinks.",
         )
         .set(get(&self.documents));
         m.counter(
-            "wasp_snapshot_documents_truncated_total",
+            "wasp_snapshots_documents_truncated_total",
             "Snapshot summaries cut to stay within their size bound (64 KiB).",
         )
         .set(get(&self.documents_truncated));
