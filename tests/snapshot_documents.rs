@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 struct Store {
     lines: Vec<Value>,
+    /// Elasticsearch: _id -> (index, source).
+    es: BTreeMap<String, (String, Value)>,
     refused: Vec<String>,
 }
 type S = Arc<Mutex<Store>>;
@@ -58,6 +60,64 @@ async fn ingest(st: axum::extract::State<S>, h: HeaderMap, b: Bytes) -> (StatusC
     (StatusCode::NO_CONTENT, String::new())
 }
 
+/// Elasticsearch `_bulk` as the spec says: ndjson, `create` actions with `_index` and `_id`, each followed by its
+/// source (an object with `@timestamp`); answers per item (409 for an `_id` already there).
+async fn bulk(st: axum::extract::State<S>, h: HeaderMap, b: Bytes) -> (StatusCode, String) {
+    let s = st.0;
+    let refuse = |why: String| {
+        s.lock().unwrap().refused.push(format!("bulk: {why}"));
+        (StatusCode::BAD_REQUEST, why)
+    };
+    if h.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-ndjson") {
+        return refuse(format!("content-type {:?}", h.get("content-type")));
+    }
+    let raw = match h.get("content-encoding").and_then(|v| v.to_str().ok()) {
+        None => b.to_vec(),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            if let Err(e) = flate2::read::GzDecoder::new(&b[..]).read_to_end(&mut out) {
+                return refuse(format!("not gzip: {e}"));
+            }
+            out
+        }
+        Some(o) => return refuse(format!("content-encoding {o}")),
+    };
+    let Ok(text) = String::from_utf8(raw) else {
+        return refuse("not UTF-8".into());
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    if !text.ends_with('\n') || !lines.len().is_multiple_of(2) {
+        return refuse("actions and sources do not pair, or no final newline".into());
+    }
+    let mut items = Vec::new();
+    for pair in lines.chunks(2) {
+        let (Ok(action), Ok(src)) = (
+            serde_json::from_str::<Value>(pair[0]),
+            serde_json::from_str::<Value>(pair[1]),
+        ) else {
+            return refuse("a line is not JSON".into());
+        };
+        let (Some(index), Some(id)) = (
+            action["create"]["_index"].as_str(),
+            action["create"]["_id"].as_str(),
+        ) else {
+            return refuse(format!("not a create with _index and _id: {action}"));
+        };
+        if !src.is_object() || !src["@timestamp"].is_string() {
+            return refuse("source without @timestamp".into());
+        }
+        let mut st = s.lock().unwrap();
+        let status = if st.es.contains_key(id) { 409 } else { 201 };
+        st.es.insert(id.to_string(), (index.to_string(), src));
+        items.push(serde_json::json!({"create": {"_index": index, "_id": id, "status": status}}));
+    }
+    let errors = items.iter().any(|i| i["create"]["status"] != 201);
+    (
+        StatusCode::OK,
+        serde_json::json!({"took": 1, "errors": errors, "items": items}).to_string(),
+    )
+}
+
 fn serve(store: S) -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.set_nonblocking(true).unwrap();
@@ -70,6 +130,7 @@ fn serve(store: S) -> u16 {
         rt.block_on(async move {
             let app = axum::Router::new()
                 .route("/ingest", post(ingest))
+                .route("/_bulk", post(bulk))
                 .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
                 .with_state(store);
             let l = tokio::net::TcpListener::from_std(l).unwrap();
@@ -149,6 +210,11 @@ signal_apps = {apps:?}
 type = "http_json"
 url = "http://127.0.0.1:{port}/ingest"
 batch = {{ max_delay = "100ms" }}
+[sinks.es]
+type = "elasticsearch"
+url = "http://127.0.0.1:{port}/_bulk"
+index = "wasp-{{kind}}-%Y.%m"
+batch = {{ max_delay = "100ms" }}
 [sinks.file]
 type = "file"
 batch = {{ max_delay = "100ms" }}
@@ -210,6 +276,21 @@ fn wait_doc(
             return (s, f);
         }
         assert!(t.elapsed() < within, "no such document within {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for an Elasticsearch document that `pick` accepts; returns (index, source).
+fn wait_es(store: &S, pick: impl Fn(&Value) -> bool) -> (String, Value) {
+    let t = Instant::now();
+    loop {
+        if let Some(hit) = store.lock().unwrap().es.values().find(|(_, v)| pick(v)) {
+            return hit.clone();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "not in Elasticsearch"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -306,7 +387,28 @@ fn signals_send_thread_dump_and_incident_documents_to_the_sinks() {
         assert_eq!(b["hot"]["threads"][0]["thread"], "busy-spinner");
         let size = serde_json::to_string(&s).unwrap().len();
         assert!(size < 16 * 1024, "{size} bytes");
+        // Elasticsearch got it too, in the index of its kind.
+        let (index, src) = wait_es(&store, |v| is("thread_dump", pid)(v));
+        assert!(index.starts_with("wasp-thread_dump-"), "{index}");
+        assert_eq!(src["body"], s["body"]);
+        assert_eq!(src["labels"], s["labels"]);
     }
+
+    // A histogram alone (wasp trigger histo) gives a class_histogram document.
+    let pid2 = j2.0.id();
+    let o = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["trigger", "histo", "--pid", &pid2.to_string(), "--config"])
+        .arg(dir.path().join("wasp.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (h, _) = wait_doc(&store, dir.path(), Duration::from_secs(20), |v| {
+        is("class_histogram", pid2)(v) && v["body"]["snapshot"]["kind"] == "histo"
+    });
+    assert_eq!(h["labels"]["app"], a2.as_str());
+    assert_eq!(h["body"]["snapshot"]["reason"]["source"], "cli");
+    let (index, _) = wait_es(&store, |v| is("class_histogram", pid2)(v));
+    assert!(index.starts_with("wasp-class_histogram-"), "{index}");
 
     signal(&a, nix::sys::signal::Signal::SIGUSR2);
     let pid = j1.0.id();
@@ -314,6 +416,8 @@ fn signals_send_thread_dump_and_incident_documents_to_the_sinks() {
         v["kind"] == "incident" && v["body"]["snapshot"]["reason"]["name"] == "SIGUSR2"
     });
     assert_eq!(inc, finc);
+    let (_, esinc) = wait_es(&store, |v| v["kind"] == "incident");
+    assert_eq!(esinc["body"], inc["body"]);
     let b = &inc["body"];
     let snap = PathBuf::from(b["snapshot"]["path"].as_str().unwrap());
     let m = manifest(&snap);
@@ -369,11 +473,11 @@ fn signals_send_thread_dump_and_incident_documents_to_the_sinks() {
         "{:?}",
         store.lock().unwrap().refused
     );
-    // Two dumps, then the bundle's two dumps, two histograms and the incident; none cut. The exposition is
+    // Two dumps, one histogram, then the bundle's two dumps, two histograms and the incident; none cut. The exposition is
     // rendered by the next collection (1 s).
     std::thread::sleep(Duration::from_millis(1500));
     let m = metrics(listen);
-    assert!(m.contains("wasp_snapshots_documents_total 7\n"), "{m}");
+    assert!(m.contains("wasp_snapshots_documents_total 8\n"), "{m}");
     assert!(
         m.contains("wasp_snapshots_documents_truncated_total 0\n"),
         "{m}"

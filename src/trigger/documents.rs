@@ -83,6 +83,11 @@ fn jvm_json(j: &JvmEntry, vm: Option<&str>) -> Value {
     json!({"pid": j.pid, "app": j.app, "user": j.user, "main": j.main, "vm": vm})
 }
 
+/// A thread's state as `states` counts it: the JVM's own threads have none and count as "VM".
+fn state(s: &str) -> &str {
+    if s.is_empty() { "VM" } else { s }
+}
+
 fn first<T: Clone>(v: &[T], n: usize) -> Vec<T> {
     v.iter().take(n).cloned().collect()
 }
@@ -127,7 +132,7 @@ pub fn thread_dump(o: &Origin, j: &JvmEntry, dumps: &[ThreadDump], r: &Report) -
             "threads": r.hot.iter().take(HOT).map(|h| json!({
                 "thread": h.thread,
                 "nid": h.nid,
-                "state": h.state,
+                "state": state(&h.state),
                 "cpu_pct": h.cpu_pct,
                 "top_frames": first(&h.top_frames, HOT_FRAMES),
             })).collect::<Vec<_>>(),
@@ -147,7 +152,7 @@ pub fn thread_dump(o: &Origin, j: &JvmEntry, dumps: &[ThreadDump], r: &Report) -
             "threads": t.iter().take(HOT).map(|t| json!({
                 "thread": t.name,
                 "nid": t.nid,
-                "state": t.state,
+                "state": state(&t.state),
                 "cpu_ms": t.cpu_ms,
                 "top_frames": t.frames.iter().take(HOT_FRAMES).map(|f| f.frame.as_str()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
