@@ -252,6 +252,111 @@ fn line_protocol_reads_back_from_influxdb_and_victoriametrics() {
     }
 }
 
+/// What a tag value must read back as (docs/shipping.md): control characters become spaces, and a backslash
+/// before `\` `,` `=` space or at the end is dropped. Written from the rules, apart from the encoder.
+fn expected(v: &str) -> String {
+    let v: Vec<char> = v
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = String::new();
+    for (i, &c) in v.iter().enumerate() {
+        if c == '\\' && matches!(v.get(i + 1), None | Some('\\' | ',' | '=' | ' ')) {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// 400 random tag values over the characters that matter, each read back from both servers exactly as the
+/// rules say (an empty result means the tag is left out).
+#[test]
+fn random_tag_values_read_back_as_the_rules_say() {
+    if !require("influxd") || !require("victoria-metrics") || !require("curl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_influx, iurl) = influxdb(dir.path());
+    let (_vm, vurl) = victoria(dir.path());
+    let alphabet: Vec<char> = "ab \\,=\"'#é☃\t\n".chars().collect();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n) as usize
+    };
+    let values: Vec<String> = (0..400)
+        .map(|_| {
+            (0..next(9))
+                .map(|_| alphabet[next(alphabet.len() as u64)])
+                .collect()
+        })
+        .collect();
+    let ts = now_ms();
+    let mut m = MetricSet::new(ts);
+    let f = m.gauge("wasp_enc_random", "");
+    for (i, v) in values.iter().enumerate() {
+        f.push([("i", i.to_string()), ("v", v.clone())], i as f64);
+    }
+    let b = Batch {
+        metrics: vec![Metrics {
+            collection: Arc::new(collection(ts)),
+            metrics: Arc::new(m),
+        }],
+        documents: vec![],
+    };
+    let enc = influx::encode(&b, &origin(), false);
+    for url in [
+        format!("{iurl}/write?db=wasp&precision=ms"),
+        format!("{vurl}/write?db=wasp&precision=ms"),
+    ] {
+        let (code, body) = post(&url, &enc.body, &[]);
+        assert_eq!(code, 204, "{url}: {body}");
+    }
+    let want = |i: usize| Some(expected(&values[i])).filter(|e| !e.is_empty());
+
+    let r = get(
+        &format!("{iurl}/query"),
+        &["db=wasp", "q=SELECT * FROM wasp_enc_random"],
+    );
+    let s = &r["results"][0]["series"][0];
+    let cols: Vec<&str> = s["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let col = |n: &str| cols.iter().position(|c| *c == n).unwrap();
+    let rows = s["values"].as_array().unwrap();
+    assert_eq!(rows.len(), values.len());
+    for row in rows {
+        let i: usize = row[col("i")].as_str().unwrap().parse().unwrap();
+        let got = row[col("v")].as_str().map(String::from);
+        assert_eq!(got, want(i), "influxdb, value {:?}", values[i]);
+    }
+
+    flush(&vurl);
+    let (code, text) = curl(&[
+        "-G",
+        &format!("{vurl}/api/v1/export"),
+        "--data-urlencode",
+        "match[]={__name__=\"wasp_enc_random_value\"}",
+    ]);
+    assert_eq!(code, 200);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), values.len());
+    for l in &lines {
+        let i: usize = l["metric"]["i"].as_str().unwrap().parse().unwrap();
+        let got = l["metric"]["v"].as_str().map(String::from);
+        assert_eq!(got, want(i), "victoria-metrics, value {:?}", values[i]);
+    }
+}
+
 #[test]
 fn remote_write_reads_back_from_prometheus_and_victoriametrics() {
     if !require("prometheus") || !require("victoria-metrics") || !require("curl") {

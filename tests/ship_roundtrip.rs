@@ -84,6 +84,9 @@ fn real_collections_round_trip_through_prometheus_victoriametrics_and_influxdb()
     let prom = prometheus(dir.path());
     let vm = victoria(dir.path());
     let influx = influxdb(dir.path());
+    // InfluxDB 2.x's write API, as VictoriaMetrics serves it (it ignores the token; the header is sent).
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0ken\n").unwrap();
     let sinks: Sinks = toml::from_str(&format!(
         r#"
 [prom]
@@ -98,10 +101,17 @@ batch = {{ max_delay = "100ms" }}
 type = "influx_line"
 url = "{}/write?db=wasp"
 batch = {{ max_delay = "100ms" }}
+[influx2]
+type = "influx_line"
+url = "{}/api/v2/write?org=ops&bucket=wasp"
+batch = {{ max_delay = "100ms" }}
+auth = {{ token_file = "{}", scheme = "Token" }}
 "#,
         prom.base(),
         vm.base(),
-        influx.base()
+        influx.base(),
+        vm.base(),
+        token.display()
     ))
     .unwrap();
     let origin = Origin {
@@ -216,6 +226,23 @@ batch = {{ max_delay = "100ms" }}
         want.len(),
         "VictoriaMetrics has {got} of the {} samples sent",
         want.len()
+    );
+
+    // The 2.x path into VictoriaMetrics: measurement `node_load1`, field `value` -> `node_load1_value`, tag host.
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut load: Vec<i64> = Vec::new();
+    while load.len() < sets.len() && Instant::now() < end {
+        load = vm_series(vm.port, r#"node_load1_value{host="rt-host"}"#)
+            .into_iter()
+            .flat_map(|(_, p)| p.into_iter().map(|x| x.0))
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    load.sort_unstable();
+    assert_eq!(
+        load,
+        sets.iter().map(|m| m.timestamp_ms).collect::<Vec<_>>(),
+        "node_load1 through /api/v2/write"
     );
 
     // InfluxDB: measurement = metric name, tags = labels with `host` for the instance, field `value`. NaN and

@@ -407,6 +407,22 @@ mod tests {
     }
 
     #[test]
+    fn sink_errors_name_their_line() {
+        let e = parse("[sinks.prom]\ntype = \"prometheus_remote_write\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1), "{e}");
+        assert!(e.message.contains("needs a url"), "{e}");
+        let e = parse("[sinks.p]\ntype = \"otlp_http\"\nurl = \"ftp://x\"\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let e = parse("[sinks.p]\ntype = \"http_json\"\nurl = \"http://x\"\n[sinks.p.auth]\nusername = \"u\"\ntoken_file = \"/t\"\n").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let e = parse("[sinks.p]\ntype = \"kafka\"\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = parse("[sinks.p]\ntype = \"file\"\nbatch = { max_delay = \"0s\" }\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(parse("[sinks.p]\ntype = \"file\"\n[sinks.q]\ntype = \"influx_line\"\nurl = \"http://x/write?db=w\"\n").is_ok());
+    }
+
+    #[test]
     fn world_writable_file_is_refused() {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();

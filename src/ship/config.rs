@@ -67,7 +67,7 @@ pub struct SinkConfig {
     /// uses snappy).
     #[serde(default = "yes")]
     pub gzip: bool,
-    /// `elasticsearch` only: the index of each document, strftime-like %Y %m %d of the document's UTC date.
+    /// `elasticsearch` only: the index of each document: %Y %m %d %H of the document's UTC date, {kind} its kind.
     #[serde(default = "default_index")]
     pub index: String,
     /// Extra request headers (the protocol's own headers cannot be overridden).
@@ -232,6 +232,9 @@ impl SinkConfig {
                     return Err(("path", "path is for file sinks only".into()));
                 }
             }
+        }
+        if self.kind == SinkKind::Elasticsearch {
+            super::encode::es::check_index_pattern(&self.index).map_err(|e| ("index", e))?;
         }
         let a = &self.auth;
         if a.password_file.is_some() && a.password_env.is_some() {

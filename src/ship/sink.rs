@@ -265,6 +265,14 @@ fn batcher(
             encode_bounded(&cfg, b, &origin, &mut encoded);
             for e in encoded {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
+                if e.skipped > 0 {
+                    stats.skipped_items.fetch_add(e.skipped, Ordering::Relaxed);
+                    tracing::debug!(
+                        skipped = e.skipped,
+                        kind = kind.as_str(),
+                        "samples the format cannot carry were left out"
+                    );
+                }
                 match &mut out {
                     Output::File(f) => {
                         if let Err(err) = f.write_all(&e.body) {

@@ -15,6 +15,8 @@ pub struct SinkStats {
     /// Batches encoded and spooled.
     pub batches: AtomicU64,
     pub encode_errors: AtomicU64,
+    /// Samples an encoder left out (NaN/Inf for Influx, a repeated timestamp in one series).
+    pub skipped_items: AtomicU64,
     pub sent_batches: AtomicU64,
     pub sent_items: AtomicU64,
     pub sent_bytes: AtomicU64,

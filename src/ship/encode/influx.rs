@@ -8,41 +8,32 @@
 //! omits the tag. NaN and ±Inf cannot be written and are skipped (`Encoded::skipped`).
 
 use super::{
-    Batch, Encoded, Origin, gzip as gz, merge_labels, metrics_range, sanitize_metric_name,
+    Batch, Encoded, FastMap, Given, Origin, base_labels, gzip as gz, merge_labels, metrics_range,
+    sanitize_metric_name,
 };
+use crate::model::metric::Str;
 use std::fmt::Write;
 
 /// The body: one line per finite sample, sorted tags, one float field `value`, timestamp in milliseconds.
 pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
-    let mut base: Vec<(String, String)> = Vec::with_capacity(origin.labels.len() + 1);
-    base.push(("host".into(), origin.hostname.clone()));
-    base.extend(origin.labels.iter().cloned());
+    let base = base_labels(&[("host", &origin.hostname)], origin);
 
     let mut out = String::with_capacity(64 * 1024);
-    let mut value = String::with_capacity(64);
     let (mut items, mut skipped) = (0u64, 0u64);
+    // "measurement,tags" of each series, written once per batch: the labels repeat in every collection.
+    let mut prefixes: FastMap<Given<'_>, String> = FastMap::default();
     for m in &batch.metrics {
         let ts = m.metrics.timestamp_ms;
         for fam in &m.metrics.families {
-            let name = sanitize_metric_name(&fam.name);
             for s in &fam.samples {
                 if !s.value.is_finite() {
                     skipped += 1;
                     continue;
                 }
-                out.push_str(&name);
-                for (k, v) in merge_labels(&base, &s.labels) {
-                    value.clear();
-                    push_tag_value(v, &mut value);
-                    if value.is_empty() {
-                        continue;
-                    }
-                    out.push(',');
-                    // `time` is refused as a tag key (400, "invalid tag key").
-                    out.push_str(if k == "time" { "time_" } else { &k });
-                    out.push('=');
-                    out.push_str(&value);
-                }
+                let prefix = prefixes
+                    .entry((fam.name.as_ref(), s.labels.as_slice()))
+                    .or_insert_with(|| series(&fam.name, &base, &s.labels));
+                out.push_str(prefix);
                 // Debug gives the shortest text that reads back to the same f64, with an exponent for large
                 // and small magnitudes (1e300, 1e-7), which both InfluxDB and VictoriaMetrics parse as a float.
                 let _ = writeln!(out, " value={:?} {ts}", s.value);
@@ -62,6 +53,26 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
         max_ts_ms,
         skipped,
     }
+}
+
+/// `measurement,tag=value,...` of one series.
+fn series(family: &str, base: &[(String, String)], labels: &[(Str, Str)]) -> String {
+    let mut out = String::with_capacity(128);
+    let mut value = String::with_capacity(64);
+    out.push_str(&sanitize_metric_name(family));
+    for (k, v) in merge_labels(base, labels) {
+        value.clear();
+        push_tag_value(v, &mut value);
+        if value.is_empty() {
+            continue;
+        }
+        out.push(',');
+        // `time` is refused as a tag key (400, "invalid tag key").
+        out.push_str(if k == "time" { "time_" } else { &k });
+        out.push('=');
+        out.push_str(&value);
+    }
+    out
 }
 
 /// Appends `v` as a tag value (see the module comment for the rules).

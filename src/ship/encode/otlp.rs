@@ -7,8 +7,9 @@
 //! backend. Only the ~12 messages needed are declared here; field numbers follow opentelemetry-proto (the tests
 //! decode with the official generated types).
 
-use super::{Batch, Encoded, Origin, gzip as gz, metrics_range};
-use crate::model::MetricKind;
+use super::{Batch, Encoded, FastMap, Given, Origin, gzip as gz, metrics_range};
+use crate::model::metric::Str;
+use crate::model::{Family, MetricKind};
 use prost::Message;
 use std::collections::HashMap;
 
@@ -232,33 +233,99 @@ impl Res {
         }
     }
 
-    fn points(&mut self, name: &str, help: &str, kind: MetricKind) -> &mut Vec<NumberDataPoint> {
-        let i = match self.index.get(name) {
-            Some(&i) => i,
-            None => {
-                let data = match kind {
-                    MetricKind::Gauge => metric::Data::Gauge(Gauge::default()),
-                    MetricKind::Counter => metric::Data::Sum(Sum {
-                        data_points: Vec::new(),
-                        aggregation_temporality: CUMULATIVE,
-                        is_monotonic: true,
-                    }),
-                };
-                self.metrics.push(Metric {
-                    name: name.to_string(),
-                    description: help.to_string(),
-                    unit: String::new(),
-                    data: Some(data),
-                });
-                self.index.insert(name.to_string(), self.metrics.len() - 1);
-                self.metrics.len() - 1
-            }
+    /// The position of the metric `name` in this resource, created on first use with the family's kind.
+    fn metric(&mut self, name: &str, help: &str, kind: MetricKind) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let data = match kind {
+            MetricKind::Gauge => metric::Data::Gauge(Gauge::default()),
+            MetricKind::Counter => metric::Data::Sum(Sum {
+                data_points: Vec::new(),
+                aggregation_temporality: CUMULATIVE,
+                is_monotonic: true,
+            }),
         };
-        match &mut self.metrics[i].data {
+        self.metrics.push(Metric {
+            name: name.to_string(),
+            description: help.to_string(),
+            unit: String::new(),
+            data: Some(data),
+        });
+        self.index.insert(name.to_string(), self.metrics.len() - 1);
+        self.metrics.len() - 1
+    }
+
+    fn points(&mut self, metric: usize) -> &mut Vec<NumberDataPoint> {
+        match &mut self.metrics[metric].data {
             Some(metric::Data::Gauge(g)) => &mut g.data_points,
             Some(metric::Data::Sum(s)) => &mut s.data_points,
             None => unreachable!("every metric is created with data"),
         }
+    }
+}
+
+/// Where one series' points go.
+struct Target {
+    resource: usize,
+    metric: usize,
+    attributes: Vec<KeyValue>,
+    /// The JVM's pid, for its start time (the start of its counters).
+    pid: Option<u32>,
+}
+
+fn target(
+    fam: &Family,
+    labels: &[(Str, Str)],
+    resources: &mut Vec<Res>,
+    jvm_index: &mut HashMap<(String, String), usize>,
+    resource_attrs: &dyn Fn(&str) -> Vec<KeyValue>,
+) -> Target {
+    let label = |n: &str| {
+        labels
+            .iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_ref())
+    };
+    let pid = label("pid").filter(|p| is_jvm_family(&fam.name) && !p.is_empty());
+    let resource = match pid {
+        None => 0,
+        Some(pid) => {
+            let app = label("app").unwrap_or("");
+            *jvm_index
+                .entry((pid.to_string(), app.to_string()))
+                .or_insert_with(|| {
+                    let mut attrs = resource_attrs(if app.is_empty() { "jvm" } else { app });
+                    // An int when it reads as one, as the semantic conventions want.
+                    attrs.insert(
+                        2,
+                        match pid.parse::<i64>() {
+                            Ok(n) => int("process.pid", n),
+                            Err(_) => string("process.pid", pid),
+                        },
+                    );
+                    resources.push(Res::new(attrs));
+                    resources.len() - 1
+                })
+        }
+    };
+    let mut attrs: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .filter(|(k, v)| {
+            !k.is_empty() && !v.is_empty() && (pid.is_none() || (*k != "pid" && *k != "app"))
+        })
+        .collect();
+    // Sorted and unique; the last of equal keys wins, as for the other sinks.
+    attrs.reverse();
+    attrs.sort_by(|a, b| a.0.cmp(b.0));
+    attrs.dedup_by(|a, b| a.0 == b.0);
+    Target {
+        resource,
+        metric: resources[resource].metric(&fam.name, &fam.help, fam.kind),
+        attributes: attrs.into_iter().map(|(k, v)| string(k, v)).collect(),
+        pid: pid.and_then(|p| p.parse().ok()),
     }
 }
 
@@ -271,22 +338,21 @@ pub fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceRequest {
         .filter(|(k, v)| !k.is_empty() && !v.is_empty() && !ours.contains(&k.as_str()))
         .map(|(k, v)| string(k, v))
         .collect();
-    let resource_attrs = |service: &str, pid: Option<i64>| {
+    let resource_attrs = |service: &str| {
         let mut a = vec![
             string("service.name", service),
             string("host.name", &origin.hostname),
         ];
-        if let Some(p) = pid {
-            a.push(int("process.pid", p));
-        }
         a.extend(origin_attrs.iter().cloned());
         a
     };
-    let mut host = Res::new(resource_attrs("wasp", None));
-    // JVM resources by (pid, app), in order of first appearance.
-    let mut jvms: Vec<Res> = Vec::new();
+    // Resources in order of first appearance: the host's first, then one per JVM, keyed by (pid, app).
+    let mut resources = vec![Res::new(resource_attrs("wasp"))];
     let mut jvm_index: HashMap<(String, String), usize> = HashMap::new();
     let host_start = nanos_from_ms(origin.boot_time_ms);
+    // Where each series goes and its point attributes, worked out once per batch (labels repeat in every
+    // collection).
+    let mut targets: FastMap<Given<'_>, Target> = FastMap::default();
 
     for m in &batch.metrics {
         let time = nanos_from_ms(m.metrics.timestamp_ms);
@@ -297,72 +363,32 @@ pub fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceRequest {
             .map(|j| (j.pid, j.start_time.saturating_mul(1_000_000_000)))
             .collect();
         for fam in &m.metrics.families {
-            let jvm_family = is_jvm_family(&fam.name);
             for s in &fam.samples {
-                let label = |n: &str| {
-                    s.labels
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| k == n)
-                        .map(|(_, v)| v.as_ref())
+                let t = targets
+                    .entry((fam.name.as_ref(), s.labels.as_slice()))
+                    .or_insert_with(|| {
+                        target(
+                            fam,
+                            &s.labels,
+                            &mut resources,
+                            &mut jvm_index,
+                            &resource_attrs,
+                        )
+                    });
+                let start = match (fam.kind, t.pid) {
+                    (MetricKind::Gauge, _) => 0,
+                    (MetricKind::Counter, None) => host_start,
+                    (MetricKind::Counter, Some(pid)) => started.get(&pid).copied().unwrap_or(0),
                 };
-                let pid = label("pid").filter(|p| jvm_family && !p.is_empty());
-                let (res, start) = match pid {
-                    None => (&mut host, host_start),
-                    Some(pid) => {
-                        let app = label("app").unwrap_or("");
-                        let key = (pid.to_string(), app.to_string());
-                        let i = match jvm_index.get(&key) {
-                            Some(&i) => i,
-                            None => {
-                                let service = if app.is_empty() { "jvm" } else { app };
-                                let mut attrs = resource_attrs(service, None);
-                                // An int when it reads as one, as the semantic conventions want.
-                                attrs.insert(
-                                    2,
-                                    match pid.parse::<i64>() {
-                                        Ok(n) => int("process.pid", n),
-                                        Err(_) => string("process.pid", pid),
-                                    },
-                                );
-                                jvms.push(Res::new(attrs));
-                                jvm_index.insert(key, jvms.len() - 1);
-                                jvms.len() - 1
-                            }
-                        };
-                        let start = pid
-                            .parse::<u32>()
-                            .ok()
-                            .and_then(|p| started.get(&p).copied())
-                            .unwrap_or(0);
-                        (&mut jvms[i], start)
-                    }
-                };
-                let mut attrs: Vec<(&str, &str)> = s
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.as_ref(), v.as_ref()))
-                    .filter(|(k, v)| {
-                        !k.is_empty()
-                            && !v.is_empty()
-                            && (pid.is_none() || (*k != "pid" && *k != "app"))
-                    })
-                    .collect();
-                // Sorted and unique; the last of equal keys wins, as for the other sinks.
-                attrs.reverse();
-                attrs.sort_by(|a, b| a.0.cmp(b.0));
-                attrs.dedup_by(|a, b| a.0 == b.0);
-                let point = NumberDataPoint {
-                    attributes: attrs.into_iter().map(|(k, v)| string(k, v)).collect(),
-                    start_time_unix_nano: match fam.kind {
-                        MetricKind::Counter => start,
-                        MetricKind::Gauge => 0,
-                    },
-                    time_unix_nano: time,
-                    flags: 0,
-                    value: Some(number_data_point::Value::AsDouble(s.value)),
-                };
-                res.points(&fam.name, &fam.help, fam.kind).push(point);
+                resources[t.resource]
+                    .points(t.metric)
+                    .push(NumberDataPoint {
+                        attributes: t.attributes.clone(),
+                        start_time_unix_nano: start,
+                        time_unix_nano: time,
+                        flags: 0,
+                        value: Some(number_data_point::Value::AsDouble(s.value)),
+                    });
             }
         }
     }
@@ -371,8 +397,8 @@ pub fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceRequest {
         name: "wasp".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     };
-    let resource_metrics = std::iter::once(host)
-        .chain(jvms)
+    let resource_metrics = resources
+        .into_iter()
         .filter(|r| !r.metrics.is_empty())
         .map(|mut r| {
             for m in &mut r.metrics {

@@ -3,10 +3,12 @@
 //! Labels are what receivers check (sorted, unique, no empty value, valid names): Prometheus answers a duplicate
 //! label name with a 500, which a sender would retry forever, so the encoder never produces one.
 
-use super::{Batch, Encoded, Origin, merge_labels, metrics_range, sanitize_metric_name};
+use super::{
+    Batch, Encoded, FastMap, Given, Origin, base_labels, merge_labels, metrics_range,
+    sanitize_metric_name,
+};
 use prost::Message;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// `prometheus.WriteRequest` (field 2 is reserved and field 3, metadata, is not part of protocol 1.0).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -74,42 +76,40 @@ type Key<'a> = (Cow<'a, str>, Vec<(Cow<'a, str>, &'a str)>);
 /// The request before encoding, and how many samples were left out (a repeated timestamp within one series:
 /// Prometheus would keep the first one anyway).
 pub fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u64) {
-    let mut base: Vec<(String, String)> = Vec::with_capacity(origin.labels.len() + 2);
-    base.push(("instance".into(), origin.hostname.clone()));
-    base.push(("job".into(), "wasp".into()));
-    base.extend(origin.labels.iter().cloned());
+    let base = base_labels(&[("instance", &origin.hostname), ("job", "wasp")], origin);
 
-    // Series keyed by their borrowed label set, in order of first appearance.
-    let mut index: HashMap<Key<'_>, usize> = HashMap::new();
-    let mut series: Vec<Vec<Sample>> = Vec::new();
-    let mut order: Vec<Key<'_>> = Vec::new();
+    // Series in order of first appearance, keyed by their final label set. The same sample labels come back
+    // in every collection, so a first map from the family and the sample's labels as given skips merging and
+    // hashing the whole set again (two given sets can still merge into one series: "a-b" and "a_b").
+    let mut all: Vec<(Key<'_>, Vec<Sample>)> = Vec::new();
+    let mut by_key: FastMap<Key<'_>, usize> = FastMap::default();
+    let mut by_given: FastMap<Given<'_>, usize> = FastMap::default();
     for m in &batch.metrics {
         let ts = m.metrics.timestamp_ms;
         for fam in &m.metrics.families {
-            let name = sanitize_metric_name(&fam.name);
             for s in &fam.samples {
-                let mut labels = merge_labels(&base, &s.labels);
-                labels.retain(|(k, _)| k != "__name__");
-                let key: Key<'_> = (name.clone(), labels);
-                let sample = Sample {
+                let i = *by_given
+                    .entry((fam.name.as_ref(), s.labels.as_slice()))
+                    .or_insert_with(|| {
+                        let mut labels = merge_labels(&base, &s.labels);
+                        labels.retain(|(k, _)| k != "__name__");
+                        let key = (sanitize_metric_name(&fam.name), labels);
+                        let n = all.len();
+                        *by_key.entry(key.clone()).or_insert_with(|| {
+                            all.push((key, Vec::new()));
+                            n
+                        })
+                    });
+                all[i].1.push(Sample {
                     value: s.value,
                     timestamp: ts,
-                };
-                match index.get(&key) {
-                    Some(&i) => series[i].push(sample),
-                    None => {
-                        let i = series.len();
-                        series.push(vec![sample]);
-                        order.push(key.clone());
-                        index.insert(key, i);
-                    }
-                }
+                });
             }
         }
     }
     let mut skipped = 0u64;
-    let mut timeseries = Vec::with_capacity(series.len());
-    for ((name, labels), mut samples) in order.into_iter().zip(series) {
+    let mut timeseries = Vec::with_capacity(all.len());
+    for ((name, labels), mut samples) in all {
         samples.sort_by_key(|s| s.timestamp);
         let before = samples.len();
         samples.dedup_by_key(|s| s.timestamp);
