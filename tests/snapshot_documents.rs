@@ -482,6 +482,34 @@ fn signals_send_thread_dump_and_incident_documents_to_the_sinks() {
         m.contains("wasp_snapshots_documents_truncated_total 0\n"),
         "{m}"
     );
+    let o = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["status", "--format", "json", "--config"])
+        .arg(dir.path().join("wasp.toml"))
+        .output()
+        .unwrap();
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Sections come as [name, value] pairs.
+    let section = |n: &str| {
+        st.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p[0] == n)
+            .map(|p| p[1].clone())
+            .unwrap_or_else(|| panic!("no {n} in {st}"))
+    };
+    let snaps = section("snapshots");
+    assert_eq!(snaps["documents"], 8, "{snaps}");
+    assert_eq!(snaps["documents_truncated"], 0, "{snaps}");
+    // Elasticsearch takes documents only: all 8 went there, and it holds each once.
+    let es = section("shipping")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "es")
+        .cloned()
+        .unwrap();
+    assert_eq!(es["sent_items"], 8, "{es}");
+    assert_eq!(store.lock().unwrap().es.len(), 8);
     // The daemon still gets the shipper back to itself and stops cleanly.
     let mut a = a;
     signal(&a, nix::sys::signal::Signal::SIGTERM);
