@@ -728,5 +728,25 @@ mod tests {
             prop_assert!(bytes(&d) <= max + MARKER, "{} > {}", bytes(&d), max + MARKER);
             prop_assert_eq!(cut, d.body.get("truncated").is_some());
         }
+
+        /// Any dump-like text another process may have written: parsed, analysed, summarised and fitted
+        /// without a panic, within the bound.
+        #[test]
+        fn any_dump_text_gives_a_bounded_document(lines in proptest::collection::vec(
+            prop_oneof![
+                Just("\"a\" #1 prio=5 cpu=1.5ms nid=0x1 runnable  [0x0]".to_string()),
+                Just("   java.lang.Thread.State: BLOCKED (on object monitor)".to_string()),
+                Just("\t- waiting to lock <0x1> (a X)".to_string()),
+                Just("\t- locked <0x2> (a X)".to_string()),
+                Just("\tat http.Foo.bar(Foo.java:1)".to_string()),
+                Just("Found one Java-level deadlock:".to_string()),
+                "\\PC{0,2000}",
+            ], 0..200)) {
+            let d = threaddump::parse(&lines.join("\n"));
+            let r = analysis::analyze(std::slice::from_ref(&d), None);
+            let mut doc = thread_dump(&origin(Kind::Dump), &entry(1), &[d], &r);
+            fit(&mut doc, MAX_BYTES);
+            prop_assert!(bytes(&doc) <= MAX_BYTES - ENVELOPE);
+        }
     }
 }
