@@ -236,7 +236,7 @@ pub fn take(job: &Job) -> anyhow::Result<Written> {
     let done = dir.join(&id);
     std::fs::rename(&tmp, &done)?;
     std::fs::File::open(dir)?.sync_all()?;
-    let origin = documents::Origin {
+    let origin = documents::Source {
         id: &id,
         path: &done,
         kind,

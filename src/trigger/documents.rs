@@ -52,7 +52,7 @@ const JVMS: usize = 50;
 const CUTS_NAMED: usize = 20;
 
 /// The snapshot a document comes from.
-pub struct Origin<'a> {
+pub struct Source<'a> {
     pub id: &'a str,
     pub path: &'a Path,
     pub kind: Kind,
@@ -60,7 +60,7 @@ pub struct Origin<'a> {
     pub timestamp_ms: i64,
 }
 
-impl Origin<'_> {
+impl Source<'_> {
     fn json(&self) -> Value {
         json!({
             "id": self.id,
@@ -96,7 +96,7 @@ fn first<T: Clone>(v: &[T], n: usize) -> Vec<T> {
 type LockWait<'a> = (Option<&'a str>, Vec<&'a str>, &'a [String]);
 
 /// One JVM's thread dumps (one, or a bundle's N apart in time) and their analysis.
-pub fn thread_dump(o: &Origin, j: &JvmEntry, dumps: &[ThreadDump], r: &Report) -> Document {
+pub fn thread_dump(o: &Source, j: &JvmEntry, dumps: &[ThreadDump], r: &Report) -> Document {
     let last = dumps.last();
     // Contention grouped by lock: who holds it, how many wait, a few of them, the longest chain through it.
     let mut locks: BTreeMap<&str, LockWait> = BTreeMap::new();
@@ -211,7 +211,7 @@ pub fn thread_dump(o: &Origin, j: &JvmEntry, dumps: &[ThreadDump], r: &Report) -
 }
 
 /// One JVM's class histogram: totals and the 30 classes that take the most bytes.
-pub fn class_histogram(o: &Origin, j: &JvmEntry, h: &Histogram) -> Document {
+pub fn class_histogram(o: &Source, j: &JvmEntry, h: &Histogram) -> Document {
     let mut top: Vec<_> = h.entries.iter().collect();
     top.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.class.cmp(&b.class)));
     let body = json!({
@@ -239,7 +239,7 @@ pub fn class_histogram(o: &Origin, j: &JvmEntry, h: &Histogram) -> Document {
 /// One incident bundle: why, the context lines, the JVMs with the findings of the report, the host figures of
 /// the moment; the bundle's id (its manifest's) finds the files.
 pub fn incident(
-    o: &Origin,
+    o: &Source,
     req: &Request,
     jvms: &[(&JvmEntry, Option<&Report>)],
     host: Option<&LatestCollection>,
@@ -486,8 +486,8 @@ mod tests {
 
     const REASON: Reason = Reason::Signal("SIGUSR1");
 
-    fn origin(kind: Kind) -> Origin<'static> {
-        Origin {
+    fn origin(kind: Kind) -> Source<'static> {
+        Source {
             id: "20261124-190512-345-dump",
             path: Path::new("/var/lib/wasp/snapshots/20261124-190512-345-dump"),
             kind,
@@ -657,7 +657,7 @@ mod tests {
         e.verdict = r.verdict.clone();
         e.errors = vec!["class histogram: refused".into()];
         let reason = Reason::Rule("tomcat_pool".into());
-        let o = Origin {
+        let o = Source {
             reason: &reason,
             kind: Kind::Bundle,
             ..origin(Kind::Bundle)
