@@ -98,7 +98,8 @@ enum Control {
 pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let interval = cfg.agent.interval.0;
     let dir = data_dir(&cfg);
-    let shipper = Shipper::start(&cfg.sinks, &dir, origin(&cfg))?;
+    // Shared: the collection loop submits collections, the snapshot worker its documents.
+    let shipper = Arc::new(Shipper::start(&cfg.sinks, &dir, origin(&cfg))?);
     let shipping = shipper.status_handle();
     let shared = http::shared(interval);
 
@@ -135,6 +136,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         },
         dir.join("snapshots"),
         latest.clone(),
+        publish_documents(&shipper),
     )?;
     let triggers = crate::trigger::engine::Triggers::start(
         &cfg,
@@ -155,6 +157,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let loop_shared = shared.clone();
     let loop_cfg = cfg.clone();
     let loop_latest = latest.clone();
+    let loop_shipper = shipper.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
@@ -163,11 +166,10 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
                 &loop_shared,
                 &loop_latest,
                 &hooks,
-                &shipper,
+                &loop_shipper,
                 &ctl_rx,
                 triggers,
             );
-            shipper
         })?;
 
     tracing::info!(
@@ -217,9 +219,12 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(5));
     }
     if collector.is_finished() {
-        match collector.join() {
-            Ok(shipper) => shipper.shutdown(Duration::from_millis(500)),
-            Err(_) => tracing::error!("collection loop panicked"),
+        if collector.join().is_err() {
+            tracing::error!("collection loop panicked");
+        }
+        match sole(shipper) {
+            Some(s) => s.shutdown(Duration::from_millis(500)),
+            None => tracing::warn!("the shipper is still in use; its open batches stay unspooled"),
         }
     } else {
         tracing::error!(
@@ -265,6 +270,34 @@ fn snapshot_sink(
             );
         snapshots.request(Request::new(kind, select, reason).with_context(context));
     })
+}
+
+/// The snapshot worker's documents go to the shipper. Through a weak reference: the worker thread outlives the
+/// run, and the shipper must be the daemon's alone to shut down.
+fn publish_documents(shipper: &Arc<Shipper>) -> crate::trigger::documents::Publish {
+    let weak = Arc::downgrade(shipper);
+    Arc::new(move |d| match weak.upgrade() {
+        Some(s) => s.submit(Item::Document(d)),
+        None => {
+            tracing::info!(kind = %d.kind, "agent stopping: snapshot document not shipped (its snapshot is on disk)")
+        }
+    })
+}
+
+/// The shipper once no one else holds it: the snapshot worker holds it only for the moment of a submit, which
+/// never blocks, so a short wait is enough.
+fn sole(mut shipper: Arc<Shipper>) -> Option<Shipper> {
+    let deadline = Instant::now() + Duration::from_millis(100);
+    loop {
+        match Arc::try_unwrap(shipper) {
+            Ok(s) => return Some(s),
+            Err(s) if Instant::now() < deadline => {
+                shipper = s;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => return None,
+        }
+    }
 }
 
 /// Waits for SIGTERM/SIGINT; meanwhile SIGHUP reloads, SIGUSR1 asks for thread dumps, SIGUSR2 for a bundle.

@@ -209,6 +209,47 @@ fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
         report.contains("busy/threads in each dump: 8/8, 8/8, 8/8"),
         "{report}"
     );
+    // The document sinks get the finding: the default file sink (wasp.jsonl) holds the bundle's thread_dump
+    // document with the pool exhaustion, and its incident with the verdict. Batches go out within 5 s.
+    let id = bundle.file_name().unwrap().to_string_lossy().into_owned();
+    let t = Instant::now();
+    let (td, inc) = loop {
+        let docs: Vec<serde_json::Value> = std::fs::read_to_string(data.join("wasp.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["body"]["snapshot"]["id"] == id.as_str())
+            .collect();
+        let td = docs.iter().find(|v| {
+            v["kind"] == "thread_dump" && v["labels"]["pid"] == tpid.to_string().as_str()
+        });
+        let inc = docs.iter().find(|v| v["kind"] == "incident");
+        if let (Some(td), Some(inc)) = (td, inc) {
+            break (td.clone(), inc.clone());
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no documents of {id}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let pe = &td["body"]["pool_exhaustion"];
+    assert_eq!(pe["name"], "request thread pool exhausted", "{td}");
+    assert!(
+        pe["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("all 8 threads of {pool} busy")),
+        "{pe}"
+    );
+    assert!(
+        inc["body"]["findings"].as_array().unwrap().iter().any(|f| f
+            .as_str()
+            .unwrap()
+            .contains("request thread pool exhausted: all 8 threads")),
+        "{inc}"
+    );
+
     // The netstat of Tomcat's pid: the 12 waiting connections, inbound on its port.
     let ns = std::fs::read_dir(&bundle)
         .unwrap()

@@ -255,7 +255,13 @@ pub fn status_text(sections: &Value) -> String {
                     scalar(&v["budget_left"]),
                     scalar(&v["budget_per_hour"])
                 );
-                let _ = writeln!(s, "  under {}", scalar(&v["dir"]));
+                let _ = writeln!(
+                    s,
+                    "  under {}; {} documents to the sinks ({} cut to 64 KiB)",
+                    scalar(&v["dir"]),
+                    scalar(&v["documents"]),
+                    scalar(&v["documents_truncated"])
+                );
                 let recent = v["recent"].as_array().cloned().unwrap_or_default();
                 if !recent.is_empty() {
                     let _ = writeln!(s, "recent triggers:");

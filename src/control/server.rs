@@ -281,6 +281,7 @@ mod tests {
             Default::default(),
             d.path().join("snapshots"),
             Default::default(),
+            crate::trigger::documents::discard(),
         )
         .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()

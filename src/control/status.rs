@@ -111,6 +111,8 @@ impl StatusProvider for SnapshotStatus {
             "failed": c.failed.load(Ordering::Relaxed),
             "refused_budget": c.refused_budget.load(Ordering::Relaxed),
             "refused_queue": c.refused_queue.load(Ordering::Relaxed),
+            "documents": c.documents.load(Ordering::Relaxed),
+            "documents_truncated": c.documents_truncated.load(Ordering::Relaxed),
             "budget_per_hour": s.per_hour(),
             "budget_left": s.budget_left(),
             "recent": s.recent(),

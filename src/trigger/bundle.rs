@@ -4,10 +4,11 @@
 //! Built under a temporary name, every file fsynced, then renamed into place: a bundle is whole or absent.
 
 use super::SnapshotConfig;
+use super::documents;
 use super::snapshot::{Kind, Request, Select};
 use crate::collect::{Latest, LatestCollection};
 use crate::host::{Roots, pidinfo};
-use crate::jvm::{JvmConfig, analysis, attach, discover, threaddump};
+use crate::jvm::{JvmConfig, analysis, attach, discover, histogram, threaddump};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -40,6 +41,8 @@ pub struct Written {
     /// "pid (app)" of each JVM in it.
     pub jvms: Vec<String>,
     pub errors: Vec<String>,
+    /// What the document sinks get (`documents`), not yet fitted to their size bound.
+    pub documents: Vec<crate::model::Document>,
 }
 
 #[derive(Debug, Serialize)]
@@ -222,7 +225,7 @@ pub fn take(job: &Job) -> anyhow::Result<Written> {
     };
     let host = newest(job.latest);
     let result = build(job, &jvms, &mut b, stamp, &id, host.as_deref());
-    let entries = match result {
+    let (entries, got) = match result {
         Ok(e) => e,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -233,7 +236,40 @@ pub fn take(job: &Job) -> anyhow::Result<Written> {
     let done = dir.join(&id);
     std::fs::rename(&tmp, &done)?;
     std::fs::File::open(dir)?.sync_all()?;
+    let origin = documents::Source {
+        id: &id,
+        path: &done,
+        kind,
+        reason: &job.req.reason,
+        timestamp_ms: stamp,
+    };
+    let mut docs = Vec::new();
+    for (e, g) in entries.iter().zip(&got) {
+        if let Some(r) = &g.report {
+            docs.push(documents::thread_dump(&origin, e, &g.dumps, r));
+        }
+        if let Some(h) = &g.histogram {
+            docs.push(documents::class_histogram(&origin, e, h));
+        }
+    }
+    if kind == Kind::Bundle {
+        let jvms: Vec<_> = entries
+            .iter()
+            .zip(&got)
+            .map(|(e, g)| (e, g.report.as_ref()))
+            .collect();
+        let bytes = b.files.iter().map(|f| f.bytes).sum();
+        docs.push(documents::incident(
+            &origin,
+            job.req,
+            &jvms,
+            host.as_deref(),
+            b.files.len(),
+            bytes,
+        ));
+    }
     Ok(Written {
+        documents: docs,
         id,
         path: done,
         jvms: entries
@@ -253,6 +289,7 @@ struct Gathered {
     dumps: Vec<threaddump::ThreadDump>,
     cpu: Option<analysis::ThreadCpu>,
     report: Option<analysis::Report>,
+    histogram: Option<histogram::Histogram>,
     netstat: Option<pidinfo::Netstat>,
     files: Option<pidinfo::OpenFiles>,
     process: Option<pidinfo::ProcessFigures>,
@@ -265,7 +302,7 @@ fn build(
     stamp: i64,
     id: &str,
     host: Option<&LatestCollection>,
-) -> anyhow::Result<Vec<JvmEntry>> {
+) -> anyhow::Result<(Vec<JvmEntry>, Vec<Gathered>)> {
     let (req, cfg) = (job.req, job.cfg);
     let opts = attach::AttachOptions {
         timeout: cfg.timeout.0,
@@ -317,12 +354,15 @@ fn build(
     if req.kind == Kind::Histo || bundle {
         for (i, j) in jvms.iter().enumerate() {
             match attach::class_histogram(j.pid, false, &opts) {
-                Ok(h) => b.put(
-                    &format!("{}-histogram.txt", prefix(j)),
-                    "class histogram",
-                    Some(j.pid),
-                    h.as_bytes(),
-                )?,
+                Ok(h) => {
+                    b.put(
+                        &format!("{}-histogram.txt", prefix(j)),
+                        "class histogram",
+                        Some(j.pid),
+                        h.as_bytes(),
+                    )?;
+                    got[i].histogram = Some(histogram::parse(&h));
+                }
                 Err(e) => entries[i].errors.push(format!("class histogram: {e}")),
             }
         }
@@ -456,7 +496,7 @@ fn build(
     };
     let text = serde_json::to_string_pretty(&m)?;
     b.put("manifest.json", "this list", None, text.as_bytes())?;
-    Ok(entries)
+    Ok((entries, got))
 }
 
 /// "R 1, S 39".

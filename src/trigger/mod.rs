@@ -2,11 +2,13 @@
 //! bundle), `wasp trigger` over the control socket, and the rules and schedules (`engine`: rules over the
 //! collected figures, schedules, log watches, service checks, actions), all ask the one snapshot worker
 //! (`snapshot`), which writes dumps, histograms and bundles (`bundle`) under `data_dir/snapshots`, listed and
-//! shown by `wasp incidents` (`incidents`).
+//! shown by `wasp incidents` (`incidents`), and hands a compact summary of
+//! each to the document sinks (`documents`).
 
 pub mod action;
 pub mod bundle;
 pub mod check;
+pub mod documents;
 pub mod engine;
 pub mod expr;
 pub mod figures;

@@ -8,6 +8,7 @@
 
 use super::SnapshotConfig;
 use super::bundle::{self, Written};
+use super::documents::{self, Publish};
 use crate::collect::Latest;
 use crate::host::Roots;
 use crate::jvm::JvmConfig;
@@ -261,6 +262,9 @@ pub struct Counters {
     pub refused_budget: AtomicU64,
     pub refused_queue: AtomicU64,
     pub failed: AtomicU64,
+    /// Documents handed to the shipper, and those cut to fit their size bound.
+    pub documents: AtomicU64,
+    pub documents_truncated: AtomicU64,
 }
 
 impl Counters {
@@ -282,6 +286,16 @@ impl Counters {
         )
         .push([("reason", "budget")], get(&self.refused_budget))
         .push([("reason", "queue")], get(&self.refused_queue));
+        m.counter(
+            "wasp_snapshots_documents_total",
+            "Snapshot summaries (thread_dump, class_histogram, incident) handed to the document sinks.",
+        )
+        .set(get(&self.documents));
+        m.counter(
+            "wasp_snapshots_documents_truncated_total",
+            "Snapshot summaries cut to stay within their size bound (64 KiB).",
+        )
+        .set(get(&self.documents_truncated));
     }
 }
 
@@ -304,13 +318,14 @@ pub struct Snapshots {
 
 impl Snapshots {
     /// Starts the worker. `latest` is the daemon's newest collection, put in bundles as the host figures of the
-    /// moment.
+    /// moment; `publish` gets the documents of each snapshot written (`documents`).
     pub fn start(
         cfg: SnapshotConfig,
         jvm: JvmConfig,
         roots: Roots,
         dir: PathBuf,
         latest: Latest,
+        publish: Publish,
     ) -> std::io::Result<Snapshots> {
         let (tx, rx) = sync_channel(QUEUE);
         let s = Snapshots {
@@ -328,6 +343,7 @@ impl Snapshots {
             roots,
             dir,
             latest,
+            publish,
             counters: s.counters.clone(),
             recent: s.recent.clone(),
         };
@@ -454,11 +470,29 @@ struct Worker {
     roots: Roots,
     dir: PathBuf,
     latest: Latest,
+    publish: Publish,
     counters: Arc<Counters>,
     recent: Arc<Mutex<VecDeque<Record>>>,
 }
 
 impl Worker {
+    /// Hands the snapshot's documents on, each fitted to its bound (a cut is counted and logged).
+    fn publish(&self, seq: u64, docs: Vec<crate::model::Document>) {
+        for mut d in docs {
+            if documents::fit(&mut d, documents::MAX_BYTES) {
+                let n = self
+                    .counters
+                    .documents_truncated
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                tracing::warn!(seq, kind = %d.kind, cut = %d.body["truncated"], truncated_total = n,
+                    "snapshot document over {} KiB; cut to fit", documents::MAX_BYTES >> 10);
+            }
+            (self.publish)(d);
+            self.counters.documents.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn set(&self, seq: u64, state: State) {
         if let Some(r) = lock(&self.recent).iter_mut().find(|r| r.seq == seq) {
             r.state = state;
@@ -491,8 +525,10 @@ impl Worker {
                     path,
                     jvms,
                     errors,
+                    documents,
                 }) => {
                     self.counters.taken.fetch_add(1, Ordering::Relaxed);
+                    self.publish(seq, documents);
                     tracing::info!(seq, kind = req.kind.as_str(), reason = %req.reason, path = %path.display(), took = ?started.elapsed(), "snapshot written");
                     self.set(
                         seq,
