@@ -142,10 +142,14 @@ fn serve(store: S) -> u16 {
 
 fn classes(main: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("docs-classes-{main}"));
-    if !dir.join(format!("{main}.class")).exists() {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/dumps/{main}.java"));
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    // Compiled again when the source changed; one at a time, or a JVM may load a half-written class.
+    static COMPILING: Mutex<()> = Mutex::new(());
+    let _one = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
+    if mtime(&dir.join(format!("{main}.class"))) < mtime(&src) {
         std::fs::create_dir_all(&dir).unwrap();
-        let src =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/dumps/{main}.java"));
         assert!(
             Command::new("javac")
                 .args(["--release", "17", "-d"])
@@ -187,8 +191,8 @@ fn jvm(main: &str, app: &str, args: &[&str]) -> Reaped {
         let mut sink = Vec::new();
         let _ = out.read_to_end(&mut sink);
     });
-    // Lab's deadlocks form 300 ms after it says ready.
-    std::thread::sleep(Duration::from_millis(600));
+    // Lab's deadlocks form 300 ms after it says ready; 800 ms leaves a loaded machine room.
+    std::thread::sleep(Duration::from_millis(800));
     p
 }
 
