@@ -227,5 +227,42 @@ fn a_rule_on_the_service_check_bundles_the_exhausted_tomcat() {
         context.contains("rule shop-stuck: not check.shop.up"),
         "{context}"
     );
+    // The incident document (default file sink, batches within 5 s): the rule, its context, the finding.
+    let id = bundle.file_name().unwrap().to_string_lossy().into_owned();
+    let t = Instant::now();
+    let inc = loop {
+        let found = std::fs::read_to_string(data.join("wasp.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["kind"] == "incident" && v["body"]["manifest_id"] == id.as_str());
+        if let Some(v) = found {
+            break v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no incident document for {id}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(inc["labels"]["rule"], "shop-stuck", "{inc}");
+    assert!(
+        inc["body"]["context"]["first"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l
+                .as_str()
+                .unwrap()
+                .contains("rule shop-stuck: not check.shop.up")),
+        "{inc}"
+    );
+    assert!(
+        inc["body"]["findings"].as_array().unwrap().iter().any(|f| f
+            .as_str()
+            .unwrap()
+            .contains("request thread pool exhausted")),
+        "{inc}"
+    );
     drop(waiting);
 }
