@@ -424,6 +424,7 @@ batch = {{ max_delay = "100ms" }}
         assert_eq!(hit["_source"]["body"], d.body);
         assert_eq!(hit["_source"]["labels"]["app"], "ÄÖ \"quoted\"");
         assert_eq!(hit["_source"]["host"], "strict-host");
+        assert_eq!(hit["_source"]["agent_labels"]["env"], "strict");
         assert!(
             hit["_index"].as_str().unwrap().starts_with("wasp-"),
             "{hit}"

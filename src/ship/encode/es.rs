@@ -16,7 +16,7 @@ pub fn encode(batch: &Batch, origin: &Origin, index: &str, gzip: bool) -> Encode
     let mut range: Option<(i64, i64)> = None;
     for d in &batch.documents {
         let ts = iso8601(d.timestamp_ms);
-        let Some(source) = document_json(d, &origin.hostname, Some(&ts)) else {
+        let Some(source) = document_json(d, origin, Some(&ts)) else {
             skipped += 1;
             continue;
         };

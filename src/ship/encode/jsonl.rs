@@ -26,7 +26,7 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
         }
     }
     for d in &batch.documents {
-        match document_json(d, &origin.hostname, None) {
+        match document_json(d, origin, None) {
             Some(line) => {
                 out.push_str(&line);
                 out.push('\n');
@@ -51,7 +51,7 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
 }
 
 /// A document as one JSON object with `"host"` (and `"@timestamp"` when given) added after its own fields.
-pub fn document_json(d: &Document, host: &str, timestamp: Option<&str>) -> Option<String> {
+pub fn document_json(d: &Document, origin: &Origin, timestamp: Option<&str>) -> Option<String> {
     let mut s = serde_json::to_string(d).ok()?;
     // A struct always serialises as an object; splice the extra fields in before its closing brace.
     if !s.ends_with('}') {
@@ -59,7 +59,17 @@ pub fn document_json(d: &Document, host: &str, timestamp: Option<&str>) -> Optio
     }
     s.pop();
     s.push_str(",\"host\":");
-    s.push_str(&serde_json::to_string(host).ok()?);
+    s.push_str(&serde_json::to_string(&origin.hostname).ok()?);
+    // The agent's own labels (env, role...), so documents can be filtered like the metrics.
+    if !origin.labels.is_empty() {
+        let labels: serde_json::Map<String, serde_json::Value> = origin
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        s.push_str(",\"agent_labels\":");
+        s.push_str(&serde_json::to_string(&labels).ok()?);
+    }
     if let Some(t) = timestamp {
         s.push_str(",\"@timestamp\":");
         s.push_str(&serde_json::to_string(t).ok()?);
