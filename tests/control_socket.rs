@@ -5,38 +5,14 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn lab(app: &str) -> Reaped {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes-control");
-    let dir = lab_classes(&dir);
-    let mut p = Reaped(
-        Command::new("/usr/bin/java")
-            .args(["-Xmx64m", &format!("-Dwasp.app={app}"), "-cp"])
-            .arg(&dir)
-            .arg("Lab")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = BufReader::new(p.0.stdout.take().unwrap());
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap_or(0) > 0 {
-        if line.starts_with("ready") {
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = out.read_to_end(&mut sink);
-    });
-    p
+    run_lab(&[&format!("-Dwasp.app={app}")])
 }
 
 struct Agent {

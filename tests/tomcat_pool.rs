@@ -5,26 +5,14 @@
 //! connections; `wasp analyze` on the bundle's dump and `wasp dump threads --format report` say the same.
 
 mod common;
+use common::tomcat::{CATALINA_HOME, catalina_base};
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const CATALINA_HOME: &str = "/usr/share/tomcat10";
-
-fn tomcat_installed() -> bool {
-    let ok = Path::new(CATALINA_HOME).join("bin/bootstrap.jar").exists();
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("tomcat10 is not installed; scripts/test.sh installs it");
-        }
-        eprintln!("skipping: tomcat10 not installed (run scripts/test.sh)");
-    }
-    ok
-}
 
 /// GET `path`; the status line, or None when nothing comes back within `wait`.
 fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
@@ -46,42 +34,9 @@ fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
     })
 }
 
-/// A CATALINA_BASE with the fixture's server.xml on `port` and the compiled shop webapp.
-fn catalina_base(base: &Path, port: u16) {
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tomcat");
-    for d in [
-        "conf",
-        "logs",
-        "temp",
-        "work",
-        "webapps/shop/WEB-INF/classes",
-    ] {
-        std::fs::create_dir_all(base.join(d)).unwrap();
-    }
-    let xml = std::fs::read_to_string(fx.join("server.xml"))
-        .unwrap()
-        .replace("@PORT@", &port.to_string());
-    std::fs::write(base.join("conf/server.xml"), xml).unwrap();
-    std::fs::copy(
-        fx.join("web.xml"),
-        base.join("webapps/shop/WEB-INF/web.xml"),
-    )
-    .unwrap();
-    let ok = Command::new("javac")
-        .args(["--release", "17", "-cp"])
-        .arg(Path::new(CATALINA_HOME).join("lib/servlet-api.jar"))
-        .arg("-d")
-        .arg(base.join("webapps/shop/WEB-INF/classes"))
-        .arg(fx.join("StockServlet.java"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "javac failed");
-}
-
 #[test]
 fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
-    if !require("java") || !require("javac") || !tomcat_installed() {
+    if !require("java") || !require("javac") || !tomcat::installed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

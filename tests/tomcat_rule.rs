@@ -5,14 +5,13 @@
 //! (tests/tomcat_pool.rs takes the same bundle with `wasp trigger`.)
 
 mod common;
+use common::tomcat::{CATALINA_HOME, catalina_base};
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const CATALINA_HOME: &str = "/usr/share/tomcat10";
 
 fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -25,39 +24,6 @@ fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
     let mut b = [0u8; 4096];
     let n = s.read(&mut b).ok()?;
     (n > 0).then(|| String::from_utf8_lossy(&b[..n]).into_owned())
-}
-
-/// A CATALINA_BASE with the fixture's server.xml on `port` and the compiled shop webapp.
-fn catalina_base(base: &Path, port: u16) {
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tomcat");
-    for d in [
-        "conf",
-        "logs",
-        "temp",
-        "work",
-        "webapps/shop/WEB-INF/classes",
-    ] {
-        std::fs::create_dir_all(base.join(d)).unwrap();
-    }
-    let xml = std::fs::read_to_string(fx.join("server.xml"))
-        .unwrap()
-        .replace("@PORT@", &port.to_string());
-    std::fs::write(base.join("conf/server.xml"), xml).unwrap();
-    std::fs::copy(
-        fx.join("web.xml"),
-        base.join("webapps/shop/WEB-INF/web.xml"),
-    )
-    .unwrap();
-    let ok = Command::new("javac")
-        .args(["--release", "17", "-cp"])
-        .arg(Path::new(CATALINA_HOME).join("lib/servlet-api.jar"))
-        .arg("-d")
-        .arg(base.join("webapps/shop/WEB-INF/classes"))
-        .arg(fx.join("StockServlet.java"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "javac failed");
 }
 
 fn metric(port: u16, sample: &str) -> Option<f64> {
@@ -77,16 +43,7 @@ fn metric(port: u16, sample: &str) -> Option<f64> {
 
 #[test]
 fn a_rule_on_the_service_check_bundles_the_exhausted_tomcat() {
-    if !require("java") || !require("javac") {
-        return;
-    }
-    if !Path::new(CATALINA_HOME).join("bin/bootstrap.jar").exists() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "tomcat10 is not installed; scripts/test.sh installs it"
-        );
-        eprintln!("skipping: tomcat10 not installed (run scripts/test.sh)");
+    if !require("java") || !require("javac") || !tomcat::installed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -4,38 +4,14 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The Lab JVM under its own app name, so that other Lab JVMs on the host (other tests) are not in scope.
 fn lab(app: &str) -> Reaped {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes-rules");
-    let dir = lab_classes(&dir);
-    let mut p = Reaped(
-        Command::new("/usr/bin/java")
-            .args(["-Xmx64m", &format!("-Dwasp.app={app}"), "-cp"])
-            .arg(&dir)
-            .arg("Lab")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = BufReader::new(p.0.stdout.take().unwrap());
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap_or(0) > 0 {
-        if line.starts_with("ready") {
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = out.read_to_end(&mut sink);
-    });
-    p
+    run_lab(&[&format!("-Dwasp.app={app}")])
 }
 
 /// Starts `wasp run` with `[agent]`/`[server]` set for the test and `extra` appended; waits for /healthz.

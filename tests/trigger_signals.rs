@@ -4,37 +4,13 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn lab() -> Reaped {
-    let dir = lab_classes(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lab-classes-trigger"));
-    let mut p = Reaped(
-        Command::new("/usr/bin/java")
-            .args(["-Xmx64m", "-cp"])
-            .arg(&dir)
-            .arg("Lab")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = BufReader::new(p.0.stdout.take().unwrap());
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap_or(0) > 0 {
-        if line.starts_with("ready") {
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = out.read_to_end(&mut sink);
-    });
-    std::thread::sleep(Duration::from_millis(600));
-    p
+    run_lab(&[])
 }
 
 fn agent(dir: &Path, port: u16, budget: u32) -> Reaped {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod backends;
+pub mod tomcat;
 
 use std::collections::HashMap;
 use std::process::{Command, Output};
@@ -180,6 +181,15 @@ pub fn start_lab(
         }
     }
     panic!("Lab did not start");
+}
+
+/// Lab on JDK 17 with `jvm_args` (e.g. `-Dwasp.app=NAME`), ready, its output drained in the background.
+pub fn run_lab(jvm_args: &[&str]) -> Reaped {
+    let (j, mut out) = start_lab(std::path::Path::new("/usr/bin/java"), jvm_args, &[], None);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut out, &mut std::io::sink());
+    });
+    j
 }
 
 pub type Row = (String, String, Option<String>);
