@@ -199,18 +199,19 @@ fn encode_bounded(cfg: &SinkConfig, b: Batch, o: &Origin, out: &mut Vec<Encoded>
         }
         return;
     }
+    // The first half of the items (collections, then documents) in one, the rest in the other: both non-empty.
+    let half = parts / 2;
     let (mut x, mut y) = (Batch::default(), Batch::default());
-    let hm = b.metrics.len() / 2;
-    let hd = b.documents.len() / 2;
     for (i, m) in b.metrics.into_iter().enumerate() {
-        if i < hm || (hm == 0 && hd > 0) {
+        if i < half {
             x.metrics.push(m)
         } else {
             y.metrics.push(m)
         }
     }
+    let nm = parts - b.documents.len();
     for (i, d) in b.documents.into_iter().enumerate() {
-        if i < hd {
+        if nm + i < half {
             x.documents.push(d)
         } else {
             y.documents.push(d)
@@ -518,5 +519,66 @@ fn set_aside(
             let _ = std::fs::remove_file(&p);
             let _ = std::fs::remove_file(p.with_extension("txt"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Collection, MetricSet};
+
+    fn metrics(ts: i64) -> Metrics {
+        let mut m = MetricSet::new(ts);
+        m.gauge("node_load1", "load").set(1.0);
+        Metrics {
+            collection: Arc::new(Collection {
+                timestamp_ms: ts,
+                ..Default::default()
+            }),
+            metrics: Arc::new(m),
+        }
+    }
+
+    fn doc(ts: i64) -> Arc<Document> {
+        Arc::new(Document {
+            kind: "event".into(),
+            timestamp_ms: ts,
+            labels: Default::default(),
+            body: serde_json::json!({"text": "x".repeat(200)}),
+        })
+    }
+
+    #[test]
+    fn an_oversized_batch_is_split_until_each_body_fits_or_holds_one_item() {
+        let mut cfg: SinkConfig =
+            toml::from_str("type = \"http_json\"\nurl = \"http://x\"\ngzip = false").unwrap();
+        cfg.batch.max_bytes = crate::config::ByteSize(1);
+        let o = Origin::default();
+        // One collection and one document: two bodies (a split that left one side empty would never end).
+        let b = Batch {
+            metrics: vec![metrics(1)],
+            documents: vec![doc(2)],
+        };
+        let mut out = Vec::new();
+        encode_bounded(&cfg, b, &o, &mut out);
+        assert_eq!(out.len(), 2);
+        // Ten collections and three documents: every item alone, in order.
+        let b = Batch {
+            metrics: (0..10).map(metrics).collect(),
+            documents: (10..13).map(doc).collect(),
+        };
+        let mut out = Vec::new();
+        encode_bounded(&cfg, b, &o, &mut out);
+        let firsts: Vec<i64> = out.iter().map(|e| e.min_ts_ms).collect();
+        assert_eq!(firsts, (0..13).collect::<Vec<_>>());
+        // Under the limit: one body.
+        cfg.batch.max_bytes = crate::config::ByteSize(1 << 20);
+        let b = Batch {
+            metrics: (0..10).map(metrics).collect(),
+            documents: (10..13).map(doc).collect(),
+        };
+        let mut out = Vec::new();
+        encode_bounded(&cfg, b, &o, &mut out);
+        assert_eq!(out.len(), 1);
     }
 }
