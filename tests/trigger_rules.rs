@@ -264,10 +264,30 @@ fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
                 })
         })
     });
-    let ev = jsonl(dir.path())
-        .into_iter()
-        .find(|d| d["kind"] == "event" && d["labels"]["rule"] == "blocked")
-        .unwrap();
+    // The event document reaches the file through the file sink's own thread: wait for it, and say what the
+    // sink counted if it never comes.
+    let event = || {
+        jsonl(dir.path())
+            .into_iter()
+            .find(|d| d["kind"] == "event" && d["labels"]["rule"] == "blocked")
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while event().is_none() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ev = event().unwrap_or_else(|| {
+        panic!(
+            "no event document in wasp.jsonl; file sink dropped {:?}, sent {:?}",
+            metric(
+                port,
+                "wasp_sink_dropped_items_total{sink=\"file\",type=\"file\",reason=\"queue_full\"}"
+            ),
+            metric(
+                port,
+                "wasp_sink_sent_items_total{sink=\"file\",type=\"file\"}"
+            )
+        )
+    });
     assert_eq!(ev["body"]["pid"], pid);
     assert!(
         ev["body"]["figures"]["jvm.blocked_threads"]
