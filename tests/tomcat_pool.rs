@@ -5,7 +5,7 @@
 //! connections; `wasp analyze` on the bundle's dump and `wasp dump threads --format report` say the same.
 
 mod common;
-use common::tomcat::{CATALINA_HOME, catalina_base};
+use common::tomcat::{self, catalina_base};
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -43,25 +43,7 @@ fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
     let base = dir.path().join("tomcat");
     let port = free_port();
     catalina_base(&base, port);
-    let home = PathBuf::from(CATALINA_HOME);
-    let tomcat = Reaped(
-        Command::new("/usr/bin/java")
-            .arg("-Xmx128m")
-            .arg(format!("-Dcatalina.home={}", home.display()))
-            .arg(format!("-Dcatalina.base={}", base.display()))
-            .arg(format!("-Djava.io.tmpdir={}", base.join("temp").display()))
-            .arg("-cp")
-            .arg(format!(
-                "{}:{}",
-                home.join("bin/bootstrap.jar").display(),
-                home.join("bin/tomcat-juli.jar").display()
-            ))
-            .args(["org.apache.catalina.startup.Bootstrap", "start"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("catalina.out")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let tomcat = tomcat::start(&base, &dir.path().join("catalina.out"));
     let tpid = tomcat.0.id();
 
     // The agent starts while Tomcat does.

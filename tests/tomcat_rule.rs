@@ -5,11 +5,10 @@
 //! (tests/tomcat_pool.rs takes the same bundle with `wasp trigger`.)
 
 mod common;
-use common::tomcat::{CATALINA_HOME, catalina_base};
+use common::tomcat::{self, catalina_base};
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,25 +51,7 @@ fn a_rule_on_the_service_check_bundles_the_exhausted_tomcat() {
     let name = format!("shop-{port}");
     let base = dir.path().join(&name);
     catalina_base(&base, port);
-    let home = PathBuf::from(CATALINA_HOME);
-    let tomcat = Reaped(
-        Command::new("/usr/bin/java")
-            .arg("-Xmx128m")
-            .arg(format!("-Dcatalina.home={}", home.display()))
-            .arg(format!("-Dcatalina.base={}", base.display()))
-            .arg(format!("-Djava.io.tmpdir={}", base.join("temp").display()))
-            .arg("-cp")
-            .arg(format!(
-                "{}:{}",
-                home.join("bin/bootstrap.jar").display(),
-                home.join("bin/tomcat-juli.jar").display()
-            ))
-            .args(["org.apache.catalina.startup.Bootstrap", "start"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("catalina.out")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let tomcat = tomcat::start(&base, &dir.path().join("catalina.out"));
     let tpid = tomcat.0.id();
     let t = Instant::now();
     while !get(port, "/shop/stock?ping=1", Duration::from_secs(2))

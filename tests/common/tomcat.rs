@@ -2,7 +2,7 @@
 //! the fixture webapp (tests/fixtures/tomcat).
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 pub const CATALINA_HOME: &str = "/usr/share/tomcat10";
 
@@ -49,4 +49,27 @@ pub fn catalina_base(base: &Path, port: u16) {
         .unwrap()
         .success();
     assert!(ok, "javac failed");
+}
+
+/// Starts Tomcat on `base` (made by [`catalina_base`]), its stderr (the catalina.out of a service) in `log`.
+pub fn start(base: &Path, log: &Path) -> super::Reaped {
+    let home = Path::new(CATALINA_HOME);
+    super::Reaped(
+        Command::new("/usr/bin/java")
+            .arg("-Xmx128m")
+            .arg(format!("-Dcatalina.home={}", home.display()))
+            .arg(format!("-Dcatalina.base={}", base.display()))
+            .arg(format!("-Djava.io.tmpdir={}", base.join("temp").display()))
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}",
+                home.join("bin/bootstrap.jar").display(),
+                home.join("bin/tomcat-juli.jar").display()
+            ))
+            .args(["org.apache.catalina.startup.Bootstrap", "start"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
 }
