@@ -222,9 +222,9 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
     })?;
     let proc_dir = opts.proc_root.join(pid.to_string());
     let Some(pd) = jvm
-        .hsperfdata
-        .as_deref()
-        .and_then(|p| PerfData::read(p).ok())
+        .perf_source
+        .as_ref()
+        .and_then(|s| PerfData::read_source(s).ok())
     else {
         let openj9 = proc_dir.join("root/tmp/.com_ibm_tools_attach").is_dir()
             || std::fs::read_to_string(proc_dir.join("maps"))
@@ -242,6 +242,10 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
             },
         });
     };
+    // Another JVM's file (pid reused) speaks for that JVM, not this one: never signal on its word.
+    if let Some(why) = super::stale(&pd, super::start_time_secs(jvm.start_ticks)) {
+        return Err(AttachError::Impossible { pid, why });
+    }
     let caps = pd.string("sun.rt.jvmCapabilities").unwrap_or("");
     if !caps.starts_with('1') {
         return Err(AttachError::Disabled {
