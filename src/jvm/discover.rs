@@ -120,12 +120,21 @@ fn user_name(uid: u32) -> String {
 /// The hsperfdata file of a JVM: its own /tmp first, then the deleted-but-mapped copy. Only a
 /// `hsperfdata_*` directory and file owned by the JVM's uid count, resolved inside the JVM's root without
 /// following links: another user's copy (or a symlink to /etc/shadow) can neither shadow nor stand in for it.
-fn find_hsperfdata(roots: &Roots, pid: u32, ns_pid: u32, uid: u32) -> Option<Source> {
+/// Err: why the JVM's own candidate was refused (a FIFO, too large), when there was one.
+fn find_hsperfdata(
+    roots: &Roots,
+    pid: u32,
+    ns_pid: u32,
+    uid: u32,
+) -> Result<Source, Option<String>> {
+    use std::os::fd::AsFd;
     let root = roots.proc.join(pid.to_string()).join("root");
     let name = ns_pid.to_string();
-    let in_tmp = || -> Option<Source> {
-        let tmp = safe_open::open_in_root(&root, Path::new("tmp"), &Spec::dir(Owner::Any)).ok()?;
-        let mut dir = nix::dir::Dir::from_fd(tmp.try_clone().ok()?.into()).ok()?;
+    let mut refused = None;
+    if let Ok(tmp) = safe_open::open_in_root(&root, Path::new("tmp"), &Spec::dir(Owner::Any))
+        && let Ok(mut dir) = tmp.try_clone().map(|f| nix::dir::Dir::from_fd(f.into()))
+        && let Ok(dir) = dir.as_mut()
+    {
         // Bounded: a /tmp with millions of entries is not read to its end.
         for e in dir.iter().take(100_000).flatten() {
             let Ok(d) = e.file_name().to_str() else {
@@ -135,38 +144,39 @@ fn find_hsperfdata(roots: &Roots, pid: u32, ns_pid: u32, uid: u32) -> Option<Sou
                 continue;
             }
             let spec = Spec::dir(Owner::Uid(uid)).no_links();
-            let Ok(user_dir) =
-                safe_open::open_beneath(std::os::fd::AsFd::as_fd(&tmp), Path::new(d), &spec)
-            else {
+            let Ok(user_dir) = safe_open::open_beneath(tmp.as_fd(), Path::new(d), &spec) else {
                 continue;
             };
             let file = Spec::file(Owner::Uid(uid), perfdata::MAX_FILE).no_links();
-            if safe_open::open_beneath(std::os::fd::AsFd::as_fd(&user_dir), Path::new(&name), &file)
-                .is_ok()
-            {
-                return Some(Source::InRoot {
-                    root: root.clone(),
-                    rel: Path::new("tmp").join(d).join(&name),
-                    uid,
-                });
+            match safe_open::open_beneath(user_dir.as_fd(), Path::new(&name), &file) {
+                Ok(_) => {
+                    return Ok(Source::InRoot {
+                        root: root.clone(),
+                        rel: Path::new("tmp").join(d).join(&name),
+                        uid,
+                    });
+                }
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    refused = Some(format!("/tmp/{d}/{name} refused: {e}"));
+                }
+                Err(_) => {}
             }
         }
-        None
-    };
-    if let Some(s) = in_tmp() {
-        return Some(s);
     }
     // Deleted by a /tmp cleaner while the JVM runs: its rw-s mapping is still there.
-    let maps = std::fs::read_to_string(roots.proc.join(pid.to_string()).join("maps")).ok()?;
-    let line = maps.lines().find(|l| l.contains("/hsperfdata_"))?;
-    let range = line.split_whitespace().next()?;
-    let path = roots
-        .proc
-        .join(pid.to_string())
-        .join("map_files")
-        .join(range);
-    let src = Source::Mapped { path, uid };
-    perfdata::PerfData::read_source(&src).is_ok().then_some(src)
+    let mapped = || {
+        let maps = std::fs::read_to_string(roots.proc.join(pid.to_string()).join("maps")).ok()?;
+        let line = maps.lines().find(|l| l.contains("/hsperfdata_"))?;
+        let range = line.split_whitespace().next()?;
+        let path = roots
+            .proc
+            .join(pid.to_string())
+            .join("map_files")
+            .join(range);
+        let src = Source::Mapped { path, uid };
+        perfdata::PerfData::read_source(&src).is_ok().then_some(src)
+    };
+    mapped().ok_or(refused)
 }
 
 /// One pid; a clear error if it is not a JVM. For attach: the user is left as the uid (no passwd lookup, which
@@ -235,9 +245,14 @@ fn find_inner(roots: &Roots, pid: u32, cfg: &JvmConfig, names: bool) -> anyhow::
     };
     let (uid, gid) = (id("Uid")?, id("Gid")?);
     let cgroup = std::fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
-    let perf_source = find_hsperfdata(roots, pid, ns_pid, uid);
+    let (perf_source, refused) = match find_hsperfdata(roots, pid, ns_pid, uid) {
+        Ok(s) => (Some(s), None),
+        Err(why) => (None, why),
+    };
     let not_measurable = if perf_source.is_some() {
         None
+    } else if let Some(why) = refused {
+        Some(why)
     } else if cmdline.iter().any(|a| a == "-XX:-UsePerfData") {
         Some("started with -XX:-UsePerfData: no counters".to_string())
     } else if cmdline.iter().any(|a| a == "-XX:+PerfDisableSharedMem") {
