@@ -432,3 +432,148 @@ fn a_huge_or_fifo_hsperfdata_file_costs_no_memory_and_never_blocks() {
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Finding 5: nobody's `/tmp/hsperfdata_*/<pid>` copies of a root JVM's file, one saying "attach enabled" where
+/// the JVM's own says disabled, one a symlink to a root-only file. The old agent took the first in directory order:
+/// it signalled a JVM that had disabled attach, and printed the secret file's first bytes in an error.
+#[test]
+fn another_users_hsperfdata_neither_shadows_a_jvm_nor_reads_a_root_file() {
+    if !ready() || !require("java") || !require("javac") {
+        return;
+    }
+    let (j, out) = start_lab(
+        Path::new("/usr/bin/java"),
+        &["-XX:+DisableAttachMechanism"],
+        &[],
+        None,
+    );
+    let pid = j.0.id();
+    let secret = scratch("root-secret").join("shadow");
+    std::fs::write(&secret, "root:$6$SECRETHASH:19000:0:99999:7:::\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let crafted = scratch("crafted").join("perf");
+    std::fs::write(&crafted, crafted_hsperfdata()).unwrap();
+    std::fs::set_permissions(&crafted, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Names that sort (and usually list) before hsperfdata_root.
+    let shadow_dirs = ["/tmp/hsperfdata_0shadow", "/tmp/hsperfdata_0link"];
+    let script = format!(
+        "mkdir -p {a} {b} && cp {c} {a}/{pid} && ln -sf {s} {b}/{pid}",
+        a = shadow_dirs[0],
+        b = shadow_dirs[1],
+        c = crafted.display(),
+        s = secret.display()
+    );
+    assert!(
+        as_nobody("sh")
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = wasp()
+        .args(["dump", "threads", &pid.to_string(), "--timeout", "3s"])
+        .output()
+        .unwrap();
+    let stat = wasp()
+        .args(["jvm", "stat", &pid.to_string(), "--format", "json"])
+        .output()
+        .unwrap();
+    for d in shadow_dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    assert!(
+        !o.status.success() && err(&o).contains("attach is disabled"),
+        "{}",
+        err(&o)
+    );
+    assert!(!err(&o).contains("SECRET") && !stdout(&o).contains("SECRET"));
+    assert!(stat.status.success(), "{}", err(&stat));
+    drop(j);
+    let mut rest = String::new();
+    let _ = out.into_inner().read_to_string(&mut rest);
+    assert!(!rest.contains("Full thread dump"), "the JVM was signalled");
+}
+
+/// Finding 7: a symlink planted in a watched log directory (`zz.log -> a root-only file`). The old agent read
+/// the root-only file's lines into events.
+#[test]
+fn a_symlink_planted_in_a_watched_log_directory_is_not_read() {
+    use wasp::trigger::logwatch::{Follower, LogWatchConfig, WatchState};
+    if !ready() {
+        return;
+    }
+    let logs = scratch("logs");
+    std::os::unix::fs::chown(&logs, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = scratch("log-secret").join("shadow");
+    std::fs::write(&secret, "root:$6$SECRETHASH ERROR\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut patterns = std::collections::BTreeMap::new();
+    patterns.insert("err".into(), wasp::config::Pattern::new("ERROR").unwrap());
+    let cfg = LogWatchConfig {
+        name: "app".into(),
+        path: logs.join("*.log"),
+        patterns,
+        alive: None,
+        silence: None,
+        poll: wasp::config::Interval::secs(1),
+        max_read: wasp::config::ByteSize(1 << 20),
+        keep_lines: 10,
+    };
+    let st = std::sync::Arc::new(std::sync::Mutex::new(WatchState::new(1)));
+    let mut f = Follower::new(cfg, st.clone());
+    f.poll();
+    let script = format!(
+        "echo 'app ERROR real' > {l}/app.log && ln -s {s} {l}/zz.log && mkfifo {l}/fifo.log",
+        l = logs.display(),
+        s = secret.display()
+    );
+    assert!(
+        as_nobody("sh")
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t = Instant::now();
+    f.poll();
+    assert!(t.elapsed() < Duration::from_secs(2));
+    let s = wasp::trigger::logwatch::lock(&st).clone();
+    let lines: Vec<&str> = s.recent.iter().map(|m| m.line.as_str()).collect();
+    assert_eq!(lines, vec!["app ERROR real"], "{lines:?}");
+    assert_eq!(s.counts, vec![1]);
+    let _ = std::fs::remove_dir_all(&logs);
+}
+
+/// Finding 8: a configuration file owned by another user (who could add a script action run as root), or in a
+/// directory another user may write, is refused; root's own in a root directory is read.
+#[test]
+fn a_config_file_of_another_user_is_refused() {
+    if !ready() {
+        return;
+    }
+    let d = scratch("config");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = d.join("wasp.toml");
+    std::fs::write(&p, "").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let check = || wasp().args(["check-config"]).arg(&p).output().unwrap();
+    let o = check();
+    assert!(o.status.success(), "{}", err(&o));
+    std::os::unix::fs::chown(&p, Some(NOBODY), Some(NOBODY)).unwrap();
+    let o = check();
+    assert!(
+        !o.status.success() && err(&o).contains("owned by uid 65534"),
+        "{}",
+        err(&o)
+    );
+    std::os::unix::fs::chown(&p, Some(0), Some(0)).unwrap();
+    std::os::unix::fs::chown(&d, Some(NOBODY), Some(NOBODY)).unwrap();
+    let o = check();
+    assert!(
+        !o.status.success() && err(&o).contains("its directory"),
+        "{}",
+        err(&o)
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

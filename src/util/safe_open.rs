@@ -167,6 +167,34 @@ pub fn open_trusted_path(path: &Path, spec: &Spec) -> io::Result<File> {
     Ok(f)
 }
 
+/// Opens a regular file at `path` whose last component is not followed, and checks that it is the file an
+/// earlier lstat saw (`(dev, ino)`): a name in someone else's directory (a log) that is, or became, a symlink,
+/// a FIFO or another file is refused.
+pub fn open_no_follow(path: &Path, expect: (u64, u64)) -> io::Result<File> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| refuse(io::ErrorKind::InvalidInput, "NUL in path".into()))?;
+    // SAFETY: valid C string; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_NOFOLLOW,
+        )
+    };
+    if fd < 0 {
+        return Err(link_error(io::Error::last_os_error()));
+    }
+    // SAFETY: a descriptor we just opened and own.
+    let f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let m = check(&f, &Spec::file(Owner::Any, u64::MAX))?;
+    if (m.dev(), m.ino()) != expect {
+        return Err(refuse(
+            io::ErrorKind::PermissionDenied,
+            "replaced between stat and open: not read".into(),
+        ));
+    }
+    Ok(f)
+}
+
 /// Opens `rel` resolved inside `root` (which is itself trusted: e.g. /proc/<pid>/root, opened as given).
 pub fn open_in_root(root: &Path, rel: &Path, spec: &Spec) -> io::Result<File> {
     let r = open_trusted_path(root, &Spec::dir(Owner::Any))?;
