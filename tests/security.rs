@@ -577,3 +577,46 @@ fn a_config_file_of_another_user_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Finding 9 (our side): an attach reply larger than [jvm] max_attach_reply is refused with a message naming the
+/// key, never cut; the same JVM's dump comes whole under the default.
+#[test]
+fn an_attach_reply_over_the_cap_is_refused_not_cut() {
+    if !require("java") || !require("javac") {
+        return;
+    }
+    let (j, _out) = start_lab(
+        Path::new("/usr/bin/java"),
+        &["-Xmx128m"],
+        &["idle=3000"],
+        None,
+    );
+    let pid = j.0.id().to_string();
+    let d = scratch("cap-config");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = d.join("wasp.toml");
+    std::fs::write(&cfg, "[jvm]\nmax_attach_reply = \"256KiB\"\n").unwrap();
+    let o = wasp()
+        .args(["--config"])
+        .arg(&cfg)
+        .args(["dump", "threads", &pid])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && err(&o).contains("max_attach_reply (256 KiB): refused, not cut"),
+        "{}",
+        err(&o)
+    );
+    assert!(o.stdout.is_empty());
+    let o = wasp().args(["dump", "threads", &pid]).output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let dump = wasp::jvm::threaddump::parse(&stdout(&o));
+    assert_eq!(
+        dump.threads
+            .iter()
+            .filter(|t| t.name.starts_with("idle-"))
+            .count(),
+        3000
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -27,8 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A bound on one reply: a 10,000-thread dump is ~10 MB, a histogram of 50,000 classes ~5 MB.
-const MAX_REPLY: usize = 64 << 20;
+/// The default bound on one reply ([jvm] max_attach_reply): a 10,000-thread dump is ~10 MB, a histogram of
+/// 50,000 classes ~5 MB; the unit's MemoryMax is 64 MB and the reply is held once (decoded in place).
+pub const DEFAULT_MAX_REPLY: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
@@ -38,6 +39,8 @@ pub struct AttachOptions {
     pub proc_root: PathBuf,
     /// A jcmd to run instead, as the JVM's user, when wasp's own attach is impossible ([jvm] attach_fallback).
     pub fallback: Option<PathBuf>,
+    /// Replies larger than this are refused ([jvm] max_attach_reply).
+    pub max_reply: usize,
 }
 
 impl Default for AttachOptions {
@@ -46,6 +49,7 @@ impl Default for AttachOptions {
             timeout: Duration::from_secs(10),
             proc_root: PathBuf::from("/proc"),
             fallback: None,
+            max_reply: DEFAULT_MAX_REPLY,
         }
     }
 }
@@ -220,6 +224,7 @@ struct Target {
     proc_dir: PathBuf,
     timeout: Duration,
     deadline: Instant,
+    max_reply: usize,
 }
 
 fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
@@ -282,6 +287,7 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
         proc_dir,
         timeout: opts.timeout,
         deadline,
+        max_reply: opts.max_reply,
     })
 }
 
@@ -387,7 +393,7 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
             Err(e) => return Err(e),
         }
     };
-    match decode(pid, &reply) {
+    match decode(pid, reply) {
         Err(AttachError::Refused { code: 101, msg, .. }) => Err(AttachError::Impossible {
             pid,
             why: format!("it does not speak this attach protocol version: {msg}"),
@@ -673,16 +679,27 @@ pub fn encode(cmd: &str, args: &[&str], v2: bool) -> Vec<u8> {
     out
 }
 
-/// The reply: a decimal result code line, then the payload. Never panics.
-pub fn decode(pid: u32, reply: &[u8]) -> Result<String, AttachError> {
-    let text = String::from_utf8_lossy(reply);
-    let (code, payload) = text.split_once('\n').unwrap_or((&text, ""));
-    match code.trim().parse::<i32>() {
-        Ok(0) => Ok(payload.to_string()),
+/// The reply: a decimal result code line, then the payload. Never panics; a valid UTF-8 reply is not copied.
+pub fn decode(pid: u32, reply: Vec<u8>) -> Result<String, AttachError> {
+    let mut text = match String::from_utf8(reply) {
+        Ok(t) => t,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    let nl = text.find('\n');
+    let code = text[..nl.unwrap_or(text.len())].trim().parse::<i32>();
+    match code {
+        Ok(0) => {
+            text.drain(..nl.map_or(text.len(), |n| n + 1));
+            Ok(text)
+        }
         Ok(code) => Err(AttachError::Refused {
             pid,
             code,
-            msg: payload.trim().chars().take(500).collect(),
+            msg: text[nl.map_or(text.len(), |n| n + 1)..]
+                .trim()
+                .chars()
+                .take(500)
+                .collect(),
         }),
         Err(_) => Err(AttachError::Step {
             pid,
@@ -814,11 +831,14 @@ fn talk(
         match (&mut stream).take(CHUNK).read_to_end(&mut reply) {
             // Less than asked for: the JVM closed the connection.
             Ok(n) if (n as u64) < CHUNK => break,
-            Ok(_) if reply.len() > MAX_REPLY => {
+            Ok(_) if reply.len() > t.max_reply => {
                 return Err(AttachError::Step {
                     pid,
                     step: "read reply",
-                    msg: format!("larger than {} MiB: discarded", MAX_REPLY >> 20),
+                    msg: format!(
+                        "larger than [jvm] max_attach_reply ({} KiB): refused, not cut; raise it to take this one",
+                        t.max_reply >> 10
+                    ),
                 });
             }
             Ok(_) => {}
@@ -862,13 +882,13 @@ mod tests {
         );
         let v2 = encode("threaddump", &["-l"], true);
         assert_eq!(v2, b"2\x0026\0threaddump streaming=0\0-l\0");
-        assert_eq!(decode(1, b"0\nhello").unwrap(), "hello");
+        assert_eq!(decode(1, b"0\nhello".to_vec()).unwrap(), "hello");
         assert!(matches!(
-            decode(1, b"-1\nbad"),
+            decode(1, b"-1\nbad".to_vec()),
             Err(AttachError::Refused { code: -1, .. })
         ));
-        assert!(decode(1, b"").is_err());
-        assert!(decode(1, b"\xff\xfe").is_err());
+        assert!(decode(1, b"".to_vec()).is_err());
+        assert!(decode(1, b"\xff\xfe".to_vec()).is_err());
         assert!(catches_sigquit(
             "SigIgn:\t0000000000000000\nSigCgt:\t2000000181005ccc\n"
         ));
@@ -880,7 +900,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn decode_never_panics(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
-            let _ = decode(1, &b);
+            let _ = decode(1, b);
         }
     }
 }

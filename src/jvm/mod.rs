@@ -29,6 +29,8 @@ pub struct JvmConfig {
     pub apps: Vec<AppRule>,
     /// A jcmd to run (as the JVM's user) when wasp's own attach is impossible; empty: never.
     pub attach_fallback: PathBuf,
+    /// The largest attach reply (dump, histogram) accepted; a larger one is refused, never cut.
+    pub max_attach_reply: crate::config::ByteSize,
 }
 
 impl JvmConfig {
@@ -44,6 +46,7 @@ impl Default for JvmConfig {
             enabled: true,
             apps: Vec::new(),
             attach_fallback: PathBuf::new(),
+            max_attach_reply: crate::config::ByteSize(attach::DEFAULT_MAX_REPLY as u64),
         }
     }
 }
