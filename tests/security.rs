@@ -620,3 +620,108 @@ fn an_attach_reply_over_the_cap_is_refused_not_cut() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|x| x.1.to_string())?;
+    Some((code, body))
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Finding 6: a network peer holds 1,100 idle connections to an agent limited to 1,024 descriptors, then 200
+/// connections sending 380 KB of unfinished headers. The old agent stopped answering /metrics, its collection
+/// failed with "Too many open files", and it grew to 88 MB before any token was checked.
+#[test]
+fn idle_and_slow_http_peers_exhaust_neither_descriptors_nor_memory() {
+    if !require("prlimit") {
+        return;
+    }
+    // The attacker side needs its own descriptors.
+    let lim = libc::rlimit {
+        rlim_cur: 8192,
+        rlim_max: 8192,
+    };
+    // SAFETY: a plain struct; raising our own limit (as root) or failing harmlessly when it is already higher.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    let d = scratch("http");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let cfg = d.join("wasp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"500ms\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
+            d.join("data").display()
+        ),
+    )
+    .unwrap();
+    let agent = Reaped(
+        Command::new("prlimit")
+            .arg("--nofile=1024:1024")
+            .arg(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let up = Instant::now() + Duration::from_secs(20);
+    while http_get(port, "/healthz").is_none_or(|(c, _)| c != 200) {
+        assert!(Instant::now() < up, "the agent did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let idle: Vec<std::net::TcpStream> = (0..1100)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    assert!(idle.len() >= 1000, "only {} connected", idle.len());
+    for path in ["/metrics", "/healthz", "/metrics"] {
+        let t = Instant::now();
+        let r = http_get(port, path);
+        assert!(
+            r.as_ref().is_some_and(|(c, b)| *c == 200 && !b.is_empty()),
+            "{path} under 1,100 idle connections: {r:?}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+    // Collections went on: still healthy several intervals later, the connections still held by the peer.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
+    drop(idle);
+    // Slow headers: each peer sends 380 KB of a header that never ends.
+    let junk = format!("GET /metrics HTTP/1.1\r\nX-Pad: {}", "a".repeat(380 << 10));
+    let slow: Vec<std::net::TcpStream> = (0..200)
+        .filter_map(|_| {
+            use std::io::Write;
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.set_write_timeout(Some(Duration::from_millis(200))).ok()?;
+            let _ = s.write_all(junk.as_bytes());
+            Some(s)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss = rss_kib(agent.0.id());
+    assert!(rss < 48 * 1024, "agent RSS {rss} KiB under slow headers");
+    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
+    drop(slow);
+    drop(agent);
+    let _ = std::fs::remove_dir_all(&d);
+}
