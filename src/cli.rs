@@ -1,6 +1,7 @@
 //! The command line: parses arguments and calls one function per subcommand.
 
-use crate::config::{Config, Interval};
+use crate::config::Config;
+use crate::config::units::Interval;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,7 +72,7 @@ pub enum Format {
 }
 
 fn parse_interval(s: &str) -> Result<Interval, String> {
-    let d = crate::config::parse_duration(s)?;
+    let d = crate::config::units::parse_duration(s)?;
     if d.is_zero() {
         return Err("the interval must be positive".into());
     }

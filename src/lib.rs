@@ -17,3 +17,4 @@ pub mod serve;
 pub mod service;
 pub mod ship;
 pub mod trigger;
+pub mod util;

@@ -99,7 +99,7 @@ fn sighup_changes_level_and_interval_without_restart_and_bad_file_changes_nothin
 
     // Reload: debug level, 250 ms interval.
     write_cfg(&cfg, &data, port, "250ms", "debug", "");
-    let reload_at = wasp::collect::now_ms();
+    let reload_at = wasp::util::clock::now_ms();
     hup(&agent.0);
     std::thread::sleep(Duration::from_millis(2000));
     let lines = log.lock().unwrap().clone();

@@ -2,7 +2,8 @@
 
 use super::ControlRequest;
 use super::client::call;
-use crate::config::{Config, Interval};
+use crate::config::Config;
+use crate::config::units::Interval;
 use crate::trigger::bundle::utc;
 use crate::trigger::incidents;
 use crate::trigger::snapshot::{Kind, Select};
@@ -39,7 +40,7 @@ pub struct TriggerArgs {
 }
 
 fn parse_wait(s: &str) -> Result<Interval, String> {
-    crate::config::parse_duration(s).map(Interval)
+    crate::config::units::parse_duration(s).map(Interval)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

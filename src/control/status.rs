@@ -67,7 +67,7 @@ impl StatusProvider for CollectionStatus {
         let mut v = json!({
             "interval_s": interval.as_secs_f64(),
             "last": last_ms.map(utc),
-            "age_s": last_ms.map(|ms| (crate::collect::now_ms() - ms) as f64 / 1000.0),
+            "age_s": last_ms.map(|ms| (crate::util::clock::now_ms() - ms) as f64 / 1000.0),
         });
         if let Some(l) = latest {
             let c = &l.collection;

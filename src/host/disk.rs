@@ -1,7 +1,7 @@
 //! Disks as `iostat -x` shows them, from /proc/diskstats (14, 18 or 20 fields: kernels 3.10, 4.18+, 5.5+).
 
 use super::Roots;
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::model::Collection;
 use crate::model::disk::{Disk, DiskTotals};
 use anyhow::Context;

@@ -2,7 +2,7 @@
 //! /proc/1/mountinfo (the host's mount table, also when wasp runs in a container with the host's /proc).
 
 use super::Roots;
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::model::Collection;
 use crate::model::fs::Filesystem;
 use anyhow::Context;

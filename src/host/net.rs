@@ -2,7 +2,7 @@
 //! overall and per local listening port (a Tomcat on 8080 piling up CLOSE_WAIT shows on port 8080).
 
 use super::Roots;
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::model::Collection;
 use crate::model::net::{Interface, Net, PortStates, Sockets, Tcp};
 use anyhow::Context;

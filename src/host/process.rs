@@ -3,7 +3,7 @@
 //! start time) and only when groups need it; user, fd count and command line for the top N only.
 
 use super::Roots;
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::model::Collection;
 use crate::model::process::{Group, ProcInfo, Processes};
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,8 @@
 //! `wasp dump ...` (through the attach protocol) and `wasp analyze FILE...` (dumps from anywhere).
 
 use super::{analysis, attach, threaddump};
-use crate::config::{Config, Interval};
+use crate::config::Config;
+use crate::config::units::Interval;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -77,7 +78,7 @@ pub enum AnalyzeFormat {
 }
 
 fn parse_interval(s: &str) -> Result<Interval, String> {
-    let d = crate::config::parse_duration(s)?;
+    let d = crate::config::units::parse_duration(s)?;
     if d.is_zero() {
         return Err("must be positive".into());
     }

@@ -13,7 +13,7 @@ pub mod perfdata;
 pub mod threaddump;
 pub mod tomcat;
 
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::host::Roots;
 use crate::model::Collection;
 use crate::model::jvm::Jvm;

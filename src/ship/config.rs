@@ -1,7 +1,7 @@
 //! `[sinks.NAME]`: where the data goes. Several sinks may be configured at once; each has its own queue, spool
 //! and sender, so a dead sink never holds up a live one.
 
-use crate::config::{ByteSize, Interval};
+use crate::config::units::{ByteSize, Interval};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

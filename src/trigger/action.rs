@@ -6,7 +6,7 @@
 //! bounded number of times, then given up and counted.
 
 use super::logwatch::Matched;
-use crate::config::{ByteSize, Interval};
+use crate::config::units::{ByteSize, Interval};
 use crate::model::{Document, MetricSet};
 use crate::ship::{Item, Shipper};
 use serde::{Deserialize, Serialize};

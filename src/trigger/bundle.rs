@@ -120,29 +120,7 @@ pub fn id_of(ms: i64, kind: Kind) -> String {
     format!("{compact}-{}", kind.as_str())
 }
 
-/// RFC 3339 UTC with milliseconds, from milliseconds since the epoch.
-pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
-}
+pub use crate::util::clock::utc;
 
 fn safe(s: &str) -> String {
     s.chars()
@@ -189,7 +167,7 @@ fn selected(job: &Job) -> anyhow::Result<Vec<discover::JvmProcess>> {
 
 /// Takes the snapshot the request asks for and writes it atomically under `job.dir`.
 pub fn take(job: &Job) -> anyhow::Result<Written> {
-    let stamp = crate::collect::now_ms();
+    let stamp = crate::util::clock::now_ms();
     let kind = job.req.kind;
     let id = id_of(stamp, kind);
     let dir = job.dir;

@@ -412,7 +412,7 @@ fn latest_blocked() -> HashMap<u32, f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ByteSize, Interval, Pattern};
+    use crate::config::units::{ByteSize, Interval, Pattern};
     use std::io::Write;
     use std::time::Duration;
 

@@ -18,7 +18,7 @@ pub mod rules;
 pub mod schedule;
 pub mod snapshot;
 
-use crate::config::{ByteSize, Interval};
+use crate::config::units::{ByteSize, Interval};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -367,7 +367,7 @@ impl Snapshots {
             kind: req.kind,
             select: req.select.to_string(),
             reason: req.reason.to_string(),
-            at_ms: crate::collect::now_ms(),
+            at_ms: crate::util::clock::now_ms(),
             state: State::Queued,
         };
         let refusal = {
