@@ -5,19 +5,7 @@ use crate::config::Config;
 use crate::host::{HostCollector, Roots};
 use crate::jvm::JvmCollector;
 use crate::model::{Collection, CollectorError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// The newest collection with how long it took: published by the daemon's collection loop, read by the
-/// snapshot worker (the host figures of the moment in a bundle) and `wasp status`.
-#[derive(Debug, Clone)]
-pub struct LatestCollection {
-    pub collection: Arc<Collection>,
-    pub took: Duration,
-}
-
-/// A shared handle to the newest collection; `None` before the first.
-pub type Latest = Arc<Mutex<Option<Arc<LatestCollection>>>>;
+use std::time::Instant;
 
 pub struct Collector {
     hostname: String,

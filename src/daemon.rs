@@ -126,7 +126,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!(path = %pid_path.display(), error = %e, "cannot write the pid file; `wasp reload` will not find this agent");
     }
 
-    let latest: crate::collect::Latest = Arc::default();
+    let latest: crate::model::Latest = Arc::default();
     let snapshots = crate::trigger::snapshot::Snapshots::start(
         cfg.snapshots.clone(),
         cfg.jvm.clone(),
@@ -466,7 +466,7 @@ impl SelfStats {
 fn collection_loop(
     mut cfg: Config,
     shared: &http::Shared,
-    latest: &crate::collect::Latest,
+    latest: &crate::model::Latest,
     hooks: &[MetricsHook],
     shipper: &Shipper,
     ctl: &Receiver<Control>,
@@ -533,7 +533,7 @@ fn collection_loop(
         }
         let c = Arc::new(c);
         *latest.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Arc::new(crate::collect::LatestCollection {
+            Some(Arc::new(crate::model::LatestCollection {
                 collection: c.clone(),
                 took,
             }));

@@ -6,6 +6,7 @@
 pub mod units;
 mod validate;
 
+pub use crate::logging::{LogConfig, LogLevel};
 pub use units::{
     ByteSize, Dur, Interval, Pattern, format_duration, is_label_name, is_name, parse_duration,
     parse_size,
@@ -25,7 +26,7 @@ pub const DEFAULT_PATH: &str = "/etc/wasp/wasp.toml";
 pub struct Config {
     pub agent: AgentConfig,
     pub server: ServerConfig,
-    pub log: LogConfig,
+    pub log: crate::logging::LogConfig,
     pub host: crate::host::HostConfig,
     pub jvm: crate::jvm::JvmConfig,
     /// Thread dumps and incident bundles on SIGUSR1 / SIGUSR2.
@@ -96,46 +97,6 @@ impl Default for ServerConfig {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9780)),
             bearer_token_file: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// error, warn, info, debug or trace; RUST_LOG overrides it.
-    pub level: LogLevel,
-    /// How often an INFO heartbeat line says the agent is alive, so that silence itself is a signal.
-    pub heartbeat: Interval,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: LogLevel::Info,
-            heartbeat: Interval::secs(300),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-    Trace,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-            LogLevel::Trace => "trace",
         }
     }
 }

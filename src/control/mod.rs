@@ -23,7 +23,7 @@ pub struct Wiring<'a> {
     pub cfg_path: Option<&'a Path>,
     pub data_dir: &'a Path,
     pub shared: &'a crate::serve::http::Shared,
-    pub latest: &'a crate::collect::Latest,
+    pub latest: &'a crate::model::Latest,
     pub snapshots: &'a Snapshots,
     pub counters: Arc<server::ControlCounters>,
 }

@@ -3,7 +3,7 @@
 
 use super::StatusProvider;
 use super::server::ControlCounters;
-use crate::collect::Latest;
+use crate::model::Latest;
 use crate::serve::http;
 use crate::trigger::bundle::utc;
 use crate::trigger::snapshot::Snapshots;

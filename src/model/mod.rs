@@ -22,6 +22,8 @@ pub use doc::Document;
 pub use metric::{Family, MetricKind, MetricSet, Sample};
 
 use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// One reading of the host and its JVMs. A section is `None` when its collector is off or failed.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -50,6 +52,17 @@ pub struct Collection {
     /// How long each collector took in this reading, seconds.
     pub timings: Vec<(String, f64)>,
 }
+
+/// The newest collection with how long it took: published by the daemon's collection loop, read by the
+/// snapshot worker (the host figures of the moment in a bundle) and `wasp status`.
+#[derive(Debug, Clone)]
+pub struct LatestCollection {
+    pub collection: Arc<Collection>,
+    pub took: Duration,
+}
+
+/// A shared handle to the newest collection; `None` before the first.
+pub type Latest = Arc<Mutex<Option<Arc<LatestCollection>>>>;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CollectorError {

@@ -6,9 +6,9 @@
 use super::SnapshotConfig;
 use super::documents;
 use super::snapshot::{Kind, Request, Select};
-use crate::collect::{Latest, LatestCollection};
 use crate::host::{Roots, pidinfo};
 use crate::jvm::{JvmConfig, analysis, attach, discover, histogram, threaddump};
+use crate::model::{Latest, LatestCollection};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::Write as _;

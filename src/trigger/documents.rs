@@ -6,11 +6,11 @@
 
 use super::bundle::JvmEntry;
 use super::snapshot::{Kind, Reason, Request};
-use crate::collect::LatestCollection;
 use crate::jvm::analysis::Report;
 use crate::jvm::histogram::Histogram;
 use crate::jvm::threaddump::ThreadDump;
 use crate::model::Document;
+use crate::model::LatestCollection;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -9,9 +9,9 @@
 use super::SnapshotConfig;
 use super::bundle::{self, Written};
 use super::documents::{self, Publish};
-use crate::collect::Latest;
 use crate::host::Roots;
 use crate::jvm::JvmConfig;
+use crate::model::Latest;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::fmt;
