@@ -7,7 +7,6 @@ pub mod fs;
 pub mod net;
 pub mod pidinfo;
 pub mod process;
-pub mod rate;
 pub mod sockdiag;
 pub mod system;
 

@@ -4,6 +4,7 @@
 use super::Roots;
 use crate::config::units::Pattern;
 use crate::model::Collection;
+use crate::model::derive::{counter, interval_s, per_sec};
 use crate::model::net::{Interface, Net, PortStates, Sockets, Tcp};
 use anyhow::Context;
 use procfs::FromBufRead;
@@ -229,10 +230,7 @@ impl NetCollector {
             tcp: parse_snmp_tcp(&snmp),
             up: uptime_cs,
         };
-        let itv = self
-            .prev
-            .as_ref()
-            .map(|pr| uptime_cs.saturating_sub(pr.up).max(1) as f64 / 100.0);
+        let itv = self.prev.as_ref().map(|pr| interval_s(uptime_cs, pr.up));
 
         let mut net = Net::default();
         for (name, c) in &cur.dev {
@@ -248,12 +246,13 @@ impl NetCollector {
             };
             // sar: a counter that went down means the interface was re-registered; start it from zero.
             if let (Some(itv), Some(pv)) = (itv, prev) {
+                // An interface restarted: every counter from zero (sysstat), whichever went back.
                 let pv = if (0..16).any(|k| c[k] < pv[k]) {
                     &[0u64; 16]
                 } else {
                     pv
                 };
-                let r = |k: usize| c[k].wrapping_sub(pv[k]) as f64 / itv;
+                let r = |k: usize| per_sec(counter(c[k], pv[k]), itv);
                 i.rxkb = r(0) / 1024.0;
                 i.rxpck = r(1);
                 i.rxerr = r(2);
@@ -304,7 +303,7 @@ impl NetCollector {
                     cur.tcp.get(k).copied().unwrap_or(0),
                     pr.tcp.get(k).copied().unwrap_or(0),
                 );
-                (c as u64).wrapping_sub(p as u64) as f64 / itv
+                per_sec(counter(c.max(0) as u64, p.max(0) as u64), itv)
             };
             tcp.active = r("ActiveOpens");
             tcp.passive = r("PassiveOpens");

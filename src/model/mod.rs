@@ -6,6 +6,7 @@
 
 pub mod cgroup;
 pub mod cpu;
+pub mod derive;
 pub mod disk;
 pub mod doc;
 pub mod fs;
