@@ -4,6 +4,7 @@
 pub mod cgroup;
 pub mod disk;
 pub mod fs;
+pub mod kernel;
 pub mod net;
 pub mod pidinfo;
 pub mod process;
@@ -39,6 +40,7 @@ pub struct HostConfig {
     pub memory: system::Toggle,
     pub load: system::Toggle,
     pub pressure: system::Toggle,
+    pub kernel: system::Toggle,
     pub disk: disk::Config,
     pub filesystem: fs::Config,
     pub net: net::Config,
@@ -123,6 +125,12 @@ impl HostCollector {
         let system_on = want.cpu || want.vmstat || want.memory || want.load;
         if c.pressure.enabled {
             out.pressure = system::read_pressure(r);
+        }
+        if c.kernel.enabled {
+            let t = Instant::now();
+            out.kernel = Some(kernel::read(r));
+            out.timings
+                .push(("kernel".into(), t.elapsed().as_secs_f64()));
         }
         let results: [(&'static str, (anyhow::Result<()>, f64)); 6] = [
             (

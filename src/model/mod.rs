@@ -11,6 +11,7 @@ pub mod disk;
 pub mod doc;
 pub mod fs;
 pub mod jvm;
+pub mod kernel;
 pub mod load;
 pub mod memory;
 pub mod metric;
@@ -47,6 +48,7 @@ pub struct Collection {
     pub processes: Option<process::Processes>,
     pub cgroup: Option<cgroup::Cgroup>,
     pub pressure: Option<pressure::Pressure>,
+    pub kernel: Option<kernel::Kernel>,
     pub jvms: Vec<jvm::Jvm>,
     /// Collectors that failed or were incomplete in this reading: (collector, message).
     pub errors: Vec<CollectorError>,
