@@ -1,6 +1,10 @@
 //! node_exporter's uname, time, timex, filefd, conntrack, entropy, softnet and arp collectors, same names.
 
+use crate::model::kernel::Softnet;
 use crate::model::{Collection, MetricSet};
+
+/// name, help, the field, counter (else gauge).
+type SoftnetField = (&'static str, &'static str, fn(&Softnet) -> u64, bool);
 
 pub(super) fn add(c: &Collection, m: &mut MetricSet) {
     let Some(k) = &c.kernel else { return };
@@ -166,12 +170,7 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
         m.gauge("node_entropy_pool_size_bits", "Bits of entropy pool.")
             .set(e.pool_size_bits as f64);
     }
-    let softnet: [(
-        &'static str,
-        &'static str,
-        fn(&crate::model::kernel::Softnet) -> u64,
-        bool,
-    ); 6] = [
+    let softnet: [SoftnetField; 6] = [
         (
             "node_softnet_processed_total",
             "Number of processed packets",
