@@ -107,6 +107,54 @@ pub const TCPEXT: &[&str] = &[
     "TCPOFOQueue",
 ];
 
+/// node_exporter's default `--collector.netstat.fields`, less the Tcp and TcpExt fields exported above.
+const NETSTAT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+
+/// Counters of the protocols other than Tcp in /proc/net/snmp, netstat (pairs of lines) and snmp6 (one
+/// "Ip6InOctets 123" line each), named "Proto_Field" and filtered as node_exporter does by default.
+pub fn parse_netstat_others(snmp: &str, netstat: &str, snmp6: &str) -> Vec<(String, i64)> {
+    static FIELDS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(NETSTAT_FIELDS).expect("a valid pattern"));
+    let mut out = Vec::new();
+    for text in [snmp, netstat] {
+        let mut lines = text.lines();
+        while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+            let (Some((proto, names)), Some((_, values))) =
+                (names.split_once(':'), values.split_once(':'))
+            else {
+                break;
+            };
+            if proto.starts_with("Tcp") {
+                continue;
+            }
+            for (n, v) in names.split_whitespace().zip(values.split_whitespace()) {
+                if let Ok(v) = v.parse::<i64>() {
+                    out.push((format!("{proto}_{n}"), v));
+                }
+            }
+        }
+    }
+    for line in snmp6.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(key), Some(Ok(v))) = (f.next(), f.next().map(str::parse::<i64>)) else {
+            continue;
+        };
+        let split = ["UdpLite6", "Icmp6", "Udp6", "Ip6"]
+            .iter()
+            .find_map(|p| key.strip_prefix(p).map(|rest| (*p, rest)));
+        if let Some((proto, field)) = split
+            && !field.is_empty()
+            && !field.starts_with(|c: char| c.is_ascii_digit() || c == '_')
+        {
+            out.push((format!("{proto}_{field}"), v));
+        }
+    }
+    out.retain(|(k, _)| FIELDS.is_match(k));
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
 /// A "Proto: names" / "Proto: values" line pair (snmp and netstat files), by name; kernels add fields anywhere.
 pub fn parse_pairs(text: &str, proto: &str) -> HashMap<String, i64> {
     let mut lines = text.lines().filter(|l| l.starts_with(proto));
@@ -225,6 +273,8 @@ impl NetCollector {
         let snmp = std::fs::read_to_string(p.join("snmp")).unwrap_or_default();
         let netstat = std::fs::read_to_string(p.join("netstat")).unwrap_or_default();
         let ext = parse_pairs(&netstat, "TcpExt:");
+        let snmp6 = std::fs::read_to_string(p.join("snmp6")).unwrap_or_default();
+        let netstat_others = parse_netstat_others(&snmp, &netstat, &snmp6);
         let cur = RawNet {
             dev,
             tcp: parse_snmp_tcp(&snmp),
@@ -289,6 +339,7 @@ impl NetCollector {
                 .iter()
                 .filter_map(|k| Some((k.to_string(), *ext.get(*k)?)))
                 .collect(),
+            netstat: netstat_others,
             snmp: {
                 let mut v: Vec<(String, i64)> =
                     cur.tcp.iter().map(|(k, v)| (k.clone(), *v)).collect();
@@ -388,6 +439,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn other_protocols_as_node_exporter_names_them() {
+        let snmp = "Ip: Forwarding DefaultTTL InReceives InHdrErrors\nIp: 2 64 100 3\n\
+                    Icmp: InMsgs InErrors OutMsgs\nIcmp: 5 1 6\n\
+                    Tcp: ActiveOpens\nTcp: 9\n\
+                    Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors\nUdp: 10 2 0 11 0 0 0\n";
+        let netstat = "IpExt: InNoRoutes InOctets OutOctets\nIpExt: 0 1000 2000\n";
+        let snmp6 = "Ip6InReceives                   \t7\nIp6InOctets 70\nIcmp6InMsgs 3\nIcmp6OutType133 1\nUdp6InDatagrams 4\nUdpLite6InErrors 0\n";
+        let m: HashMap<String, i64> = parse_netstat_others(snmp, netstat, snmp6)
+            .into_iter()
+            .collect();
+        for (k, v) in [
+            ("Ip_Forwarding", 2),
+            ("Icmp_InMsgs", 5),
+            ("Icmp_InErrors", 1),
+            ("Udp_InDatagrams", 10),
+            ("Udp_InErrors", 0),
+            ("IpExt_InOctets", 1000),
+            ("Ip6_InOctets", 70),
+            ("Icmp6_InMsgs", 3),
+            ("Udp6_InDatagrams", 4),
+            ("UdpLite6_InErrors", 0),
+        ] {
+            assert_eq!(m.get(k), Some(&v), "{k} in {m:?}");
+        }
+        assert!(!m.contains_key("Ip_DefaultTTL") && !m.contains_key("Tcp_ActiveOpens"));
+        assert!(!m.keys().any(|k| k.contains("Type133")));
+    }
+
+    #[test]
     fn old_kernel_snmp_without_incsumerrors() {
         let t = "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts\nTcp: 1 200 120000 -1 10 20 1 2 3 400 500 6 0 7\n";
         let m = parse_snmp_tcp(t);
@@ -440,6 +520,7 @@ mod tests {
         #[test]
         fn parsers_never_panic(s in "\\PC{0,400}") {
             let _ = parse_snmp_tcp(&s);
+            let _ = parse_netstat_others(&s, &s, &s);
             let _ = parse_pairs(&s, "TcpExt:");
             let _ = parse_sockstat(&s, &s);
             let mut m = HashMap::new();

@@ -79,6 +79,10 @@ pub struct Tcp {
     pub snmp: Vec<(String, i64)>,
     /// Selected TcpExt counters of /proc/net/netstat since boot (listen overflows and drops...).
     pub ext: Vec<(String, i64)>,
+    /// The other protocols' counters node_exporter's netstat collector exports by default (Udp, Icmp, Ip, IpExt
+    /// and their v6 forms), as ("Proto_Field", value) since boot.
+    #[serde(skip)]
+    pub netstat: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -211,6 +211,14 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
             )
             .set(*v as f64);
         }
+        for (k, v) in &t.netstat {
+            m.family(
+                format!("node_netstat_{k}"),
+                format!("Statistic {}.", k.replace('_', "")),
+                crate::model::MetricKind::Untyped,
+            )
+            .set(*v as f64);
+        }
         let f = m.gauge("node_tcp_connection_states", "Number of connection states.");
         for (state, n) in &t.states {
             f.push([("state", node_state(state))], *n as f64);
