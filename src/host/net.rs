@@ -172,6 +172,7 @@ pub fn parse_pairs(text: &str, proto: &str) -> HashMap<String, i64> {
 /// /proc/net/sockstat and sockstat6 (procfs does not parse them).
 pub fn parse_sockstat(v4: &str, v6: &str) -> Sockets {
     let mut kv: HashMap<String, u64> = HashMap::new();
+    let mut fields = Vec::new();
     for line in v4.lines().chain(v6.lines()) {
         let Some((proto, rest)) = line.split_once(':') else {
             continue;
@@ -182,6 +183,7 @@ pub fn parse_sockstat(v4: &str, v6: &str) -> Sockets {
                 && let Ok(n) = v.parse()
             {
                 kv.insert(format!("{proto}:{k}"), n);
+                fields.push((proto.to_string(), k.to_string(), n));
             }
         }
     }
@@ -196,6 +198,11 @@ pub fn parse_sockstat(v4: &str, v6: &str) -> Sockets {
         tcp_alloc: g("TCP:alloc"),
         tcp_orphan: g("TCP:orphan"),
         tcp6sck: g("TCP6:inuse"),
+        fields,
+        page_bytes: nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .map_or(4096, |p| p as u64),
     }
 }
 

@@ -106,4 +106,10 @@ pub struct Sockets {
     pub tcp_alloc: u64,
     pub tcp_orphan: u64,
     pub tcp6sck: u64,
+    /// Every (protocol, field, value) of sockstat and sockstat6 as the kernel prints them, for node_sockstat_*.
+    #[serde(skip)]
+    pub fields: Vec<(String, String, u64)>,
+    /// The page size: sockstat's `mem` fields count pages.
+    #[serde(skip)]
+    pub page_bytes: u64,
 }

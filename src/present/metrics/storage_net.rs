@@ -240,48 +240,28 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
         }
     }
     if let Some(s) = &c.sockets {
-        m.gauge(
-            "node_sockstat_sockets_used",
-            "Number of IPv4 sockets in use.",
-        )
-        .set(s.totsck as f64);
-        m.gauge(
-            "node_sockstat_TCP_inuse",
-            "Number of TCP sockets in state inuse.",
-        )
-        .set(s.tcpsck as f64);
-        m.gauge("node_sockstat_TCP_tw", "Number of TCP sockets in state tw.")
-            .set(s.tcp_tw as f64);
-        m.gauge(
-            "node_sockstat_TCP_alloc",
-            "Number of TCP sockets in state alloc.",
-        )
-        .set(s.tcp_alloc as f64);
-        m.gauge(
-            "node_sockstat_TCP_orphan",
-            "Number of TCP sockets in state orphan.",
-        )
-        .set(s.tcp_orphan as f64);
-        m.gauge(
-            "node_sockstat_UDP_inuse",
-            "Number of UDP sockets in state inuse.",
-        )
-        .set(s.udpsck as f64);
-        m.gauge(
-            "node_sockstat_RAW_inuse",
-            "Number of RAW sockets in state inuse.",
-        )
-        .set(s.rawsck as f64);
-        m.gauge(
-            "node_sockstat_FRAG_inuse",
-            "Number of FRAG sockets in state inuse.",
-        )
-        .set(s.ip_frag as f64);
-        m.gauge(
-            "node_sockstat_TCP6_inuse",
-            "Number of TCP6 sockets in state inuse.",
-        )
-        .set(s.tcp6sck as f64);
+        // Every field of sockstat and sockstat6 under node_exporter's names; `mem` (pages) also in bytes.
+        for (proto, key, v) in &s.fields {
+            let (name, help) = if proto == "sockets" {
+                (
+                    "node_sockstat_sockets_used".to_string(),
+                    "Number of IPv4 sockets in use.".to_string(),
+                )
+            } else {
+                (
+                    format!("node_sockstat_{proto}_{key}"),
+                    format!("Number of {proto} sockets in state {key}."),
+                )
+            };
+            m.gauge(name, help).set(*v as f64);
+            if key == "mem" {
+                m.gauge(
+                    format!("node_sockstat_{proto}_mem_bytes"),
+                    format!("Number of {proto} sockets in state mem_bytes."),
+                )
+                .set((*v * s.page_bytes) as f64);
+            }
+        }
     }
 }
 
