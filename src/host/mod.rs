@@ -6,6 +6,7 @@ pub mod disk;
 pub mod fs;
 pub mod kernel;
 pub mod net;
+pub mod netclass;
 pub mod pidinfo;
 pub mod process;
 pub mod sockdiag;

@@ -64,6 +64,7 @@ struct RawNet {
 pub struct NetCollector {
     cfg: Config,
     prev: Option<RawNet>,
+    class: super::netclass::NetClassReader,
 }
 
 fn dev_counters(d: &procfs::net::DeviceStatus) -> [u64; 16] {
@@ -245,17 +246,22 @@ pub fn ifutil(rx_bytes_s: f64, tx_bytes_s: f64, speed_mbps: Option<u64>, full_du
     }
 }
 
+fn wanted(cfg: &Config, name: &str) -> bool {
+    !(cfg.include.as_ref().is_some_and(|p| !p.is_match(name))
+        || cfg.exclude.as_ref().is_some_and(|p| p.is_match(name)))
+}
+
 impl NetCollector {
     pub fn new(cfg: &Config) -> Self {
         NetCollector {
             cfg: cfg.clone(),
             prev: None,
+            class: Default::default(),
         }
     }
 
     fn wanted(&self, name: &str) -> bool {
-        !(self.cfg.include.as_ref().is_some_and(|p| !p.is_match(name))
-            || self.cfg.exclude.as_ref().is_some_and(|p| p.is_match(name)))
+        wanted(&self.cfg, name)
     }
 
     pub fn collect(
@@ -289,7 +295,11 @@ impl NetCollector {
         };
         let itv = self.prev.as_ref().map(|pr| interval_s(uptime_cs, pr.up));
 
-        let mut net = Net::default();
+        let cfg = &self.cfg;
+        let mut net = Net {
+            classes: self.class.read(&roots.sys, |n| wanted(cfg, n)),
+            ..Default::default()
+        };
         for (name, c) in &cur.dev {
             let prev = self
                 .prev
@@ -326,15 +336,13 @@ impl NetCollector {
                 i.coll = r(13);
                 i.txcarr = r(14);
                 i.txcmp = r(15);
-                let sys = roots.sys.join("class/net").join(name);
-                let speed = std::fs::read_to_string(sys.join("speed"))
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i64>().ok())
+                let class = net.classes.iter().find(|c| &c.device == name);
+                let speed = class
+                    .and_then(|c| c.numbers.iter().find(|(k, _)| *k == "speed_bytes"))
+                    .map(|(_, b)| b / 125_000)
                     .filter(|&s| s > 0)
                     .map(|s| s as u64);
-                let full = std::fs::read_to_string(sys.join("duplex"))
-                    .map(|s| s.trim() == "full")
-                    .unwrap_or(false);
+                let full = class.is_some_and(|c| c.duplex == "full");
                 i.ifutil = ifutil(r(0), r(8), speed, full);
             }
             net.interfaces.push(i);

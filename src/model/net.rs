@@ -47,6 +47,21 @@ pub struct Interface {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Net {
     pub interfaces: Vec<Interface>,
+    /// /sys/class/net per device, for node_network_info, _up, _carrier, _speed_bytes...
+    #[serde(skip)]
+    pub classes: Vec<NetClass>,
+}
+
+/// One device of /sys/class/net: the labels of node_network_info and its numeric files by metric suffix.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NetClass {
+    pub device: String,
+    pub address: String,
+    pub broadcast: String,
+    pub duplex: String,
+    pub ifalias: String,
+    pub operstate: String,
+    pub numbers: Vec<(&'static str, i64)>,
 }
 
 /// sar -n TCP and ETCP, and socket counts per state (ss -tan) overall and per local listening port.

@@ -188,6 +188,9 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
             u.push([("device", i.iface.clone())], i.ifutil);
         }
     }
+    if let Some(n) = &c.net {
+        netclass(n, m);
+    }
     if let Some(t) = &c.tcp {
         for (k, v) in &t.snmp {
             m.family(
@@ -261,6 +264,58 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
                 )
                 .set((*v * s.page_bytes) as f64);
             }
+        }
+    }
+}
+
+/// node_exporter's netclass collector: node_network_info, _up and one gauge per numeric sysfs file.
+fn netclass(n: &crate::model::net::Net, m: &mut MetricSet) {
+    if n.classes.is_empty() {
+        return;
+    }
+    let info = m.gauge(
+        "node_network_info",
+        "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+    );
+    for c in &n.classes {
+        info.push(
+            [
+                ("address", c.address.clone()),
+                ("broadcast", c.broadcast.clone()),
+                ("device", c.device.clone()),
+                ("duplex", c.duplex.clone()),
+                ("ifalias", c.ifalias.clone()),
+                ("operstate", c.operstate.clone()),
+            ],
+            1.0,
+        );
+    }
+    let up = m.gauge(
+        "node_network_up",
+        "Value is 1 if operstate is 'up', 0 otherwise.",
+    );
+    for c in &n.classes {
+        up.push(
+            [("device", c.device.clone())],
+            f64::from(u8::from(c.operstate == "up")),
+        );
+    }
+    let mut by_metric: std::collections::BTreeMap<&str, Vec<(&str, i64)>> = Default::default();
+    for c in &n.classes {
+        for (k, v) in &c.numbers {
+            by_metric.entry(k).or_default().push((&c.device, *v));
+        }
+    }
+    for (k, devices) in by_metric {
+        let name = format!("node_network_{k}");
+        let help = format!("Network device property: {k}");
+        let f = if k.ends_with("_total") {
+            m.counter(name, help)
+        } else {
+            m.gauge(name, help)
+        };
+        for (d, v) in devices {
+            f.push([("device", d.to_string())], v as f64);
         }
     }
 }
