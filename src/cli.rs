@@ -148,7 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn reload(path: Option<&std::path::Path>) -> anyhow::Result<()> {
     // Validate here first, so the operator sees the error on the terminal and not only in the journal.
     let (cfg, used) = Config::load_default_or(path)?;
-    let pid_path = crate::daemon::pid_file(&cfg);
+    let pid_path = crate::paths::pid_file(&cfg);
     let pid: i32 = std::fs::read_to_string(&pid_path)
         .map_err(|e| anyhow::anyhow!("no running agent found ({}: {e})", pid_path.display()))?
         .trim()

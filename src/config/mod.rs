@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// Where the packaged agent looks for its configuration.
 pub const DEFAULT_PATH: &str = "/etc/wasp/wasp.toml";
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub agent: AgentConfig,
@@ -27,7 +27,7 @@ pub struct Config {
     pub host: crate::host::HostConfig,
     pub jvm: crate::jvm::JvmConfig,
     /// Thread dumps and incident bundles on SIGUSR1 / SIGUSR2.
-    pub snapshots: crate::trigger::SnapshotConfig,
+    pub snapshots: crate::snapshot::SnapshotConfig,
     /// Conditions over the collected figures, and what to do when they hold.
     pub rules: Vec<crate::trigger::rules::RuleConfig>,
     /// Periodic dumps, histograms and bundles.
@@ -42,7 +42,7 @@ pub struct Config {
     pub control: crate::control::ControlConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// How often to collect.
@@ -76,7 +76,7 @@ impl Default for AgentConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Serve /metrics and /healthz.
@@ -98,7 +98,7 @@ impl Default for ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// error, warn, info, debug or trace; RUST_LOG overrides it.

@@ -3,9 +3,9 @@
 use super::ControlRequest;
 use super::client::call;
 use crate::config::{Config, Interval};
-use crate::trigger::bundle::utc;
-use crate::trigger::incidents;
-use crate::trigger::snapshot::{Kind, Select};
+use crate::snapshot::store;
+use crate::snapshot::store::utc;
+use crate::snapshot::worker::{Kind, Select};
 use clap::{Subcommand, ValueEnum};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -77,7 +77,7 @@ pub enum IncidentsCmd {
 }
 
 fn socket(cfg: &Config) -> std::path::PathBuf {
-    super::socket_path(cfg)
+    crate::paths::socket_path(cfg)
 }
 
 pub fn trigger(a: TriggerArgs, cfg: &Config) -> anyhow::Result<()> {
@@ -335,23 +335,23 @@ pub fn status_text(sections: &Value) -> String {
 }
 
 pub fn incidents_cmd(a: IncidentsArgs, cfg: &Config) -> anyhow::Result<()> {
-    let dir = super::client_data_dir(cfg).join("snapshots");
+    let dir = crate::paths::snapshot_dir(&crate::paths::client_data_dir(cfg));
     match a.cmd {
         None => {
-            let all = incidents::list(&dir)?;
+            let all = store::list(&dir)?;
             match a.format {
                 OutFormat::Json => println!("{}", serde_json::to_string_pretty(&all)?),
                 OutFormat::Text if all.is_empty() => {
                     println!("no incidents under {}", dir.display())
                 }
-                OutFormat::Text => print!("{}", incidents::table(&all)),
+                OutFormat::Text => print!("{}", store::table(&all)),
             }
             Ok(())
         }
         Some(IncidentsCmd::Show { id, file }) => {
-            let i = incidents::find(&dir, &id)?;
+            let i = store::find(&dir, &id)?;
             let mut out = std::io::stdout().lock();
-            match incidents::show(&i, file.as_deref(), &mut out) {
+            match store::show(&i, file.as_deref(), &mut out) {
                 // A closed pipe (`| head`) is not an error worth a message.
                 Err(e)
                     if e.downcast_ref::<std::io::Error>()

@@ -12,7 +12,7 @@ pub mod client;
 pub mod server;
 pub mod status;
 
-use crate::trigger::snapshot::{Kind, Select, Snapshots};
+use crate::snapshot::worker::{Kind, Select, Snapshots};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -47,7 +47,7 @@ impl Control {
 /// socket that cannot be bound is logged; the agent runs on without it.
 pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     let providers = StatusProviders::default();
-    let socket = socket_in(w.cfg, w.data_dir);
+    let socket = crate::paths::socket_in(w.cfg, w.data_dir);
     providers.register(Arc::new(status::AgentStatus {
         started: std::time::Instant::now(),
         config: w.cfg_path.map(Path::to_path_buf),
@@ -94,7 +94,7 @@ pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlConfig {
     /// Serve the control socket (`wasp trigger`, `wasp status`).
@@ -110,29 +110,6 @@ impl Default for ControlConfig {
             socket: None,
         }
     }
-}
-
-/// The socket the agent binds, in the data dir it uses.
-pub fn socket_in(cfg: &crate::config::Config, data_dir: &std::path::Path) -> PathBuf {
-    cfg.control
-        .socket
-        .clone()
-        .unwrap_or_else(|| data_dir.join("wasp.sock"))
-}
-
-/// Where a client finds the agent's data: the configured data dir when it exists (a root agent's, also for a
-/// user who cannot write it), else the per-user fallback an unprivileged agent uses.
-pub fn client_data_dir(cfg: &crate::config::Config) -> PathBuf {
-    if cfg.agent.data_dir.is_dir() {
-        cfg.agent.data_dir.clone()
-    } else {
-        crate::daemon::data_dir(cfg)
-    }
-}
-
-/// The socket a client connects to.
-pub fn socket_path(cfg: &crate::config::Config) -> PathBuf {
-    socket_in(cfg, &client_data_dir(cfg))
 }
 
 /// A request is one line of at most this many bytes.

@@ -4,7 +4,7 @@
 //! connections at once; more are closed at once (counted and logged).
 
 use super::{ControlRequest, MAX_REQUEST, StatusProviders};
-use crate::trigger::snapshot::{Reason, Request, Snapshots, State};
+use crate::snapshot::worker::{Reason, Request, Snapshots, State};
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -247,7 +247,7 @@ mod tests {
     use super::*;
     use crate::control::client::call;
     use crate::control::{ControlRequest, StatusProvider};
-    use crate::trigger::snapshot::{Kind, Select};
+    use crate::snapshot::worker::{Kind, Select};
     use std::io::{Read, Write};
 
     struct Spool;
@@ -281,7 +281,8 @@ mod tests {
             Default::default(),
             d.path().join("snapshots"),
             Default::default(),
-            crate::trigger::documents::discard(),
+            crate::snapshot::documents::discard(),
+            Default::default(),
         )
         .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()

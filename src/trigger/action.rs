@@ -9,6 +9,7 @@ use super::logwatch::Matched;
 use crate::config::{ByteSize, Interval};
 use crate::model::{Document, MetricSet};
 use crate::ship::{Item, Shipper};
+use crate::snapshot::worker::{Kind, Request};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,14 +38,6 @@ impl ActionKind {
             ActionKind::Log => "log",
         }
     }
-}
-
-/// The snapshots a rule or a schedule can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotKind {
-    Dump,
-    Histo,
-    Bundle,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -171,7 +164,8 @@ impl Counters {
     }
 }
 
-pub type SnapshotSink = Box<dyn Fn(SnapshotKind, &Firing) + Send>;
+/// Where snapshot requests go (the snapshot worker's `request`, which never blocks).
+pub type SnapshotSink = Box<dyn Fn(Request) + Send>;
 
 /// The loop-side handle: hands actions over without waiting.
 pub struct Actions {
@@ -219,9 +213,9 @@ impl Actions {
         let f = Arc::new(f);
         for a in &plan.actions {
             match a {
-                ActionKind::Dump => (self.snapshot)(SnapshotKind::Dump, &f),
-                ActionKind::Histo => (self.snapshot)(SnapshotKind::Histo, &f),
-                ActionKind::Bundle => (self.snapshot)(SnapshotKind::Bundle, &f),
+                ActionKind::Dump => (self.snapshot)(f.snapshot_request(Kind::Dump)),
+                ActionKind::Histo => (self.snapshot)(f.snapshot_request(Kind::Histo)),
+                ActionKind::Bundle => (self.snapshot)(f.snapshot_request(Kind::Bundle)),
                 ActionKind::Log => {
                     log_event(&f);
                     shipper.submit(Item::Document(event_document(&f)));
@@ -815,7 +809,7 @@ mod tests {
     fn a_full_action_queue_drops_and_counts() {
         let rt = rt();
         // The runtime is not driven here, so nothing is taken off the queue: exactly QUEUE fit.
-        let a = Actions::start(rt.handle(), Box::new(|_, _| {}));
+        let a = Actions::start(rt.handle(), Box::new(|_| {}));
         let s = ScriptConfig {
             path: "/bin/true".into(),
             args: vec![],

@@ -12,6 +12,7 @@ use super::schedule::{self, ScheduleConfig, Timer};
 use crate::config::{Config, ConfigError, line_col, locate_key};
 use crate::model::{Collection, MetricSet};
 use crate::ship::Shipper;
+use crate::snapshot::blocked::BlockedThreads;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -32,6 +33,7 @@ impl Triggers {
         cfg: &Config,
         rt: &tokio::runtime::Handle,
         snapshot: SnapshotSink,
+        blocked: BlockedThreads,
     ) -> anyhow::Result<Triggers> {
         let logs = LogWatches::start(&cfg.logs)?;
         let checks = Checks::start(&cfg.checks, rt);
@@ -55,7 +57,7 @@ impl Triggers {
             status: TriggerStatus::default(),
             engine: Engine::new(rules),
             schedules: timers(&cfg.schedules),
-            sources: Sources::new(logs, checks),
+            sources: Sources::new(logs, checks, blocked),
             actions,
             logs: cfg.logs.clone(),
             checks: cfg.checks.clone(),

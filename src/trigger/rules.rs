@@ -264,8 +264,10 @@ impl Engine {
             .zip(&self.stats)
             .map(|(r, s)| {
                 let last = match (s.last_ms, s.last_pid) {
-                    (Some(t), Some(p)) => format!(", last {} (pid {p})", super::bundle::utc(t)),
-                    (Some(t), None) => format!(", last {}", super::bundle::utc(t)),
+                    (Some(t), Some(p)) => {
+                        format!(", last {} (pid {p})", crate::snapshot::store::utc(t))
+                    }
+                    (Some(t), None) => format!(", last {}", crate::snapshot::store::utc(t)),
                     _ => String::new(),
                 };
                 (

@@ -7,6 +7,7 @@
 //! `snapshots.submit(Request::new(Kind::Bundle, Select::All, Reason::Rule(name)).with_context(lines))`.
 
 use super::SnapshotConfig;
+use super::blocked::BlockedThreads;
 use super::bundle::{self, Written};
 use super::documents::{self, Publish};
 use crate::collect::Latest;
@@ -326,6 +327,7 @@ impl Snapshots {
         dir: PathBuf,
         latest: Latest,
         publish: Publish,
+        blocked: BlockedThreads,
     ) -> std::io::Result<Snapshots> {
         let (tx, rx) = sync_channel(QUEUE);
         let s = Snapshots {
@@ -344,6 +346,7 @@ impl Snapshots {
             dir,
             latest,
             publish,
+            blocked,
             counters: s.counters.clone(),
             recent: s.recent.clone(),
         };
@@ -471,6 +474,7 @@ struct Worker {
     dir: PathBuf,
     latest: Latest,
     publish: Publish,
+    blocked: BlockedThreads,
     counters: Arc<Counters>,
     recent: Arc<Mutex<VecDeque<Record>>>,
 }
@@ -510,6 +514,7 @@ impl Worker {
                 roots: &self.roots,
                 dir: &self.dir,
                 latest: &self.latest,
+                blocked: &self.blocked,
             };
             // A bug met in one snapshot must not end the worker and with it every later snapshot.
             let taken =
@@ -548,7 +553,7 @@ impl Worker {
                     self.set(seq, State::Failed { error });
                 }
             }
-            let p = bundle::prune(&self.dir, self.cfg.keep, self.cfg.max_total_size.0);
+            let p = super::store::prune(&self.dir, self.cfg.keep, self.cfg.max_total_size.0);
             if p.removed > 0 {
                 tracing::info!(
                     removed = p.removed,
