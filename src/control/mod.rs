@@ -1,13 +1,12 @@
 //! The local control socket: `wasp trigger`, `wasp status` ask the running agent through a Unix socket under
 //! the data dir (mode 0600; each peer's credentials checked: root or the agent's own user). One JSON line in,
 //! one JSON line out. The agent side (`server`) runs on the daemon's tokio runtime, never on the collection
-//! loop; `client` is the command-line side; `cli` the commands themselves.
+//! loop; `client` is the command-line side (the commands themselves are in `crate::cli::agent`).
 //!
 //! `wasp status` is assembled from status providers: any part of the agent (collection, snapshots, and later
 //! the shippers with their queues and spools) registers a [`StatusProvider`] and gets its own section, with no
 //! change here.
 
-pub mod cli;
 pub mod client;
 pub mod server;
 pub mod status;

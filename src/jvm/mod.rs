@@ -3,9 +3,7 @@
 
 pub mod analysis;
 pub mod attach;
-pub mod cli;
 pub mod discover;
-pub mod dump_cli;
 pub mod fallback;
 pub mod histogram;
 pub mod metrics;

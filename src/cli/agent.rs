@@ -1,8 +1,8 @@
 //! `wasp trigger`, `wasp status` (through the control socket) and `wasp incidents` (from the data dir).
 
-use super::ControlRequest;
-use super::client::call;
 use crate::config::{Config, Interval};
+use crate::control::ControlRequest;
+use crate::control::client::call;
 use crate::snapshot::store;
 use crate::snapshot::store::utc;
 use crate::snapshot::worker::{Kind, Select};
@@ -110,15 +110,15 @@ pub fn trigger(a: TriggerArgs, cfg: &Config) -> anyhow::Result<()> {
     let rec = &v["record"];
     match rec["state"].as_str() {
         Some("done") => {
-            println!(
+            outln!(
                 "{what} written in {:.1} s: {}",
                 rec["took_ms"].as_f64().unwrap_or(0.0) / 1000.0,
                 rec["path"].as_str().unwrap_or("?")
             );
-            println!("id: {}", rec["id"].as_str().unwrap_or("?"));
-            println!("JVMs: {}", list(&rec["jvms"]));
+            outln!("id: {}", rec["id"].as_str().unwrap_or("?"));
+            outln!("JVMs: {}", list(&rec["jvms"]));
             for e in rec["errors"].as_array().into_iter().flatten() {
-                println!("not taken: {}", e.as_str().unwrap_or_default());
+                outln!("not taken: {}", e.as_str().unwrap_or_default());
             }
             Ok(())
         }
@@ -127,11 +127,11 @@ pub fn trigger(a: TriggerArgs, cfg: &Config) -> anyhow::Result<()> {
             rec["error"].as_str().unwrap_or("no reason given")
         ),
         Some(s) => {
-            println!("{what} queued as #{seq} ({s}); `wasp status` shows when it is written");
+            outln!("{what} queued as #{seq} ({s}); `wasp status` shows when it is written");
             Ok(())
         }
         None => {
-            println!(
+            outln!(
                 "{what} queued as #{seq}; it left the list of recent triggers, see `wasp incidents`"
             );
             Ok(())
@@ -166,8 +166,8 @@ pub fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<()> {
         anyhow::bail!("{}", v["error"].as_str().unwrap_or("status refused"));
     }
     match a.format {
-        OutFormat::Json => println!("{}", serde_json::to_string_pretty(&v["sections"])?),
-        OutFormat::Text => print!("{}", status_text(&v["sections"])),
+        OutFormat::Json => outln!("{}", serde_json::to_string_pretty(&v["sections"])?),
+        OutFormat::Text => out!("{}", status_text(&v["sections"])),
     }
     Ok(())
 }
@@ -340,11 +340,11 @@ pub fn incidents_cmd(a: IncidentsArgs, cfg: &Config) -> anyhow::Result<()> {
         None => {
             let all = store::list(&dir)?;
             match a.format {
-                OutFormat::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+                OutFormat::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
                 OutFormat::Text if all.is_empty() => {
-                    println!("no incidents under {}", dir.display())
+                    outln!("no incidents under {}", dir.display())
                 }
-                OutFormat::Text => print!("{}", store::table(&all)),
+                OutFormat::Text => out!("{}", store::table(&all)),
             }
             Ok(())
         }
