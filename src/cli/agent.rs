@@ -3,9 +3,9 @@
 use crate::config::{Config, Interval};
 use crate::control::ControlRequest;
 use crate::control::client::call;
+use crate::snapshot::request::{Kind, Select};
 use crate::snapshot::store;
 use crate::snapshot::store::utc;
-use crate::snapshot::worker::{Kind, Select};
 use clap::{Subcommand, ValueEnum};
 use serde_json::Value;
 use std::fmt::Write as _;

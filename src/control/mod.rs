@@ -11,7 +11,8 @@ pub mod client;
 pub mod server;
 pub mod status;
 
-use crate::snapshot::worker::{Kind, Select, Snapshots};
+use crate::snapshot::request::{Kind, Select};
+use crate::snapshot::worker::Snapshots;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

@@ -4,7 +4,8 @@
 //! connections at once; more are closed at once (counted and logged).
 
 use super::{ControlRequest, MAX_REQUEST, StatusProviders};
-use crate::snapshot::worker::{Reason, Request, Snapshots, State};
+use crate::snapshot::request::{Reason, Request};
+use crate::snapshot::worker::{Snapshots, State};
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -247,7 +248,7 @@ mod tests {
     use super::*;
     use crate::control::client::call;
     use crate::control::{ControlRequest, StatusProvider};
-    use crate::snapshot::worker::{Kind, Select};
+    use crate::snapshot::request::{Kind, Select};
     use std::io::{Read, Write};
 
     struct Spool;

@@ -6,9 +6,9 @@
 use super::SnapshotConfig;
 use super::blocked::BlockedThreads;
 use super::documents;
-use super::report::report_text;
+use super::report::{Gathered, report_text};
+use super::request::{Kind, Request, Select};
 use super::store::{FileEntry, JvmEntry, Manifest, id_of, utc};
-use super::worker::{Kind, Request, Select};
 use crate::collect::{Latest, LatestCollection};
 use crate::host::{Roots, pidinfo};
 use crate::jvm::{JvmConfig, analysis, attach, discover, histogram, threaddump};
@@ -212,18 +212,6 @@ pub fn take(job: &Job) -> anyhow::Result<Written> {
     })
 }
 
-/// What one JVM gave, for the report.
-#[derive(Default)]
-pub(crate) struct Gathered {
-    pub(crate) dumps: Vec<threaddump::ThreadDump>,
-    pub(crate) cpu: Option<analysis::ThreadCpu>,
-    pub(crate) report: Option<analysis::Report>,
-    pub(crate) histogram: Option<histogram::Histogram>,
-    pub(crate) netstat: Option<pidinfo::Netstat>,
-    pub(crate) files: Option<pidinfo::OpenFiles>,
-    pub(crate) process: Option<pidinfo::ProcessFigures>,
-}
-
 fn build(
     job: &Job,
     jvms: &[discover::JvmProcess],
@@ -399,7 +387,7 @@ fn build(
         )?;
     }
     // The report is written last (it lists the files) but is the first file named in the manifest.
-    let report = report_text(job, id, stamp, &entries, &got, &hosts, &b.files);
+    let report = report_text(job.req, id, stamp, &entries, &got, &hosts, &b.files);
     b.put(
         "report.txt",
         "the report: verdict first",

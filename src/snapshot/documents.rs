@@ -4,8 +4,8 @@
 //! `fit` keeps the whole document under `MAX_BYTES`, saying what it cut. The files under `data_dir/snapshots`
 //! keep everything.
 
+use super::request::{Kind, Reason, Request};
 use super::store::JvmEntry;
-use super::worker::{Kind, Reason, Request};
 use crate::collect::LatestCollection;
 use crate::jvm::analysis::Report;
 use crate::jvm::histogram::Histogram;
@@ -664,7 +664,7 @@ mod tests {
         };
         let req = Request::new(
             Kind::Bundle,
-            super::super::worker::Select::All,
+            super::super::request::Select::All,
             reason.clone(),
         )
         .with_context((0..500).map(|i| format!("log line {i} {}", "z".repeat(2000))));

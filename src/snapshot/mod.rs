@@ -9,6 +9,7 @@ pub mod blocked;
 pub mod bundle;
 pub mod documents;
 pub mod report;
+pub mod request;
 pub mod store;
 pub mod worker;
 
@@ -35,14 +36,14 @@ pub struct SnapshotConfig {
 
 impl SnapshotConfig {
     /// The request a signal makes: SIGUSR1's dumps or SIGUSR2's bundle, of the JVMs `signal_apps` names.
-    pub fn signal_request(&self, bundle: bool) -> worker::Request {
+    pub fn signal_request(&self, bundle: bool) -> request::Request {
         let mut r = if bundle {
-            worker::Request::Bundle
+            request::Request::Bundle
         } else {
-            worker::Request::Dumps
+            request::Request::Dumps
         };
         if !self.signal_apps.is_empty() {
-            r.select = worker::Select::Apps(self.signal_apps.clone());
+            r.select = request::Select::Apps(self.signal_apps.clone());
         }
         r
     }

@@ -1,14 +1,27 @@
 //! The text report of a snapshot (`report.txt`): the verdict first, then the evidence per JVM, the host at the
 //! moment, and the list of files. Pure: it formats what the bundle gathered.
 
-use super::bundle::{Gathered, Job};
+use super::request::Request;
 use super::store::{FileEntry, JvmEntry, utc};
 use crate::collect::LatestCollection;
 use crate::host::pidinfo;
+use crate::jvm::{analysis, histogram, threaddump};
 use std::fmt::Write as _;
 
 /// Hottest threads shown with their stacks in the report.
 const HOT_IN_REPORT: usize = 5;
+
+/// What one JVM gave, for the report.
+#[derive(Default)]
+pub(crate) struct Gathered {
+    pub(crate) dumps: Vec<threaddump::ThreadDump>,
+    pub(crate) cpu: Option<analysis::ThreadCpu>,
+    pub(crate) report: Option<analysis::Report>,
+    pub(crate) histogram: Option<histogram::Histogram>,
+    pub(crate) netstat: Option<pidinfo::Netstat>,
+    pub(crate) files: Option<pidinfo::OpenFiles>,
+    pub(crate) process: Option<pidinfo::ProcessFigures>,
+}
 
 /// "R 1, S 39".
 pub fn counts<K: std::fmt::Display, V: std::fmt::Display>(
@@ -30,7 +43,7 @@ fn kb_field(p: &pidinfo::ProcessFigures, k: &str) -> String {
 }
 
 pub(crate) fn report_text(
-    job: &Job,
+    req: &Request,
     id: &str,
     stamp: i64,
     entries: &[JvmEntry],
@@ -38,7 +51,6 @@ pub(crate) fn report_text(
     hosts: &[(&str, &LatestCollection)],
     files: &[FileEntry],
 ) -> String {
-    let req = job.req;
     let mut s = String::new();
     let _ = writeln!(s, "wasp {} {id}", req.kind.as_str());
     let _ = writeln!(s, "time:   {}", utc(stamp));

@@ -2,7 +2,7 @@
 //! typed `manifest.json`; pruning by count and total size; listing and showing them (`wasp incidents`, no
 //! agent needed), newest first, one shown with its report first, then every other file in the manifest's order.
 
-use super::worker::{Kind, Reason};
+use super::request::{Kind, Reason};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};

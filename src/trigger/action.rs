@@ -9,7 +9,7 @@ use super::logwatch::Matched;
 use crate::config::{ByteSize, Interval};
 use crate::model::{Document, MetricSet};
 use crate::ship::{Item, Shipper};
-use crate::snapshot::worker::{Kind, Request};
+use crate::snapshot::request::{Kind, Request};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! carries requests out.
 
 use super::action::Firing;
-use crate::snapshot::worker::{Kind, Reason, Request, Select};
+use crate::snapshot::request::{Kind, Reason, Request, Select};
 
 impl Firing {
     /// The snapshot this firing asks for: the JVM a per-JVM rule fired for, the JVMs in a host rule's scope, or
