@@ -3,9 +3,8 @@
 //! one JSON line out. The agent side (`server`) runs on the daemon's tokio runtime, never on the collection
 //! loop; `client` is the command-line side (the commands themselves are in `crate::cli::agent`).
 //!
-//! `wasp status` is assembled from status providers: any part of the agent (collection, snapshots, and later
-//! the shippers with their queues and spools) registers a [`StatusProvider`] and gets its own section, with no
-//! change here.
+//! `wasp status` is assembled from status sections ([`StatusProvider`], all in `status`): the agent, the
+//! collection, the snapshots, the shippers with their queues and spools, the triggers.
 
 pub mod client;
 pub mod server;
@@ -25,6 +24,8 @@ pub struct Wiring<'a> {
     pub shared: &'a crate::serve::http::Shared,
     pub latest: &'a crate::collect::Latest,
     pub snapshots: &'a Snapshots,
+    pub shipping: crate::ship::ShippingStatus,
+    pub triggers: crate::trigger::engine::TriggerStatus,
     pub counters: Arc<server::ControlCounters>,
 }
 
@@ -48,18 +49,20 @@ impl Control {
 pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     let providers = StatusProviders::default();
     let socket = crate::paths::socket_in(w.cfg, w.data_dir);
-    providers.register(Arc::new(status::AgentStatus {
+    providers.register(Arc::new(status::AgentSection {
         started: std::time::Instant::now(),
         config: w.cfg_path.map(Path::to_path_buf),
         data_dir: w.data_dir.to_path_buf(),
         socket: socket.clone(),
         control: w.counters.clone(),
     }));
-    providers.register(Arc::new(status::CollectionStatus {
+    providers.register(Arc::new(status::CollectionSection {
         shared: w.shared.clone(),
         latest: w.latest.clone(),
     }));
-    providers.register(Arc::new(status::SnapshotStatus(w.snapshots.clone())));
+    providers.register(Arc::new(status::SnapshotSection(w.snapshots.clone())));
+    providers.register(Arc::new(status::ShippingSection(w.shipping)));
+    providers.register(Arc::new(status::TriggerSection(w.triggers)));
     if !w.cfg.control.enabled {
         return Control {
             providers,
@@ -134,10 +137,12 @@ pub enum ControlRequest {
 }
 
 /// One section of `wasp status`. Implementations must answer at once (read counters and copies of state,
-/// never wait on I/O): they are called on the agent's runtime.
+/// never wait on I/O): they are called on the agent's runtime. The convention: every section is a
+/// `<Name>Section` in `status.rs` wrapping a handle its subsystem hands out (which knows nothing of this
+/// trait), registered by `start`; so the subsystems below never import the control socket.
 pub trait StatusProvider: Send + Sync {
     /// The section's name ("collection", "snapshots", "shipping"...).
-    fn name(&self) -> String;
+    fn name(&self) -> &'static str;
     /// The section: a JSON object; the CLI prints its keys and values as they are, unless it knows the
     /// section better.
     fn status(&self) -> serde_json::Value;
@@ -158,7 +163,7 @@ impl StatusProviders {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|p| (p.name(), p.status()))
+            .map(|p| (p.name().to_string(), p.status()))
             .collect()
     }
 }

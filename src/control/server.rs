@@ -253,8 +253,8 @@ mod tests {
 
     struct Spool;
     impl StatusProvider for Spool {
-        fn name(&self) -> String {
-            "shipping".into()
+        fn name(&self) -> &'static str {
+            "shipping"
         }
         fn status(&self) -> serde_json::Value {
             json!({"queue": 7, "spool_bytes": 4096})

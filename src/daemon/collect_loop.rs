@@ -156,7 +156,7 @@ pub(super) fn collection_loop(
             "The per-process scan runs every n-th collection (1 = always; more when over the CPU budget).",
         )
         .set(collector.process_every() as f64);
-        triggers.on_collection(&c, &mut m, shipper);
+        triggers.on_collection(&c, &mut m);
         let mut text = String::with_capacity(64 * 1024);
         prom::render(&m, &labels, &mut text);
         {

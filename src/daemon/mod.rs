@@ -53,18 +53,6 @@ fn sink_names(cfg: &Config) -> Vec<String> {
     cfg.sinks.0.keys().cloned().collect()
 }
 
-/// The sinks' queues, spools and deliveries in `wasp status`.
-struct ShippingSection(crate::ship::ShippingStatus);
-
-impl crate::control::StatusProvider for ShippingSection {
-    fn name(&self) -> String {
-        "shipping".into()
-    }
-    fn status(&self) -> serde_json::Value {
-        serde_json::to_value(self.0.status()).unwrap_or_default()
-    }
-}
-
 pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let interval = cfg.agent.interval.0;
     let dir = paths::create_data_dir(&cfg);
@@ -117,6 +105,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         rt.handle(),
         Box::new(move |r| to_snapshots.request(r)),
         blocked,
+        publish_documents(&shipper),
     )?;
     let trigger_status = triggers.status();
     let control_counters = Arc::new(crate::control::server::ControlCounters::default());
@@ -155,7 +144,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         "wasp running"
     );
 
-    // The control socket and `wasp status`; the shippers register their status sections on `control.providers`.
+    // The control socket and `wasp status` with every section (control::status).
     let control = crate::control::start(
         &rt,
         crate::control::Wiring {
@@ -165,13 +154,11 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
             shared: &shared,
             latest: &latest,
             snapshots: &snapshots,
+            shipping,
+            triggers: trigger_status,
             counters: control_counters,
         },
     );
-    control
-        .providers
-        .register(Arc::new(ShippingSection(shipping)));
-    control.providers.register(Arc::new(trigger_status));
     let notifier = Notifier::from_env();
     rt.block_on(async {
         if let Some(l) = listener {
@@ -213,14 +200,15 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The snapshot worker's documents go to the shipper. Through a weak reference: the worker thread outlives the
-/// run, and the shipper must be the daemon's alone to shut down.
+/// Documents (the snapshot worker's, and the event documents of `log` actions) go to the shipper this one way.
+/// Through a weak reference: the worker thread outlives the run, and the shipper must be the daemon's alone to
+/// shut down.
 fn publish_documents(shipper: &Arc<Shipper>) -> crate::snapshot::documents::Publish {
     let weak = Arc::downgrade(shipper);
     Arc::new(move |d| match weak.upgrade() {
         Some(s) => s.submit(Item::Document(d)),
         None => {
-            tracing::info!(kind = %d.kind, "agent stopping: snapshot document not shipped (its snapshot is on disk)")
+            tracing::info!(kind = %d.kind, "agent stopping: document not shipped (a snapshot stays on disk)")
         }
     })
 }

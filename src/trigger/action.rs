@@ -8,7 +8,7 @@
 use super::logwatch::Matched;
 use crate::config::{ByteSize, Interval};
 use crate::model::{Document, MetricSet};
-use crate::ship::{Item, Shipper};
+use crate::snapshot::documents::Publish;
 use crate::snapshot::request::{Kind, Request};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -209,7 +209,8 @@ impl Actions {
     }
 
     /// Carries out a plan for one firing. Never blocks: everything slow is handed over.
-    pub fn dispatch(&self, f: Firing, plan: &Plan, shipper: &Shipper) {
+    /// `publish` hands the event document of a `log` action to the document sinks (never blocks).
+    pub fn dispatch(&self, f: Firing, plan: &Plan, publish: &Publish) {
         let f = Arc::new(f);
         for a in &plan.actions {
             match a {
@@ -218,7 +219,7 @@ impl Actions {
                 ActionKind::Bundle => (self.snapshot)(f.snapshot_request(Kind::Bundle)),
                 ActionKind::Log => {
                     log_event(&f);
-                    shipper.submit(Item::Document(event_document(&f)));
+                    publish(event_document(&f));
                 }
                 ActionKind::Script => {
                     if let Some(s) = &plan.script {

@@ -11,8 +11,8 @@ use super::rules::{self, Engine, Place};
 use super::schedule::{self, ScheduleConfig, Timer};
 use crate::config::{Config, ConfigError, line_col, locate_key};
 use crate::model::{Collection, MetricSet};
-use crate::ship::Shipper;
 use crate::snapshot::blocked::BlockedThreads;
+use crate::snapshot::documents::Publish;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -23,6 +23,8 @@ pub struct Triggers {
     schedules: Vec<(ScheduleConfig, Timer, u64)>,
     sources: Sources,
     actions: Actions,
+    /// Where event documents go: the same way as the snapshot worker's documents.
+    publish: Publish,
     logs: Vec<LogWatchConfig>,
     checks: Vec<CheckConfig>,
 }
@@ -34,6 +36,7 @@ impl Triggers {
         rt: &tokio::runtime::Handle,
         snapshot: SnapshotSink,
         blocked: BlockedThreads,
+        publish: Publish,
     ) -> anyhow::Result<Triggers> {
         let logs = LogWatches::start(&cfg.logs)?;
         let checks = Checks::start(&cfg.checks, rt);
@@ -59,6 +62,7 @@ impl Triggers {
             schedules: timers(&cfg.schedules),
             sources: Sources::new(logs, checks, blocked),
             actions,
+            publish,
             logs: cfg.logs.clone(),
             checks: cfg.checks.clone(),
         })
@@ -88,14 +92,14 @@ impl Triggers {
     }
 
     /// Once per collection: evaluate, hand over what fires, add the metrics. No I/O and no waiting.
-    pub fn on_collection(&mut self, c: &Collection, m: &mut MetricSet, shipper: &Shipper) {
+    pub fn on_collection(&mut self, c: &Collection, m: &mut MetricSet) {
         let now = Instant::now();
         let view = self.sources.view();
         let logs = &self.sources.logs;
         let fired = self.engine.evaluate(c, &view, now, &|w| logs.recent(w));
         for (ri, f) in fired {
             self.actions
-                .dispatch(f, &self.engine.rules[ri].plan, shipper);
+                .dispatch(f, &self.engine.rules[ri].plan, &self.publish);
         }
         let wall = c.timestamp_ms.div_euclid(1000);
         for (s, timer, n) in &mut self.schedules {
@@ -126,7 +130,8 @@ impl Triggers {
             match &s.app {
                 None => {
                     *n += 1;
-                    self.actions.dispatch(firing(None, None), &plan, shipper);
+                    self.actions
+                        .dispatch(firing(None, None), &plan, &self.publish);
                 }
                 Some(p) => {
                     for j in c.jvms.iter().filter(|j| p.is_match(&j.app)) {
@@ -134,7 +139,7 @@ impl Triggers {
                         self.actions.dispatch(
                             firing(Some(j.pid), Some(j.app.clone())),
                             &plan,
-                            shipper,
+                            &self.publish,
                         );
                     }
                 }
@@ -229,11 +234,9 @@ impl Triggers {
 #[derive(Clone, Default)]
 pub struct TriggerStatus(std::sync::Arc<std::sync::Mutex<serde_json::Value>>);
 
-impl crate::control::StatusProvider for TriggerStatus {
-    fn name(&self) -> String {
-        "triggers".into()
-    }
-    fn status(&self) -> serde_json::Value {
+impl TriggerStatus {
+    /// The section as of the latest collection.
+    pub fn current(&self) -> serde_json::Value {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
