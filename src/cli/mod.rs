@@ -4,12 +4,12 @@
 
 #[macro_use]
 mod output;
-pub mod agent;
-pub mod analyze;
+mod agent;
+mod analyze;
 mod check_config;
-pub mod dump;
-pub mod jvm;
-pub mod once;
+mod dump;
+mod jvm;
+mod once;
 mod run;
 
 use crate::config::Config;
@@ -26,16 +26,16 @@ use std::process::ExitCode;
                   counters from hsperfdata, and takes thread dumps through the attach protocol, with nothing loaded \
                   into the JVM."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Configuration file (default: /etc/wasp/wasp.toml if it exists, else the embedded defaults).
     #[arg(long, short = 'c', global = true, env = "WASP_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the agent in the foreground: collect every interval, serve /metrics and /healthz, write and ship.
     Run,
     /// Take one reading (two, an interval apart, for rates) and print it.
@@ -91,7 +91,7 @@ fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     Ok(Config::load_default_or(path)?.0)
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Version => {
             outln!("wasp {}", env!("CARGO_PKG_VERSION"));

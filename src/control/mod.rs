@@ -29,9 +29,8 @@ pub struct Wiring<'a> {
     pub counters: Arc<server::ControlCounters>,
 }
 
-/// The running control socket: its status providers (register more at any time) and its file.
+/// The running control socket: its file, removed at the stop.
 pub struct Control {
-    pub providers: StatusProviders,
     socket: Option<PathBuf>,
 }
 
@@ -64,10 +63,7 @@ pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     providers.register(Arc::new(status::ShippingSection(w.shipping)));
     providers.register(Arc::new(status::TriggerSection(w.triggers)));
     if !w.cfg.control.enabled {
-        return Control {
-            providers,
-            socket: None,
-        };
+        return Control { socket: None };
     }
     let bound = {
         let _in_rt = rt.enter();
@@ -83,16 +79,12 @@ pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
                 w.counters,
             ));
             Control {
-                providers,
                 socket: Some(socket),
             }
         }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "no control socket: `wasp trigger` and `wasp status` will not reach this agent");
-            Control {
-                providers,
-                socket: None,
-            }
+            Control { socket: None }
         }
     }
 }
