@@ -1,7 +1,9 @@
 //! wasp: a lightweight host and JVM collector agent for application-server hosts.
 //!
-//! collectors (`host`, `jvm`) produce the typed `model`; `ship`
-//! encodes and delivers; `present` renders views; `daemon` and `cli` only wire them.
+//! collectors (`host`, `jvm`) produce the typed `model`; `ship` encodes and delivers; `present` renders views;
+//! `snapshot` captures and keeps dumps, histograms and bundles; `trigger` decides when; `control` and `serve`
+//! are the local endpoints; `daemon` and `cli` only wire them. Imports point down that list, never up:
+//! `trigger` may import `snapshot`, never the reverse; nothing below `daemon`/`cli` imports them.
 
 pub mod cli;
 pub mod collect;

@@ -83,10 +83,15 @@ pub struct Manifest {
 const MAX_MANIFEST: u64 = 4 << 20;
 
 impl Manifest {
-    /// The manifest of the snapshot in `dir`; None when it is missing, too large or not a manifest.
+    /// The manifest of the snapshot in `dir`; None when it is missing, a link, too large or not a manifest.
     pub fn read(dir: &Path) -> Option<Manifest> {
         use std::io::Read;
-        let f = std::fs::File::open(dir.join("manifest.json")).ok()?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(dir.join("manifest.json"))
+            .ok()?;
         let mut text = String::new();
         f.take(MAX_MANIFEST).read_to_string(&mut text).ok()?;
         serde_json::from_str(&text).ok()
@@ -399,5 +404,73 @@ mod tests {
         // The newest stays even when it alone is over the limit.
         let p = prune(d.path(), 10, 10);
         assert_eq!((p.removed, p.kept), (1, 1), "{p:?}");
+    }
+
+    #[test]
+    fn a_manifest_reads_back_typed_and_lists() {
+        let d = tempfile::tempdir().unwrap();
+        let snap = d.path().join("20260105-000000-000-bundle");
+        std::fs::create_dir(&snap).unwrap();
+        let m = Manifest {
+            id: "20260105-000000-000-bundle".into(),
+            kind: "bundle".into(),
+            time: utc(1_767_571_200_000),
+            reason: (&Reason::Cli(1000)).into(),
+            reason_text: Reason::Cli(1000).to_string(),
+            jvms: vec![JvmEntry {
+                pid: 42,
+                app: "shop".into(),
+                ..Default::default()
+            }],
+            files: vec![FileEntry {
+                file: "b.txt".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let text = serde_json::to_string_pretty(&m).unwrap();
+        // The reason keeps the shape Reason serialises to.
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["reason"],
+            serde_json::to_value(Reason::Cli(1000)).unwrap()
+        );
+        std::fs::write(snap.join("manifest.json"), text).unwrap();
+        std::fs::write(snap.join("a.txt"), "a").unwrap();
+        std::fs::write(snap.join("b.txt"), "b").unwrap();
+        std::fs::write(snap.join("report.txt"), "r").unwrap();
+        let back = Manifest::read(&snap).unwrap();
+        assert_eq!(
+            (back.reason.source.as_str(), back.reason.uid),
+            ("cli", Some(1000))
+        );
+        let all = list(d.path()).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].jvms, ["42 shop"]);
+        assert_eq!(all[0].reason, "wasp trigger (uid 1000)");
+        assert_eq!(
+            files_in_order(&all[0]),
+            ["report.txt", "b.txt", "a.txt", "manifest.json"]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_manifest_file_lists_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let d = tempfile::tempdir().unwrap();
+            let snap = d.path().join("20260105-000000-000-dump");
+            std::fs::create_dir(&snap).unwrap();
+            std::fs::write(snap.join("manifest.json"), &bytes).unwrap();
+            let all = list(d.path()).unwrap();
+            proptest::prop_assert_eq!(all.len(), 1);
+            let _ = files_in_order(&all[0]);
+        }
+
+        #[test]
+        fn any_json_object_reads_as_a_manifest_or_none(s in r#"\{("[a-z_]{1,12}": ?("[^"\\]{0,8}"|-?[0-9]{1,6}|null|\[\]|\{\}), ?){0,5}"x": 0\}"#) {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(d.path().join("manifest.json"), &s).unwrap();
+            let _ = Manifest::read(d.path());
+        }
     }
 }
