@@ -269,3 +269,96 @@ fn over_its_cpu_budget_the_process_scan_backs_off() {
     let ts = timestamps(&data.join("wasp.jsonl"));
     assert!(ts.len() >= 25, "{} collections in ~6 s", ts.len());
 }
+
+/// The collections written since `since_ms`: (has an interval, has CPU percentages).
+fn rates_since(jsonl: &Path, since_ms: i64) -> Vec<(bool, bool)> {
+    std::fs::read_to_string(jsonl)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["timestamp_ms"].as_i64().is_some_and(|t| t > since_ms))
+        .map(|v| {
+            (
+                v["interval_s"].as_f64().is_some(),
+                v["cpu"]["all"]["%idle"].as_f64().is_some(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_reload_keeps_unchanged_collectors_and_rebuilds_changed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, data, port) = (
+        dir.path().join("wasp.toml"),
+        dir.path().join("data"),
+        free_port(),
+    );
+    // A budget nobody can meet: every 10 collections (2 s) the process scan backs off further.
+    let budget = "cpu_budget_percent = 0.0001";
+    write_cfg(&cfg, &data, port, "200ms", "info", budget);
+    let mut agent = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let log = capture(&mut agent.0);
+    let jsonl = data.join("wasp.jsonl");
+    // Backed off twice (every 4th collection) before the reload.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metric(port, "wasp_process_scan_every").unwrap_or(0.0) < 4.0 {
+        assert!(Instant::now() < deadline, "no back-off");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Only the log level changes: the collector is kept, with its previous reading and its back-off.
+    write_cfg(&cfg, &data, port, "200ms", "debug", budget);
+    let at = wasp::util::clock::now_ms();
+    hup(&agent.0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let every = metric(port, "wasp_process_scan_every").unwrap();
+    assert!(every >= 4.0, "back-off lost by the reload: every {every}");
+    let after = rates_since(&jsonl, at);
+    assert!(after.len() >= 4, "{after:?}");
+    assert!(
+        after.iter().all(|&(interval, cpu)| interval && cpu),
+        "a collection without rates after a log-level reload: {after:?}"
+    );
+    let lines = log.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.contains("collectors kept")),
+        "{lines:#?}"
+    );
+
+    // A host setting changes: the collector is rebuilt (one first reading without rates), the back-off stays.
+    write_cfg(
+        &cfg,
+        &data,
+        port,
+        "200ms",
+        "debug",
+        &format!("{budget}\n[host.process]\ntop = 5"),
+    );
+    let at = wasp::util::clock::now_ms();
+    hup(&agent.0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = rates_since(&jsonl, at);
+    let fresh: Vec<usize> = (0..after.len()).filter(|&i| !after[i].0).collect();
+    assert!(
+        fresh.len() == 1 && fresh[0] <= 1 && after.len() >= 4,
+        "expected one first reading right after the reload: {after:?}"
+    );
+    let every = metric(port, "wasp_process_scan_every").unwrap();
+    assert!(every >= 4.0, "back-off lost by the rebuild: every {every}");
+    let lines = log.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.contains("collectors rebuilt")),
+        "{lines:#?}"
+    );
+    assert!(agent.0.try_wait().unwrap().is_none(), "agent exited");
+}

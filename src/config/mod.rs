@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 /// Where the packaged agent looks for its configuration.
 pub const DEFAULT_PATH: &str = "/etc/wasp/wasp.toml";
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub agent: AgentConfig,
@@ -30,7 +30,7 @@ pub struct Config {
     pub host: crate::host::HostConfig,
     pub jvm: crate::jvm::JvmConfig,
     /// Thread dumps and incident bundles on SIGUSR1 / SIGUSR2.
-    pub snapshots: crate::trigger::SnapshotConfig,
+    pub snapshots: crate::snapshot::SnapshotConfig,
     /// Conditions over the collected figures, and what to do when they hold.
     pub rules: Vec<crate::trigger::rules::RuleConfig>,
     /// Periodic dumps, histograms and bundles.
@@ -45,7 +45,7 @@ pub struct Config {
     pub control: crate::control::ControlConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// How often to collect.
@@ -79,7 +79,7 @@ impl Default for AgentConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Serve /metrics and /healthz.

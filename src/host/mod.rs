@@ -33,7 +33,7 @@ impl Default for Roots {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostConfig {
     pub cpu: system::Toggle,

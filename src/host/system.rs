@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// One section's switch.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Toggle {
     pub enabled: bool,

@@ -3,9 +3,7 @@
 
 pub mod analysis;
 pub mod attach;
-pub mod cli;
 pub mod discover;
-pub mod dump_cli;
 pub mod fallback;
 pub mod histogram;
 pub mod metrics;
@@ -21,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct JvmConfig {
     pub enabled: bool,
@@ -48,7 +46,7 @@ impl Default for JvmConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AppRule {
     #[serde(rename = "match")]

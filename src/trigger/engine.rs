@@ -11,7 +11,8 @@ use super::rules::{self, Engine};
 use super::schedule::{ScheduleConfig, Timer};
 use crate::config::Config;
 use crate::model::{Collection, MetricSet};
-use crate::ship::Shipper;
+use crate::snapshot::blocked::BlockedThreads;
+use crate::snapshot::documents::Publish;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -21,6 +22,8 @@ pub struct Triggers {
     schedules: Vec<(ScheduleConfig, Timer, u64)>,
     sources: Sources,
     actions: Actions,
+    /// Where event documents go: the same way as the snapshot worker's documents.
+    publish: Publish,
     logs: Vec<LogWatchConfig>,
     checks: Vec<CheckConfig>,
 }
@@ -31,6 +34,8 @@ impl Triggers {
         cfg: &Config,
         rt: &tokio::runtime::Handle,
         snapshot: SnapshotSink,
+        blocked: BlockedThreads,
+        publish: Publish,
     ) -> anyhow::Result<Triggers> {
         let logs = LogWatches::start(&cfg.logs)?;
         let checks = Checks::start(&cfg.checks, rt);
@@ -54,8 +59,9 @@ impl Triggers {
             status: TriggerStatus::default(),
             engine: Engine::new(rules),
             schedules: timers(&cfg.schedules),
-            sources: Sources::new(logs, checks),
+            sources: Sources::new(logs, checks, blocked),
             actions,
+            publish,
             logs: cfg.logs.clone(),
             checks: cfg.checks.clone(),
         })
@@ -85,14 +91,14 @@ impl Triggers {
     }
 
     /// Once per collection: evaluate, hand over what fires, add the metrics. No I/O and no waiting.
-    pub fn on_collection(&mut self, c: &Collection, m: &mut MetricSet, shipper: &Shipper) {
+    pub fn on_collection(&mut self, c: &Collection, m: &mut MetricSet) {
         let now = Instant::now();
         let view = self.sources.view();
         let logs = &self.sources.logs;
         let fired = self.engine.evaluate(c, &view, now, &|w| logs.recent(w));
         for (ri, f) in fired {
             self.actions
-                .dispatch(f, &self.engine.rules[ri].plan, shipper);
+                .dispatch(f, &self.engine.rules[ri].plan, &self.publish);
         }
         let wall = c.timestamp_ms.div_euclid(1000);
         for (s, timer, n) in &mut self.schedules {
@@ -123,7 +129,8 @@ impl Triggers {
             match &s.app {
                 None => {
                     *n += 1;
-                    self.actions.dispatch(firing(None, None), &plan, shipper);
+                    self.actions
+                        .dispatch(firing(None, None), &plan, &self.publish);
                 }
                 Some(p) => {
                     for j in c.jvms.iter().filter(|j| p.is_match(&j.app)) {
@@ -131,7 +138,7 @@ impl Triggers {
                         self.actions.dispatch(
                             firing(Some(j.pid), Some(j.app.clone())),
                             &plan,
-                            shipper,
+                            &self.publish,
                         );
                     }
                 }
@@ -226,11 +233,9 @@ impl Triggers {
 #[derive(Clone, Default)]
 pub struct TriggerStatus(std::sync::Arc<std::sync::Mutex<serde_json::Value>>);
 
-impl crate::control::StatusProvider for TriggerStatus {
-    fn name(&self) -> String {
-        "triggers".into()
-    }
-    fn status(&self) -> serde_json::Value {
+impl TriggerStatus {
+    /// The section as of the latest collection.
+    pub fn current(&self) -> serde_json::Value {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

@@ -1,9 +1,9 @@
-//! `wasp dump ...` (through the attach protocol) and `wasp analyze FILE...` (dumps from anywhere).
+//! `wasp dump ...`: thread dumps, histograms, heap dumps and jcmd through the attach protocol.
 
-use super::{analysis, attach, threaddump};
 use crate::config::Config;
 use crate::config::units::Interval;
-use clap::{Args, Subcommand, ValueEnum};
+use crate::jvm::{analysis, attach, threaddump};
+use clap::{Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
@@ -58,25 +58,6 @@ pub enum DumpFormat {
     Report,
 }
 
-#[derive(Debug, Args)]
-pub struct AnalyzeArgs {
-    /// Thread-dump files (jstack, jcmd Thread.print, wasp dump), oldest first: several files taken apart in
-    /// time are compared.
-    #[arg(required_unless_present = "diff")]
-    pub files: Vec<PathBuf>,
-    /// Compare two class histograms (jmap -histo, wasp dump histo): growth per class, leak suspects.
-    #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
-    pub diff: Option<Vec<PathBuf>>,
-    #[arg(long, short = 'f', value_enum, default_value_t = AnalyzeFormat::Report)]
-    pub format: AnalyzeFormat,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum AnalyzeFormat {
-    Report,
-    Json,
-}
-
 fn parse_interval(s: &str) -> Result<Interval, String> {
     let d = crate::config::units::parse_duration(s)?;
     if d.is_zero() {
@@ -123,8 +104,8 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             };
             let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
             match format {
-                DumpFormat::Text => print!("{text}"),
-                DumpFormat::Json => println!(
+                DumpFormat::Text => out!("{text}"),
+                DumpFormat::Json => outln!(
                     "{}",
                     serde_json::to_string_pretty(&threaddump::parse(&text))?
                 ),
@@ -135,8 +116,9 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
                     )
                     .and_then(|p| p.cmdline())
                     .unwrap_or_default();
-                    let limits = super::tomcat::pool_limits(&cfg.agent.proc_root, pid, &cmdline);
-                    print!(
+                    let limits =
+                        crate::jvm::tomcat::pool_limits(&cfg.agent.proc_root, pid, &cmdline);
+                    out!(
                         "{}",
                         analysis::analyze_with(&[threaddump::parse(&text)], cpu.as_ref(), &limits)
                             .to_text()
@@ -144,7 +126,7 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
                 }
             }
         }
-        DumpCmd::Histo { pid, live, timeout } => print!(
+        DumpCmd::Histo { pid, live, timeout } => out!(
             "{}",
             attach::class_histogram(pid, live, &opts(cfg, timeout))?
         ),
@@ -155,7 +137,7 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             timeout,
         } => {
             let h = attach::heap_dump(pid, &out, live, &opts(cfg, timeout))?;
-            println!(
+            outln!(
                 "{}: {} bytes (estimated beforehand: {}); read it as {}",
                 h.path.display(),
                 h.bytes,
@@ -167,39 +149,10 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             pid,
             command,
             timeout,
-        } => print!(
+        } => out!(
             "{}",
             attach::jcmd(pid, &command.join(" "), &opts(cfg, timeout))?
         ),
-    }
-    Ok(())
-}
-
-pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
-    if let Some(files) = &args.diff {
-        let read = |p: &PathBuf| {
-            std::fs::read_to_string(p)
-                .map(|t| super::histogram::parse(&t))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-        };
-        let (a, b) = (read(&files[0])?, read(&files[1])?);
-        let d = super::histogram::diff(&a, &b);
-        match args.format {
-            AnalyzeFormat::Report => print!("{}", d.to_text()),
-            AnalyzeFormat::Json => println!("{}", serde_json::to_string_pretty(&d)?),
-        }
-        return Ok(());
-    }
-    let mut dumps = Vec::new();
-    for f in &args.files {
-        let text =
-            std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        dumps.push(threaddump::parse(&text));
-    }
-    let r = analysis::analyze(&dumps, None);
-    match args.format {
-        AnalyzeFormat::Report => print!("{}", r.to_text()),
-        AnalyzeFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
     }
     Ok(())
 }

@@ -4,21 +4,20 @@
 //! Built under a temporary name, every file fsynced, then renamed into place: a bundle is whole or absent.
 
 use super::SnapshotConfig;
+use super::blocked::BlockedThreads;
 use super::documents;
-use super::snapshot::{Kind, Request, Select};
+use super::report::{Gathered, report_text};
+use super::request::{Kind, Request, Select};
+use super::store::{FileEntry, JvmEntry, Manifest, id_of, utc};
 use crate::host::{Roots, pidinfo};
 use crate::jvm::{JvmConfig, analysis, attach, discover, histogram, threaddump};
 use crate::model::{Latest, LatestCollection};
-use serde::Serialize;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Free space a snapshot requires on its file system.
 const MIN_FREE: u64 = 256 << 20;
-/// Hottest threads shown with their stacks in the report.
-const HOT_IN_REPORT: usize = 5;
 
 pub struct Job<'a> {
     pub req: &'a Request,
@@ -28,6 +27,8 @@ pub struct Job<'a> {
     pub dir: &'a Path,
     /// The daemon's newest collection: read when the snapshot starts (the moment) and again when it ends.
     pub latest: &'a Latest,
+    /// Where the BLOCKED threads of each dump taken go (the rules read them).
+    pub blocked: &'a BlockedThreads,
 }
 
 fn newest(l: &Latest) -> Option<std::sync::Arc<LatestCollection>> {
@@ -43,41 +44,6 @@ pub struct Written {
     pub errors: Vec<String>,
     /// What the document sinks get (`documents`), not yet fitted to their size bound.
     pub documents: Vec<crate::model::Document>,
-}
-
-#[derive(Debug, Serialize)]
-struct FileEntry {
-    file: String,
-    what: String,
-    bytes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pid: Option<u32>,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct JvmEntry {
-    pub pid: u32,
-    pub app: String,
-    pub user: String,
-    pub main: String,
-    pub verdict: Vec<String>,
-    pub errors: Vec<String>,
-}
-
-/// What `manifest.json` holds.
-#[derive(Debug, Serialize)]
-struct Manifest<'a> {
-    id: &'a str,
-    kind: &'static str,
-    timestamp_ms: i64,
-    time: String,
-    reason: &'a super::snapshot::Reason,
-    reason_text: String,
-    select: String,
-    context_lines: usize,
-    jvms: &'a [JvmEntry],
-    files: &'a [FileEntry],
-    bytes: u64,
 }
 
 /// The directory being built: every file is written, fsynced and listed for the manifest.
@@ -106,21 +72,6 @@ impl Building {
         Ok(())
     }
 }
-
-/// A bundle's id and directory name: UTC time to the millisecond, then the kind; sorts by time.
-pub fn id_of(ms: i64, kind: Kind) -> String {
-    let t = utc(ms);
-    // "2026-11-24T19:05:12.345Z" -> "20261124-190512-345"
-    let compact: String = t
-        .trim_end_matches('Z')
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == 'T' || *c == '.')
-        .map(|c| if c == 'T' || c == '.' { '-' } else { c })
-        .collect();
-    format!("{compact}-{}", kind.as_str())
-}
-
-pub use crate::util::clock::utc;
 
 fn safe(s: &str) -> String {
     s.chars()
@@ -261,18 +212,6 @@ pub fn take(job: &Job) -> anyhow::Result<Written> {
     })
 }
 
-/// What one JVM gave, for the report.
-#[derive(Default)]
-struct Gathered {
-    dumps: Vec<threaddump::ThreadDump>,
-    cpu: Option<analysis::ThreadCpu>,
-    report: Option<analysis::Report>,
-    histogram: Option<histogram::Histogram>,
-    netstat: Option<pidinfo::Netstat>,
-    files: Option<pidinfo::OpenFiles>,
-    process: Option<pidinfo::ProcessFigures>,
-}
-
 fn build(
     job: &Job,
     jvms: &[discover::JvmProcess],
@@ -319,7 +258,7 @@ fn build(
                         got[i].dumps.push(threaddump::parse(&text));
                         // Rules read the BLOCKED threads of the latest dump (jvm.blocked_threads).
                         if let Some(d) = got[i].dumps.last() {
-                            super::figures::note_dump(j.pid, d);
+                            job.blocked.note(j.pid, d);
                         }
                     }
                     Err(e) => entries[i]
@@ -448,7 +387,7 @@ fn build(
         )?;
     }
     // The report is written last (it lists the files) but is the first file named in the manifest.
-    let report = report_text(job, id, stamp, &entries, &got, &hosts, &b.files);
+    let report = report_text(job.req, id, stamp, &entries, &got, &hosts, &b.files);
     b.put(
         "report.txt",
         "the report: verdict first",
@@ -460,287 +399,19 @@ fn build(
     }
     let bytes: u64 = b.files.iter().map(|f| f.bytes).sum();
     let m = Manifest {
-        id,
-        kind: req.kind.as_str(),
+        id: id.to_string(),
+        kind: req.kind.as_str().to_string(),
         timestamp_ms: stamp,
         time: utc(stamp),
-        reason: &req.reason,
+        reason: (&req.reason).into(),
         reason_text: req.reason.to_string(),
         select: req.select.to_string(),
         context_lines: req.context.len(),
-        jvms: &entries,
-        files: &b.files,
+        jvms: entries.clone(),
+        files: b.files.clone(),
         bytes,
     };
     let text = serde_json::to_string_pretty(&m)?;
     b.put("manifest.json", "this list", None, text.as_bytes())?;
     Ok((entries, got))
-}
-
-/// "R 1, S 39".
-pub fn counts<K: std::fmt::Display, V: std::fmt::Display>(
-    it: impl Iterator<Item = (K, V)>,
-) -> String {
-    let v: Vec<String> = it.map(|(k, n)| format!("{k} {n}")).collect();
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(", ")
-    }
-}
-
-fn kb_field(p: &pidinfo::ProcessFigures, k: &str) -> String {
-    p.status_field(k)
-        .and_then(|v| v.trim_end_matches(" kB").trim().parse::<u64>().ok())
-        .map(|kb| format!("{:.0} MB", kb as f64 / 1024.0))
-        .unwrap_or("?".into())
-}
-
-fn report_text(
-    job: &Job,
-    id: &str,
-    stamp: i64,
-    entries: &[JvmEntry],
-    got: &[Gathered],
-    hosts: &[(&str, &LatestCollection)],
-    files: &[FileEntry],
-) -> String {
-    let req = job.req;
-    let mut s = String::new();
-    let _ = writeln!(s, "wasp {} {id}", req.kind.as_str());
-    let _ = writeln!(s, "time:   {}", utc(stamp));
-    let _ = writeln!(s, "reason: {}", req.reason);
-    let _ = writeln!(
-        s,
-        "JVMs:   {} ({})",
-        if entries.is_empty() {
-            "none found".to_string()
-        } else {
-            entries
-                .iter()
-                .map(|e| format!("{} {}", e.pid, e.app))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-        req.select
-    );
-    for (i, e) in entries.iter().enumerate() {
-        let g = &got[i];
-        let _ = writeln!(
-            s,
-            "\n== JVM {} \"{}\" (user {}, {}) ==",
-            e.pid, e.app, e.user, e.main
-        );
-        for v in &e.verdict {
-            let _ = writeln!(s, "* {v}");
-        }
-        for err in &e.errors {
-            let _ = writeln!(s, "! {err}");
-        }
-        if let Some(p) = &g.process {
-            let _ = writeln!(
-                s,
-                "process: {} threads ({}), RSS {}, swapped {}",
-                p.threads.len(),
-                counts(p.thread_states.iter()),
-                kb_field(p, "VmRSS"),
-                kb_field(p, "VmSwap")
-            );
-        }
-        if let Some(o) = &g.files {
-            let _ = writeln!(
-                s,
-                "open files: {}{} (sockets {}, pipes {}, files {}, jars {}, deleted {})",
-                o.total,
-                o.limit.map(|l| format!(" of {l}")).unwrap_or_default(),
-                o.sockets,
-                o.pipes,
-                o.regular,
-                o.jars.len(),
-                o.deleted.len()
-            );
-        }
-        if let Some(n) = &g.netstat {
-            let _ = writeln!(s, "TCP: {}", counts(n.by_state.iter()));
-            for p in n.by_peer.iter().take(5) {
-                let _ = writeln!(s, "  {:6} {:12} {}", p.count, p.state, p.peer);
-            }
-        }
-        if let Some(r) = &g.report {
-            if !r.hot.is_empty() {
-                let _ = writeln!(s, "\nhottest threads:");
-            }
-            for h in r.hot.iter().take(HOT_IN_REPORT) {
-                let _ = writeln!(
-                    s,
-                    "  {:.1}% \"{}\" (nid {}) {}",
-                    h.cpu_pct, h.thread, h.nid, h.state
-                );
-                for f in &h.top_frames {
-                    let _ = writeln!(s, "        at {f}");
-                }
-            }
-            for d in &r.diagnoses {
-                let _ = writeln!(s, "\n{}:", d.name);
-                for ev in d.evidence.iter().take(10) {
-                    let _ = writeln!(s, "  {ev}");
-                }
-            }
-        }
-    }
-    for (name, h) in hosts {
-        let c = &h.collection;
-        let _ = writeln!(
-            s,
-            "\n== host at {} ({}, collection took {} ms) ==",
-            utc(c.timestamp_ms),
-            if *name == "host" {
-                "before the snapshot"
-            } else {
-                "after it"
-            },
-            h.took.as_millis()
-        );
-        if let Some(cpu) = c.cpu.as_ref().and_then(|c| c.all.as_ref()) {
-            let _ = writeln!(
-                s,
-                "cpu: %usr {:.1} %sys {:.1} %iowait {:.1} %steal {:.1} %idle {:.1}",
-                cpu.usr, cpu.sys, cpu.iowait, cpu.steal, cpu.idle
-            );
-        }
-        if let Some(l) = &c.load {
-            let _ = writeln!(
-                s,
-                "load: {:.2} {:.2} {:.2}, run queue {}",
-                l.ldavg_1, l.ldavg_5, l.ldavg_15, l.runq_sz
-            );
-        }
-        if let Some(m) = &c.memory {
-            let _ = writeln!(
-                s,
-                "memory: available {} MB of {} MB, swap used {} MB",
-                m.available >> 20,
-                m.total >> 20,
-                m.swap.used >> 20
-            );
-        }
-    }
-    if !req.context.is_empty() {
-        let _ = writeln!(s, "\n== context ({} lines) ==", req.context.len());
-        for l in req.context.iter().take(20) {
-            let _ = writeln!(s, "  | {l}");
-        }
-        if req.context.len() > 20 {
-            let _ = writeln!(s, "  (all in context.txt)");
-        }
-    }
-    let _ = writeln!(s, "\n== files ==");
-    for f in files {
-        let _ = writeln!(s, "  {:<44} {:>9}  {}", f.file, f.bytes, f.what);
-    }
-    s
-}
-
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Pruned {
-    pub removed: usize,
-    pub freed: u64,
-    pub kept: usize,
-}
-
-/// Bytes under a directory (files one level down: bundles have no subdirectories).
-pub fn dir_size(p: &Path) -> u64 {
-    std::fs::read_dir(p)
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// Keeps the newest `keep` snapshots and, of those, the newest whose total stays within `max_bytes` (the
-/// newest is always kept). Left-over partial directories (a crash while building) are removed too: the
-/// single worker calls this between snapshots, so none is being built.
-pub fn prune(dir: &Path, keep: usize, max_bytes: u64) -> Pruned {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Pruned::default();
-    };
-    let mut all: Vec<PathBuf> = Vec::new();
-    let mut out = Pruned::default();
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        if name.starts_with('.') {
-            if name.ends_with(".partial") {
-                out.freed += dir_size(&e.path());
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-            continue;
-        }
-        all.push(e.path());
-    }
-    // Newest first (names start with the time).
-    all.sort_by(|a, b| b.cmp(a));
-    let mut total = 0u64;
-    let mut full = false;
-    for (i, p) in all.into_iter().enumerate() {
-        let size = dir_size(&p);
-        // Once one does not fit, every older one goes too: what is kept is always the newest stretch.
-        full = full || i >= keep || total + size > max_bytes;
-        if i == 0 || !full {
-            total += size;
-            out.kept += 1;
-        } else if std::fs::remove_dir_all(&p).is_ok() {
-            out.removed += 1;
-            out.freed += size;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_times() {
-        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(utc(1_795_000_000_000), "2026-11-18T11:06:40.000Z");
-        assert_eq!(
-            id_of(1_795_000_000_007, Kind::Bundle),
-            "20261118-110640-007-bundle"
-        );
-    }
-
-    #[test]
-    fn prune_by_count_and_by_size_keeps_the_newest() {
-        let d = tempfile::tempdir().unwrap();
-        for (i, size) in [(1, 100), (2, 100), (3, 100), (4, 100), (5, 300)] {
-            let p = d.path().join(format!("2026010{i}-000000-000-dump"));
-            std::fs::create_dir(&p).unwrap();
-            std::fs::write(p.join("a.txt"), vec![b'x'; size]).unwrap();
-        }
-        std::fs::create_dir(d.path().join(".20260109-000000-000-dump.partial")).unwrap();
-        // By count: 3 kept.
-        let p = prune(d.path(), 3, u64::MAX);
-        assert_eq!((p.removed, p.kept), (2, 3), "{p:?}");
-        assert!(!d.path().join(".20260109-000000-000-dump.partial").exists());
-        // By size: 300 + 100 fit in 450, the third (100) does not.
-        let p = prune(d.path(), 10, 450);
-        assert_eq!((p.removed, p.kept, p.freed), (1, 2, 100), "{p:?}");
-        let left: Vec<_> = std::fs::read_dir(d.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(left.len(), 2);
-        assert!(left.contains(&"20260105-000000-000-dump".to_string()));
-        // The newest stays even when it alone is over the limit.
-        let p = prune(d.path(), 10, 10);
-        assert_eq!((p.removed, p.kept), (1, 1), "{p:?}");
-    }
 }

@@ -1,12 +1,12 @@
 //! `wasp trigger`, `wasp status` (through the control socket) and `wasp incidents` (from the data dir).
 
-use super::ControlRequest;
-use super::client::call;
 use crate::config::Config;
 use crate::config::units::Interval;
-use crate::trigger::bundle::utc;
-use crate::trigger::incidents;
-use crate::trigger::snapshot::{Kind, Select};
+use crate::control::ControlRequest;
+use crate::control::client::call;
+use crate::snapshot::request::{Kind, Select};
+use crate::snapshot::store;
+use crate::snapshot::store::utc;
 use clap::{Subcommand, ValueEnum};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -78,7 +78,7 @@ pub enum IncidentsCmd {
 }
 
 fn socket(cfg: &Config) -> std::path::PathBuf {
-    super::socket_path(cfg)
+    crate::paths::socket_path(cfg)
 }
 
 pub fn trigger(a: TriggerArgs, cfg: &Config) -> anyhow::Result<()> {
@@ -111,15 +111,15 @@ pub fn trigger(a: TriggerArgs, cfg: &Config) -> anyhow::Result<()> {
     let rec = &v["record"];
     match rec["state"].as_str() {
         Some("done") => {
-            println!(
+            outln!(
                 "{what} written in {:.1} s: {}",
                 rec["took_ms"].as_f64().unwrap_or(0.0) / 1000.0,
                 rec["path"].as_str().unwrap_or("?")
             );
-            println!("id: {}", rec["id"].as_str().unwrap_or("?"));
-            println!("JVMs: {}", list(&rec["jvms"]));
+            outln!("id: {}", rec["id"].as_str().unwrap_or("?"));
+            outln!("JVMs: {}", list(&rec["jvms"]));
             for e in rec["errors"].as_array().into_iter().flatten() {
-                println!("not taken: {}", e.as_str().unwrap_or_default());
+                outln!("not taken: {}", e.as_str().unwrap_or_default());
             }
             Ok(())
         }
@@ -128,11 +128,11 @@ pub fn trigger(a: TriggerArgs, cfg: &Config) -> anyhow::Result<()> {
             rec["error"].as_str().unwrap_or("no reason given")
         ),
         Some(s) => {
-            println!("{what} queued as #{seq} ({s}); `wasp status` shows when it is written");
+            outln!("{what} queued as #{seq} ({s}); `wasp status` shows when it is written");
             Ok(())
         }
         None => {
-            println!(
+            outln!(
                 "{what} queued as #{seq}; it left the list of recent triggers, see `wasp incidents`"
             );
             Ok(())
@@ -167,8 +167,8 @@ pub fn status(a: StatusArgs, cfg: &Config) -> anyhow::Result<()> {
         anyhow::bail!("{}", v["error"].as_str().unwrap_or("status refused"));
     }
     match a.format {
-        OutFormat::Json => println!("{}", serde_json::to_string_pretty(&v["sections"])?),
-        OutFormat::Text => print!("{}", status_text(&v["sections"])),
+        OutFormat::Json => outln!("{}", serde_json::to_string_pretty(&v["sections"])?),
+        OutFormat::Text => out!("{}", status_text(&v["sections"])),
     }
     Ok(())
 }
@@ -336,23 +336,23 @@ pub fn status_text(sections: &Value) -> String {
 }
 
 pub fn incidents_cmd(a: IncidentsArgs, cfg: &Config) -> anyhow::Result<()> {
-    let dir = super::client_data_dir(cfg).join("snapshots");
+    let dir = crate::paths::snapshot_dir(&crate::paths::client_data_dir(cfg));
     match a.cmd {
         None => {
-            let all = incidents::list(&dir)?;
+            let all = store::list(&dir)?;
             match a.format {
-                OutFormat::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+                OutFormat::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
                 OutFormat::Text if all.is_empty() => {
-                    println!("no incidents under {}", dir.display())
+                    outln!("no incidents under {}", dir.display())
                 }
-                OutFormat::Text => print!("{}", incidents::table(&all)),
+                OutFormat::Text => out!("{}", store::table(&all)),
             }
             Ok(())
         }
         Some(IncidentsCmd::Show { id, file }) => {
-            let i = incidents::find(&dir, &id)?;
+            let i = store::find(&dir, &id)?;
             let mut out = std::io::stdout().lock();
-            match incidents::show(&i, file.as_deref(), &mut out) {
+            match store::show(&i, file.as_deref(), &mut out) {
                 // A closed pipe (`| head`) is not an error worth a message.
                 Err(e)
                     if e.downcast_ref::<std::io::Error>()

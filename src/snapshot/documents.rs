@@ -4,8 +4,8 @@
 //! `fit` keeps the whole document under `MAX_BYTES`, saying what it cut. The files under `data_dir/snapshots`
 //! keep everything.
 
-use super::bundle::JvmEntry;
-use super::snapshot::{Kind, Reason, Request};
+use super::request::{Kind, Reason, Request};
+use super::store::JvmEntry;
 use crate::jvm::analysis::Report;
 use crate::jvm::histogram::Histogram;
 use crate::jvm::threaddump::ThreadDump;
@@ -20,7 +20,8 @@ use std::sync::Arc;
 /// blocks). Defined here so that triggers do not depend on the shipping.
 pub type Publish = Arc<dyn Fn(Document) + Send + Sync>;
 
-/// A publisher that drops everything (no shipping wired: tests, tools).
+/// A publisher that drops everything (no shipping wired: tests).
+#[cfg(test)]
 pub fn discard() -> Publish {
     Arc::new(|_| {})
 }
@@ -664,7 +665,7 @@ mod tests {
         };
         let req = Request::new(
             Kind::Bundle,
-            super::super::snapshot::Select::All,
+            super::super::request::Select::All,
             reason.clone(),
         )
         .with_context((0..500).map(|i| format!("log line {i} {}", "z".repeat(2000))));

@@ -1,8 +1,8 @@
 //! `wasp jvm list` and `wasp jvm stat PID`.
 
-use super::{discover, metrics, perfdata::PerfData};
 use crate::config::Config;
 use crate::host::Roots;
+use crate::jvm::{discover, metrics, perfdata::PerfData};
 use crate::model::jvm::Jstat;
 use clap::{Subcommand, ValueEnum};
 
@@ -36,10 +36,17 @@ pub fn run(cmd: JvmCmd, cfg: &Config) -> anyhow::Result<()> {
     match cmd {
         JvmCmd::List => {
             let mut c = crate::model::Collection::default();
-            super::JvmCollector::new(&cfg.jvm).collect(&r, &mut c)?;
-            println!(
+            crate::jvm::JvmCollector::new(&cfg.jvm).collect(&r, &mut c)?;
+            outln!(
                 "{:>7} {:>7} {:<10} {:<20} {:<10} {:<10} {:>10} {:>10}  MAIN / WHY NOT MEASURABLE",
-                "PID", "NSPID", "USER", "APP", "VERSION", "GC", "HEAP_MB", "MAX_MB"
+                "PID",
+                "NSPID",
+                "USER",
+                "APP",
+                "VERSION",
+                "GC",
+                "HEAP_MB",
+                "MAX_MB"
             );
             for j in &c.jvms {
                 let mb = |v: Option<u64>| {
@@ -48,7 +55,7 @@ pub fn run(cmd: JvmCmd, cfg: &Config) -> anyhow::Result<()> {
                 };
                 let heap = j.figures.as_ref().map(|f| f.heap.used);
                 let max = j.figures.as_ref().and_then(|f| f.heap.max);
-                println!(
+                outln!(
                     "{:>7} {:>7} {:<10} {:<20} {:<10} {:<10} {:>10} {:>10}  {}",
                     j.pid,
                     j.ns_pid,
@@ -72,8 +79,8 @@ pub fn run(cmd: JvmCmd, cfg: &Config) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("pid {pid}: {}: {e}", path.display()))?;
             let j = metrics::jstat(&pd);
             match format {
-                StatFormat::Json => println!("{}", serde_json::to_string_pretty(&j)?),
-                StatFormat::Table => print!("{}", jstat_table(&j)),
+                StatFormat::Json => outln!("{}", serde_json::to_string_pretty(&j)?),
+                StatFormat::Table => out!("{}", jstat_table(&j)),
             }
             Ok(())
         }
