@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("control", 7),
     ("service", 7),
     ("daemon", 8),
+    ("paths", 8),
     ("cli", 9),
     // The assembled configuration names every section type, each owned by its subsystem: it sits above them
     // all, and only the top layers (and the whole-config readers named below) import it.

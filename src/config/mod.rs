@@ -186,6 +186,16 @@ impl Config {
         }
     }
 
+    /// The sections the triggers read.
+    pub fn triggers(&self) -> crate::trigger::Sections<'_> {
+        crate::trigger::Sections {
+            rules: &self.rules,
+            schedules: &self.schedules,
+            logs: &self.logs,
+            checks: &self.checks,
+        }
+    }
+
     /// The host name to put on samples.
     pub fn hostname(&self) -> String {
         self.agent.hostname.clone().unwrap_or_else(|| {

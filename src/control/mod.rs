@@ -18,7 +18,9 @@ use std::sync::{Arc, RwLock};
 
 /// What the daemon hands the control socket.
 pub struct Wiring<'a> {
-    pub cfg: &'a crate::config::Config,
+    pub cfg: &'a ControlConfig,
+    /// Where the socket goes (`crate::paths::socket_in`).
+    pub socket: PathBuf,
     pub cfg_path: Option<&'a Path>,
     pub data_dir: &'a Path,
     pub shared: &'a crate::serve::http::Shared,
@@ -47,7 +49,7 @@ impl Control {
 /// socket that cannot be bound is logged; the agent runs on without it.
 pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     let providers = StatusProviders::default();
-    let socket = crate::paths::socket_in(w.cfg, w.data_dir);
+    let socket = w.socket.clone();
     providers.register(Arc::new(status::AgentSection {
         started: std::time::Instant::now(),
         config: w.cfg_path.map(Path::to_path_buf),
@@ -62,7 +64,7 @@ pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     providers.register(Arc::new(status::SnapshotSection(w.snapshots.clone())));
     providers.register(Arc::new(status::ShippingSection(w.shipping)));
     providers.register(Arc::new(status::TriggerSection(w.triggers)));
-    if !w.cfg.control.enabled {
+    if !w.cfg.enabled {
         return Control { socket: None };
     }
     let bound = {

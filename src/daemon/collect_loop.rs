@@ -210,7 +210,7 @@ pub(super) fn collection_loop(
                     tracing::debug!("collection configuration unchanged; collectors kept");
                 }
                 labels = common_labels(&new);
-                triggers.reload(&new);
+                triggers.reload(new.triggers());
                 if new.agent.interval.0 != interval {
                     interval = new.agent.interval.0;
                     next = Instant::now() + interval;

@@ -101,7 +101,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     )?;
     let to_snapshots = snapshots.clone();
     let triggers = crate::trigger::engine::Triggers::start(
-        &cfg,
+        cfg.triggers(),
         rt.handle(),
         Box::new(move |r| to_snapshots.request(r)),
         blocked,
@@ -148,7 +148,8 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let control = crate::control::start(
         &rt,
         crate::control::Wiring {
-            cfg: &cfg,
+            cfg: &cfg.control,
+            socket: crate::paths::socket_in(&cfg, &dir),
             cfg_path: cfg_path.as_deref(),
             data_dir: &dir,
             shared: &shared,

@@ -3,13 +3,13 @@
 //! fires, and add the trigger metrics. Also the config validation of `[[rules]]`, `[[schedules]]`,
 //! `[[logs]]` and `[[checks]]`, with errors at their line and column.
 
+use super::Sections;
 use super::action::{Actions, Firing, Plan, SnapshotSink};
 use super::check::{self, CheckConfig, Checks};
 use super::figures::{Catalogue, Sources};
 use super::logwatch::{self, LogWatchConfig, LogWatches};
 use super::rules::{self, Engine};
 use super::schedule::{ScheduleConfig, Timer};
-use crate::config::Config;
 use crate::model::{Collection, MetricSet};
 use crate::snapshot::blocked::BlockedThreads;
 use crate::snapshot::documents::Publish;
@@ -31,20 +31,20 @@ pub struct Triggers {
 impl Triggers {
     /// Starts the watches, checks and the action runner. `cfg` was validated when it was read.
     pub fn start(
-        cfg: &Config,
+        cfg: Sections,
         rt: &tokio::runtime::Handle,
         snapshot: SnapshotSink,
         blocked: BlockedThreads,
         publish: Publish,
     ) -> anyhow::Result<Triggers> {
-        let logs = LogWatches::start(&cfg.logs)?;
-        let checks = Checks::start(&cfg.checks, rt);
+        let logs = LogWatches::start(cfg.logs)?;
+        let checks = Checks::start(cfg.checks, rt);
         let actions = Actions::start(rt, snapshot);
         let cat = Catalogue {
-            logs: &cfg.logs,
-            checks: &cfg.checks,
+            logs: cfg.logs,
+            checks: cfg.checks,
         };
-        let rules = rules::compile(&cfg.rules, &cat)
+        let rules = rules::compile(cfg.rules, &cat)
             .map_err(|(i, _, m)| anyhow::anyhow!("rule {}: {m}", i + 1))?;
         if !cfg.rules.is_empty() || !cfg.schedules.is_empty() || !cfg.logs.is_empty() {
             tracing::info!(
@@ -58,18 +58,18 @@ impl Triggers {
         Ok(Triggers {
             status: TriggerStatus::default(),
             engine: Engine::new(rules),
-            schedules: timers(&cfg.schedules),
+            schedules: timers(cfg.schedules),
             sources: Sources::new(logs, checks, blocked),
             actions,
             publish,
-            logs: cfg.logs.clone(),
-            checks: cfg.checks.clone(),
+            logs: cfg.logs.to_vec(),
+            checks: cfg.checks.to_vec(),
         })
     }
 
     /// Applies changed rules and schedules (unchanged rules keep their state). Watches and checks run on their own threads and tasks, so their
     /// changes wait for a restart (and so does a reload that changes them: rules may name them).
-    pub fn reload(&mut self, cfg: &Config) {
+    pub fn reload(&mut self, cfg: Sections) {
         if cfg.logs != self.logs || cfg.checks != self.checks {
             tracing::warn!(
                 "[[logs]] and [[checks]] changes take effect at the next restart; rules and schedules are kept as they were"
@@ -80,11 +80,11 @@ impl Triggers {
             logs: &self.logs,
             checks: &self.checks,
         };
-        match rules::compile(&cfg.rules, &cat) {
+        match rules::compile(cfg.rules, &cat) {
             Ok(r) => {
                 let old = std::mem::replace(&mut self.engine, Engine::new(r));
                 self.engine.carry_over(old);
-                self.schedules = timers(&cfg.schedules);
+                self.schedules = timers(cfg.schedules);
             }
             Err((i, _, m)) => tracing::error!(rule = i + 1, error = %m, "rules not reloaded"),
         }

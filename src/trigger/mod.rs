@@ -12,3 +12,13 @@ pub mod logwatch;
 pub mod request;
 pub mod rules;
 pub mod schedule;
+
+/// The configuration sections the triggers read, borrowed from the whole configuration
+/// (`Config::triggers`), so that this layer does not depend on the assembled file.
+#[derive(Debug, Clone, Copy)]
+pub struct Sections<'a> {
+    pub rules: &'a [rules::RuleConfig],
+    pub schedules: &'a [schedule::ScheduleConfig],
+    pub logs: &'a [logwatch::LogWatchConfig],
+    pub checks: &'a [check::CheckConfig],
+}
