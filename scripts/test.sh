@@ -26,7 +26,7 @@ fi
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-# Release artifacts (.deb, .rpm, the glibc-2.17 build): tests/packaging.rs checks them.
+# Release artifacts (.deb, .rpm, the glibc-2.17 build): tests/it/packaging.rs checks them.
 ./scripts/package.sh
 # A failing test must still leave the summary below: no early exit on this pipeline.
 set +e

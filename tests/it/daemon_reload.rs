@@ -2,8 +2,7 @@
 //! without a restart (same pid, no gap in collection), an invalid file changes nothing, and a collection that
 //! overruns its interval is skipped and counted, not stacked.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -69,6 +68,7 @@ fn metric(port: u16, name: &str) -> Option<f64> {
 
 #[test]
 fn sighup_changes_level_and_interval_without_restart_and_bad_file_changes_nothing() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, data, port) = (
         dir.path().join("wasp.toml"),
@@ -158,6 +158,7 @@ fn sighup_changes_level_and_interval_without_restart_and_bad_file_changes_nothin
 
 #[test]
 fn overrunning_collection_is_skipped_and_counted_not_stacked() {
+    let _floor = crate::common::alone();
     // /proc/stat is a FIFO that this test answers 700 ms after each open: with a 300 ms interval every
     // collection overruns by two ticks or more.
     let dir = tempfile::tempdir().unwrap();
@@ -236,6 +237,7 @@ fn overrunning_collection_is_skipped_and_counted_not_stacked() {
 
 #[test]
 fn over_its_cpu_budget_the_process_scan_backs_off() {
+    let _floor = crate::common::alone();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, data, port) = (
         dir.path().join("wasp.toml"),

@@ -2,8 +2,7 @@
 //! log file rotated under the watch, a script that hangs, a webhook to a port nobody listens on, an HTTP
 //! server the test starts and stops. Collection must stay on its interval through all of it.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -107,6 +106,7 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") {
         return;
     }
@@ -206,6 +206,7 @@ fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first(
 
 #[test]
 fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") {
         return;
     }
@@ -299,6 +300,7 @@ fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
 
 #[test]
 fn a_log_line_fires_once_per_cooldown_across_rename_and_copytruncate() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     std::fs::write(&log, "an old OutOfMemoryError, before the agent started\n").unwrap();
@@ -398,6 +400,7 @@ fn a_log_line_fires_once_per_cooldown_across_rename_and_copytruncate() {
 
 #[test]
 fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time() {
+    let _floor = crate::common::alone();
     if !require("sh") || !require("sleep") {
         return;
     }
@@ -523,6 +526,7 @@ fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time(
 
 #[test]
 fn service_checks_see_a_real_server_come_and_go_and_a_rule_fires_on_it() {
+    let _floor = crate::common::beside();
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let web = l.local_addr().unwrap().port();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -600,6 +604,7 @@ fn service_checks_see_a_real_server_come_and_go_and_a_rule_fires_on_it() {
 
 #[test]
 fn bad_rules_are_config_errors_at_their_line_and_column() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(
@@ -665,6 +670,7 @@ fn bad_rules_are_config_errors_at_their_line_and_column() {
 
 #[test]
 fn sighup_applies_changed_rules_and_keeps_watches_until_restart() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     std::fs::write(&log, "").unwrap();

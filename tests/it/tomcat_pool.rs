@@ -4,9 +4,8 @@
 //! lock holder as evidence, and its server.xml's maxThreads; the netstat of Tomcat's pid shows the waiting
 //! connections; `wasp analyze` on the bundle's dump and `wasp dump threads --format report` say the same.
 
-mod common;
-use common::tomcat::{self, catalina_base};
-use common::*;
+use crate::common::tomcat::{self, catalina_base};
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -36,6 +35,7 @@ fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
 
 #[test]
 fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") || !tomcat::installed() {
         return;
     }

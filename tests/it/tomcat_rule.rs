@@ -2,11 +2,10 @@
 //! is exhausted by a webapp whose requests pile up behind a locked backend call. wasp's HTTP service check
 //! stops getting answers, a host rule scoped to that Tomcat fires, and the bundle it asks for — of that
 //! Tomcat only, with the rule as its reason — says "request thread pool exhausted" with the blocking frame.
-//! (tests/tomcat_pool.rs takes the same bundle with `wasp trigger`.)
+//! (tests/it/tomcat_pool.rs takes the same bundle with `wasp trigger`.)
 
-mod common;
-use common::tomcat::{self, catalina_base};
-use common::*;
+use crate::common::tomcat::{self, catalina_base};
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -42,6 +41,7 @@ fn metric(port: u16, sample: &str) -> Option<f64> {
 
 #[test]
 fn a_rule_on_the_service_check_bundles_the_exhausted_tomcat() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") || !tomcat::installed() {
         return;
     }

@@ -2,8 +2,7 @@
 //! stays within the hourly budget and the agent stays healthy; SIGUSR2 gives a bundle whose report names the
 //! busiest thread first.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -67,6 +66,7 @@ fn healthz(port: u16) -> u16 {
 
 #[test]
 fn sigusr1_dumps_every_jvm_within_2s_and_a_storm_stays_within_budget() {
+    let _floor = crate::common::alone();
     if !require("java") || !require("javac") {
         return;
     }
@@ -119,6 +119,7 @@ fn sigusr1_dumps_every_jvm_within_2s_and_a_storm_stays_within_budget() {
 
 #[test]
 fn sigusr2_bundle_names_the_busiest_thread_first() {
+    let _floor = crate::common::alone();
     if !require("java") || !require("javac") {
         return;
     }
