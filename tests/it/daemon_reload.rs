@@ -2,8 +2,9 @@
 //! without a restart (same pid, no gap in collection), an invalid file changes nothing, and a collection that
 //! overruns its interval is skipped and counted, not stacked.
 
+use crate::common::http::first_metric as metric;
 use crate::common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -50,20 +51,6 @@ fn hup(child: &Child) {
         nix::sys::signal::Signal::SIGHUP,
     )
     .unwrap();
-}
-
-fn metric(port: u16, name: &str) -> Option<f64> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
 #[test]

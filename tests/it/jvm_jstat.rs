@@ -210,7 +210,8 @@ fn compare(pid: u32, jstat: &Path) {
 
 #[test]
 fn jvm_stat_agrees_with_jstat_on_g1_and_parallel_jdk17_and_25() {
-    let _floor = crate::common::beside();
+    // A GC between wasp's read and jstat's voids a comparison: other tests' load makes the reads slow.
+    let _floor = crate::common::alone();
     if !require("java") || !require("jstat") || !require("javac") {
         return;
     }

@@ -235,13 +235,7 @@ batch = {{ max_delay = "100ms" }}
             .spawn()
             .unwrap(),
     );
-    // The signal handlers are in place once the first collection is written.
-    let jsonl = dir.join("data/wasp.jsonl");
-    let t = Instant::now();
-    while std::fs::metadata(&jsonl).map_or(0, |m| m.len()) == 0 {
-        assert!(t.elapsed() < Duration::from_secs(10), "agent did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::common::agent::wait_first_collection(dir);
     p
 }
 

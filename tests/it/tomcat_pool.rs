@@ -6,7 +6,7 @@
 
 use crate::common::tomcat::{self, catalina_base};
 use crate::common::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -15,22 +15,8 @@ use std::time::{Duration, Instant};
 
 /// GET `path`; the status line, or None when nothing comes back within `wait`.
 fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(wait)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut b = [0u8; 256];
-    let n = s.read(&mut b).ok()?;
-    (n > 0).then(|| {
-        String::from_utf8_lossy(&b[..n])
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string()
-    })
+    crate::common::http::first_read(port, path, wait)
+        .map(|t| t.lines().next().unwrap_or("").to_string())
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Shared helpers for tests that run the real tools next to wasp.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod backends;
 pub mod encode;
+pub mod http;
 pub mod tomcat;
 
 use std::collections::HashMap;
