@@ -2,46 +2,19 @@
 //! is exhausted by a webapp whose requests pile up behind a locked backend call. wasp's HTTP service check
 //! stops getting answers, a host rule scoped to that Tomcat fires, and the bundle it asks for — of that
 //! Tomcat only, with the rule as its reason — says "request thread pool exhausted" with the blocking frame.
-//! (tests/tomcat_pool.rs takes the same bundle with `wasp trigger`.)
+//! (tests/it/tomcat_pool.rs takes the same bundle with `wasp trigger`.)
 
-mod common;
-use common::tomcat::{self, catalina_base};
-use common::*;
-use std::io::{Read, Write};
+use crate::common::http::{first_read as get, metric};
+use crate::common::tomcat::{self, catalina_base};
+use crate::common::*;
+use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(wait)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut b = [0u8; 4096];
-    let n = s.read(&mut b).ok()?;
-    (n > 0).then(|| String::from_utf8_lossy(&b[..n]).into_owned())
-}
-
-fn metric(port: u16, sample: &str) -> Option<f64> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    body.lines().find_map(|l| {
-        let (name, v) = l.rsplit_once(' ')?;
-        (name == sample).then(|| v.parse().ok())?
-    })
-}
-
 #[test]
 fn a_rule_on_the_service_check_bundles_the_exhausted_tomcat() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") || !tomcat::installed() {
         return;
     }

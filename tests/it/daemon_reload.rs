@@ -2,9 +2,9 @@
 //! without a restart (same pid, no gap in collection), an invalid file changes nothing, and a collection that
 //! overruns its interval is skipped and counted, not stacked.
 
-mod common;
-use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::common::http::first_metric as metric;
+use crate::common::*;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -53,22 +53,9 @@ fn hup(child: &Child) {
     .unwrap();
 }
 
-fn metric(port: u16, name: &str) -> Option<f64> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
 #[test]
 fn sighup_changes_level_and_interval_without_restart_and_bad_file_changes_nothing() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, data, port) = (
         dir.path().join("wasp.toml"),
@@ -158,6 +145,7 @@ fn sighup_changes_level_and_interval_without_restart_and_bad_file_changes_nothin
 
 #[test]
 fn overrunning_collection_is_skipped_and_counted_not_stacked() {
+    let _floor = crate::common::alone();
     // /proc/stat is a FIFO that this test answers 700 ms after each open: with a 300 ms interval every
     // collection overruns by two ticks or more.
     let dir = tempfile::tempdir().unwrap();
@@ -236,6 +224,7 @@ fn overrunning_collection_is_skipped_and_counted_not_stacked() {
 
 #[test]
 fn over_its_cpu_budget_the_process_scan_backs_off() {
+    let _floor = crate::common::alone();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, data, port) = (
         dir.path().join("wasp.toml"),

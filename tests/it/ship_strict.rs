@@ -4,7 +4,6 @@
 //! the spec, and keeps what it accepted. Every sample and document wasp sent must be found there again, with its
 //! name, attributes, value and timestamp.
 
-mod common;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -286,6 +285,7 @@ fn serve(store: S) -> u16 {
 
 #[test]
 fn otlp_bulk_and_ndjson_sinks_deliver_everything_to_strict_servers() {
+    let _floor = crate::common::beside();
     let store: S = Arc::new(Mutex::new(Store {
         bulk_429_once: true,
         ..Default::default()

@@ -1,5 +1,4 @@
 //! Batches for the encoder tests: hand-built ones with known values, and real collections of this host.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use wasp::model::{Collection, Document, MetricSet, jvm::Jvm};

@@ -4,9 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
-
-static SYSTEM: Mutex<()> = Mutex::new(());
 
 fn dist() -> Option<PathBuf> {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dist");
@@ -52,8 +49,8 @@ const FILES: &[&str] = &[
 
 #[test]
 fn deb_installs_verifies_and_keeps_config_on_removal() {
+    let _floor = crate::common::alone();
     let Some(d) = dist() else { return };
-    let _g = SYSTEM.lock().unwrap();
     let deb = find(&d, ".deb");
     let (ok, out) = run("dpkg", &["-i", deb.to_str().unwrap()]);
     assert!(ok, "dpkg -i failed: {out}");
@@ -105,6 +102,7 @@ fn deb_installs_verifies_and_keeps_config_on_removal() {
 
 #[test]
 fn rpm_lists_the_same_files_and_marks_the_config() {
+    let _floor = crate::common::alone();
     let Some(d) = dist() else { return };
     let rpm = find(&d, ".x86_64.rpm");
     let (ok, list) = run("rpm", &["-qlp", rpm.to_str().unwrap()]);
@@ -124,6 +122,7 @@ fn rpm_lists_the_same_files_and_marks_the_config() {
 
 #[test]
 fn glibc_217_build_needs_nothing_newer_and_runs() {
+    let _floor = crate::common::alone();
     let Some(d) = dist() else { return };
     let bin = find(&d, "-x86_64-glibc2.17");
     let (ok, syms) = run("objdump", &["-T", bin.to_str().unwrap()]);

@@ -1,9 +1,7 @@
 //! OTLP bodies decoded with the official generated types (opentelemetry-proto) and checked for names, resource
 //! and point attributes, values, timestamps and kinds.
 
-mod encode_support;
-
-use encode_support::*;
+use crate::common::encode::*;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -74,6 +72,7 @@ const MS: u64 = 1_000_000;
 
 #[test]
 fn host_and_jvm_resources_with_sums_and_gauges() {
+    let _floor = crate::common::beside();
     let b = batch(3);
     let o = origin();
     for gzip in [false, true] {
@@ -186,6 +185,7 @@ fn host_and_jvm_resources_with_sums_and_gauges() {
 
 #[test]
 fn jvm_without_app_is_service_jvm_and_unknown_start_is_unset() {
+    let _floor = crate::common::beside();
     let mut m = MetricSet::new(T0);
     m.counter("jvm_classes_loaded_total", "")
         .push([("pid", "77")], 5.0);
@@ -222,6 +222,7 @@ fn jvm_without_app_is_service_jvm_and_unknown_start_is_unset() {
 
 #[test]
 fn partial_success_is_read_from_the_official_response() {
+    let _floor = crate::common::beside();
     let resp = ExportMetricsServiceResponse {
         partial_success: Some(ExportMetricsPartialSuccess {
             rejected_data_points: 12,
@@ -241,6 +242,7 @@ fn partial_success_is_read_from_the_official_response() {
 
 #[test]
 fn real_collections_keep_every_sample() {
+    let _floor = crate::common::beside();
     let b = real_batch();
     let enc = otlp::encode(&b, &origin(), true);
     let req = decode(&enc.body, true);

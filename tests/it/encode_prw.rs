@@ -1,8 +1,6 @@
 //! Remote write bodies decoded again (snappy block + the protobuf messages) and held to the 1.0 spec's rules.
 
-mod encode_support;
-
-use encode_support::*;
+use crate::common::encode::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -65,6 +63,7 @@ fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn batch_of_three_collections_round_trips() {
+    let _floor = crate::common::beside();
     let b = batch(3);
     let enc = prw::encode(&b, &origin());
     // Block format: a framed stream would start with the stream identifier chunk 0xff 06 00 00 "sNaPpY".
@@ -112,6 +111,7 @@ fn batch_of_three_collections_round_trips() {
 
 #[test]
 fn collections_out_of_order_come_out_in_time_order_and_repeats_are_skipped() {
+    let _floor = crate::common::beside();
     let mut b = batch(3);
     b.metrics.swap(0, 2);
     let again = b.metrics[1].clone();
@@ -126,6 +126,7 @@ fn collections_out_of_order_come_out_in_time_order_and_repeats_are_skipped() {
 
 #[test]
 fn nan_and_the_stale_marker_keep_their_bits() {
+    let _floor = crate::common::beside();
     let stale = f64::from_bits(0x7ff0_0000_0000_0002);
     let mut m = MetricSet::new(T0);
     m.gauge("a", "").set(stale);
@@ -152,6 +153,7 @@ fn nan_and_the_stale_marker_keep_their_bits() {
 
 #[test]
 fn empty_batch_is_an_empty_request() {
+    let _floor = crate::common::beside();
     let enc = prw::encode(&Batch::default(), &origin());
     assert_eq!(enc.items, 0);
     assert!(prw::decode(&enc.body).unwrap().timeseries.is_empty());
@@ -159,6 +161,7 @@ fn empty_batch_is_an_empty_request() {
 
 #[test]
 fn real_collections_keep_every_sample() {
+    let _floor = crate::common::beside();
     let b = real_batch();
     let enc = prw::encode(&b, &origin());
     let series = check(&prw::decode(&enc.body).unwrap());

@@ -6,8 +6,7 @@
 //! in its own pid and mount namespace, with a private /tmp, is dumped; a heap dump there is space-checked
 //! where the JVM writes, not in our /tmp.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -66,6 +65,7 @@ fn ready() -> bool {
 
 #[test]
 fn a_jvm_that_never_answers_times_out_at_the_configured_timeout() {
+    let _floor = crate::common::alone();
     if !ready() {
         return;
     }
@@ -149,6 +149,7 @@ fn a_jvm_that_never_answers_times_out_at_the_configured_timeout() {
 
 #[test]
 fn a_jvm_killed_during_the_request_is_a_clear_error() {
+    let _floor = crate::common::beside();
     if !ready() {
         return;
     }
@@ -228,6 +229,7 @@ fn test_user() -> u32 {
 
 #[test]
 fn a_fake_socket_of_another_user_or_a_symlink_is_refused_before_connecting() {
+    let _floor = crate::common::beside();
     if !ready() || !require("useradd") {
         return;
     }
@@ -297,6 +299,7 @@ impl Drop for Mount {
 
 #[test]
 fn heap_dump_is_written_or_refused_for_space() {
+    let _floor = crate::common::beside();
     if !ready() || !require("mount") {
         return;
     }
@@ -357,6 +360,7 @@ fn heap_dump_is_written_or_refused_for_space() {
 
 #[test]
 fn jcmd_fallback_only_when_configured_and_only_where_attach_is_impossible() {
+    let _floor = crate::common::beside();
     if !ready() {
         return;
     }
@@ -433,6 +437,7 @@ fn jcmd_fallback_only_when_configured_and_only_where_attach_is_impossible() {
 
 #[test]
 fn a_jvm_in_its_own_pid_and_mount_namespace_is_dumped() {
+    let _floor = crate::common::beside();
     if !ready() || !require("unshare") || !require("pgrep") {
         return;
     }
@@ -524,6 +529,7 @@ fn a_jvm_in_its_own_pid_and_mount_namespace_is_dumped() {
 
 #[test]
 fn a_jvm_killed_while_it_dumps_never_yields_a_partial_dump() {
+    let _floor = crate::common::beside();
     if !ready() {
         return;
     }
@@ -581,6 +587,7 @@ fn stale_socket(path: &Path) -> u64 {
 
 #[test]
 fn a_stale_socket_is_waited_out_but_never_a_reason_to_signal_a_running_listener() {
+    let _floor = crate::common::alone();
     if !ready() {
         return;
     }

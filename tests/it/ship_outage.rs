@@ -3,9 +3,8 @@
 //! from the agent's own JSON-lines file (a second sink); what was delivered is read back from the servers; what
 //! is still owed is read from the spool itself.
 
-mod common;
-use common::backends::*;
-use common::*;
+use crate::common::backends::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -171,6 +170,7 @@ fn assert_no_gap(what: &str, collected: &[i64], delivered: &BTreeSet<i64>, owed:
 
 #[test]
 fn two_minute_outage_loses_nothing_and_memory_stays_bounded() {
+    let _floor = crate::common::beside();
     if !(require("prometheus") && require("victoria-metrics") && require("curl")) {
         return;
     }
@@ -233,6 +233,7 @@ fn two_minute_outage_loses_nothing_and_memory_stays_bounded() {
 
 #[test]
 fn kill_9_twenty_times_while_sending_loses_no_spooled_sample() {
+    let _floor = crate::common::beside();
     if !(require("prometheus") && require("curl")) {
         return;
     }
@@ -306,6 +307,7 @@ fn kill_9_twenty_times_while_sending_loses_no_spooled_sample() {
 
 #[test]
 fn a_full_spool_drops_the_oldest_batches_and_counts_them() {
+    let _floor = crate::common::beside();
     if !(require("prometheus") && require("curl")) {
         return;
     }
@@ -391,6 +393,7 @@ fn a_full_spool_drops_the_oldest_batches_and_counts_them() {
 
 #[test]
 fn a_backend_answering_after_10s_does_not_move_collection_times() {
+    let _floor = crate::common::alone();
     if !require("curl") {
         return;
     }

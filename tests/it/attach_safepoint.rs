@@ -2,8 +2,7 @@
 //! unstreamed and drains it at once; jstack, which streams, is the control that shows the measurement sees a
 //! stall. Its own test binary, so that no other test's JVMs compete for the CPU while it measures.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -45,6 +44,7 @@ fn slow_reader(pid: u32, cmd: &mut Command) -> (f64, usize) {
 
 #[test]
 fn jdk25_slow_reader_of_a_3000_thread_dump_adds_no_safepoint_time() {
+    let _floor = crate::common::alone();
     if !require("java") || !require("javac") || !Path::new(JDK25).exists() {
         eprintln!("skipping: no JDK 25");
         return;

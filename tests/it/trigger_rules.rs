@@ -2,78 +2,16 @@
 //! log file rotated under the watch, a script that hangs, a webhook to a port nobody listens on, an HTTP
 //! server the test starts and stops. Collection must stay on its interval through all of it.
 
-mod common;
-use common::*;
+use crate::common::http::metric;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The Lab JVM under its own app name, so that other Lab JVMs on the host (other tests) are not in scope.
 fn lab(app: &str) -> Reaped {
     run_lab(&[&format!("-Dwasp.app={app}")])
-}
-
-/// Starts `wasp run` with `[agent]`/`[server]` set for the test and `extra` appended; waits for /healthz.
-fn agent(dir: &Path, port: u16, interval: &str, extra: &str) -> Reaped {
-    let cfg = dir.join("wasp.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[agent]\ninterval = \"{interval}\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n{extra}",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-    let p = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_wasp"))
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    while get(port, "/healthz").is_none_or(|(s, _)| s != 200) {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "agent not healthy: {}",
-            agent_log(dir)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    p
-}
-
-fn agent_log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
-}
-
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut b = String::new();
-    s.read_to_string(&mut b).ok()?;
-    let status = b.split_whitespace().nth(1)?.parse().ok()?;
-    let body = b.split_once("\r\n\r\n").map(|x| x.1.to_string())?;
-    Some((status, body))
-}
-
-/// The value of one sample of the exposition, written as it appears: `name{label="v",...}` (no common
-/// labels are configured here).
-fn metric(port: u16, sample: &str) -> Option<f64> {
-    let (_, body) = get(port, "/metrics")?;
-    body.lines().find_map(|l| {
-        let (name, v) = l.rsplit_once(' ')?;
-        (name == sample).then(|| v.parse().ok())?
-    })
 }
 
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
@@ -107,6 +45,8 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first() {
+    // Its rule needs the JVM's CPU share: a neighbour's JVMs and tools would take it.
+    let _floor = crate::common::alone();
     if !require("java") || !require("javac") {
         return;
     }
@@ -117,7 +57,7 @@ fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first(
     let pid = j.0.id();
     // The Lab's busy-spinner thread keeps one core busy: ~100% in top's terms, measured at 48-67% on this
     // shared 2-core host under parallel builds; its other threads idle (~1%). 25 tells them apart.
-    let _a = agent(
+    let _a = agent::start(
         dir.path(),
         port,
         "1s",
@@ -152,7 +92,7 @@ fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first(
                 .collect();
             panic!(
                 "no bundle within 60 s; Lab is {pid}; recent top_cpu/jvms: {top:#?}\n{}",
-                agent_log(dir.path())
+                agent::log(dir.path())
             );
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -194,7 +134,7 @@ fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first(
     let ev = jsonl(dir.path())
         .into_iter()
         .find(|d| d["kind"] == "event")
-        .unwrap_or_else(|| panic!("no event; {}", agent_log(dir.path())));
+        .unwrap_or_else(|| panic!("no event; {}", agent::log(dir.path())));
     assert_eq!(ev["labels"]["rule"], "hot-jvm");
     assert_eq!(ev["body"]["pid"], pid);
     assert!(ev["body"]["figures"]["jvm.cpu_pct"].as_f64().unwrap() > 25.0);
@@ -206,6 +146,7 @@ fn cpu_burning_jvm_fires_its_rule_and_the_bundle_names_the_burning_thread_first(
 
 #[test]
 fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") {
         return;
     }
@@ -215,7 +156,7 @@ fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
     let j = lab(&app);
     let pid = j.0.id();
     // The Lab holds a monitor that two threads wait for, and two deadlocked pairs: at least 2 BLOCKED.
-    let _a = agent(
+    let _a = agent::start(
         dir.path(),
         port,
         "500ms",
@@ -299,11 +240,12 @@ fn a_schedule_takes_dumps_and_a_rule_reads_the_blocked_threads_of_the_latest() {
 
 #[test]
 fn a_log_line_fires_once_per_cooldown_across_rename_and_copytruncate() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     std::fs::write(&log, "an old OutOfMemoryError, before the agent started\n").unwrap();
     let port = free_port();
-    let _a = agent(
+    let _a = agent::start(
         dir.path(),
         port,
         "500ms",
@@ -398,6 +340,7 @@ fn a_log_line_fires_once_per_cooldown_across_rename_and_copytruncate() {
 
 #[test]
 fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time() {
+    let _floor = crate::common::alone();
     if !require("sh") || !require("sleep") {
         return;
     }
@@ -418,7 +361,7 @@ fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time(
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let dead = free_port(); // bound and released: nothing listens there
     let port = free_port();
-    let a = agent(
+    let a = agent::start(
         dir.path(),
         port,
         "500ms",
@@ -450,7 +393,7 @@ fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time(
             .unwrap()
             .starts_with("always")
     );
-    let log = agent_log(dir.path());
+    let log = agent::log(dir.path());
     assert!(log.contains("rule script killed at its timeout"), "{log}");
     assert!(log.contains("webhook given up"), "{log}");
     // The killed scripts' sleeps are gone too: their process group was killed.
@@ -523,6 +466,7 @@ fn a_hung_script_is_killed_a_dead_webhook_given_up_and_collection_stays_on_time(
 
 #[test]
 fn service_checks_see_a_real_server_come_and_go_and_a_rule_fires_on_it() {
+    let _floor = crate::common::beside();
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let web = l.local_addr().unwrap().port();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -545,7 +489,7 @@ fn service_checks_see_a_real_server_come_and_go_and_a_rule_fires_on_it() {
     });
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _a = agent(
+    let _a = agent::start(
         dir.path(),
         port,
         "500ms",
@@ -600,6 +544,7 @@ fn service_checks_see_a_real_server_come_and_go_and_a_rule_fires_on_it() {
 
 #[test]
 fn bad_rules_are_config_errors_at_their_line_and_column() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(
@@ -665,6 +610,7 @@ fn bad_rules_are_config_errors_at_their_line_and_column() {
 
 #[test]
 fn sighup_applies_changed_rules_and_keeps_watches_until_restart() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     std::fs::write(&log, "").unwrap();
@@ -673,7 +619,7 @@ fn sighup_applies_changed_rules_and_keeps_watches_until_restart() {
         "[[logs]]\nname = \"app\"\npath = \"{}\"\npatterns = {{ err = \"ERROR\" }}\npoll = \"100ms\"\n",
         log.display()
     );
-    let a = agent(
+    let a = agent::start(
         dir.path(),
         port,
         "500ms",
@@ -725,8 +671,8 @@ fn sighup_applies_changed_rules_and_keeps_watches_until_restart() {
     );
     assert_eq!(metric(port, "wasp_rule_fired_total{rule=\"third\"}"), None);
     assert!(
-        agent_log(dir.path()).contains("take effect at the next restart"),
+        agent::log(dir.path()).contains("take effect at the next restart"),
         "{}",
-        agent_log(dir.path())
+        agent::log(dir.path())
     );
 }

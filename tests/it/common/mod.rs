@@ -1,7 +1,10 @@
 //! Shared helpers for tests that run the real tools next to wasp.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod backends;
+pub mod encode;
+pub mod http;
 pub mod tomcat;
 
 use std::collections::HashMap;
@@ -221,4 +224,17 @@ pub fn rows(d: &wasp::jvm::threaddump::ThreadDump) -> std::collections::BTreeSet
             )
         })
         .collect()
+}
+
+/// One process runs every test now, two at a time on a 2-core machine. A test whose figures another test's
+/// load would move (CPU, timing, the machine-wide /tmp it scans, the system it installs into) holds `alone()`;
+/// every other test holds `beside()`, so it waits while such a test runs and runs freely next to its peers.
+static FLOOR: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    FLOOR.write().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn beside() -> std::sync::RwLockReadGuard<'static, ()> {
+    FLOOR.read().unwrap_or_else(|e| e.into_inner())
 }

@@ -3,9 +3,8 @@
 //! InfluxDB 1.x, and every sample is found again by querying each server, with its name, labels, value and
 //! timestamp.
 
-mod common;
-use common::backends::*;
-use common::*;
+use crate::common::backends::*;
+use crate::common::*;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use wasp::model::MetricSet;
@@ -73,6 +72,7 @@ fn wait_sent(shipper: &Shipper, want: &HashMap<&str, u64>) {
 
 #[test]
 fn real_collections_round_trip_through_prometheus_victoriametrics_and_influxdb() {
+    let _floor = crate::common::beside();
     if !(require("prometheus")
         && require("victoria-metrics")
         && require("influxd")

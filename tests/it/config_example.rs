@@ -24,18 +24,21 @@ fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
 
 #[test]
 fn example_loads() {
+    let _floor = crate::common::beside();
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
 fn packaged_config_loads() {
+    let _floor = crate::common::beside();
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/wasp.toml");
     Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
 fn example_documents_every_default_key() {
+    let _floor = crate::common::beside();
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml"))
             .unwrap();

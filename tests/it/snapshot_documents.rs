@@ -3,11 +3,10 @@
 //! counts of the dump file on disk, at the server and in wasp.jsonl; SIGUSR2 -> an "incident" document (and the
 //! bundle's thread_dump and class_histogram documents); a 2,000-thread JVM's document stays under 64 KiB.
 
-mod common;
+use crate::common::*;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -236,13 +235,7 @@ batch = {{ max_delay = "100ms" }}
             .spawn()
             .unwrap(),
     );
-    // The signal handlers are in place once the first collection is written.
-    let jsonl = dir.join("data/wasp.jsonl");
-    let t = Instant::now();
-    while std::fs::metadata(&jsonl).map_or(0, |m| m.len()) == 0 {
-        assert!(t.elapsed() < Duration::from_secs(10), "agent did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::common::agent::wait_first_collection(dir);
     p
 }
 
@@ -338,6 +331,7 @@ fn manifest(snapshot: &Path) -> Value {
 
 #[test]
 fn signals_send_thread_dump_and_incident_documents_to_the_sinks() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") {
         return;
     }
@@ -546,6 +540,7 @@ fn metrics(port: u16) -> String {
 
 #[test]
 fn a_2000_thread_jvm_document_stays_under_64_kib() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") {
         return;
     }

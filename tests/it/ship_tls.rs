@@ -1,8 +1,7 @@
 //! HTTPS with a private CA, a client certificate and basic auth, against a real Prometheus started with a web
 //! config that requires all three (certificates made by openssl for the test).
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -112,6 +111,7 @@ fn shipped(sinks: &Sinks, dir: &Path, wait: Duration) -> wasp::ship::stats::Sink
 
 #[test]
 fn https_with_private_ca_client_certificate_and_basic_auth() {
+    let _floor = crate::common::beside();
     if !(require("prometheus") && require("openssl") && require("curl")) {
         return;
     }

@@ -3,8 +3,7 @@
 //! threads, states and lock owners jstack -l shows; with no capabilities it cannot, so the set is what makes
 //! it work.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,6 +26,7 @@ fn unit_caps() -> String {
 
 #[test]
 fn hardened_agent_attaches_to_another_users_jvm() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") || !require("jstack") || !require("setpriv") {
         return;
     }

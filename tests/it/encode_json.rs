@@ -1,8 +1,6 @@
 //! NDJSON (file and http_json sinks) and Elasticsearch `_bulk` bodies read back line by line.
 
-mod encode_support;
-
-use encode_support::*;
+use crate::common::encode::*;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::io::Read;
@@ -31,6 +29,7 @@ fn docs_batch() -> Batch {
 
 #[test]
 fn jsonl_collections_are_the_file_outputs_lines() {
+    let _floor = crate::common::beside();
     let b = docs_batch();
     // The reference for the collection lines: the model's own JSON, one per line (what `wasp once --format
     // json` and earlier file outputs wrote).
@@ -59,6 +58,7 @@ fn jsonl_collections_are_the_file_outputs_lines() {
 
 #[test]
 fn bulk_pairs_create_actions_with_dated_indices_and_stable_ids() {
+    let _floor = crate::common::beside();
     let b = docs_batch();
     let enc = es::encode(&b, &origin(), "wasp-{kind}-%Y.%m.%d", false);
     let text = String::from_utf8(enc.body.clone()).unwrap();
@@ -120,6 +120,7 @@ fn bulk_pairs_create_actions_with_dated_indices_and_stable_ids() {
 
 #[test]
 fn timestamps_match_date() {
+    let _floor = crate::common::beside();
     let mut ts: Vec<i64> = vec![0, -1, 951_782_400_000, 4_107_542_399_999, T0, -86_400_001];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for _ in 0..40 {
@@ -146,6 +147,7 @@ fn timestamps_match_date() {
 
 #[test]
 fn index_patterns() {
+    let _floor = crate::common::beside();
     let d = document("class_histogram", T0, "1");
     assert_eq!(
         es::index_name("logs-%Y-%m-%d_%H%%x%q", &d),
@@ -168,6 +170,7 @@ const BULK_ANSWER: &str = r#"{"errors":true,"took":3,"items":[
 
 #[test]
 fn bulk_answer_is_sorted_into_outcomes() {
+    let _floor = crate::common::beside();
     let o = es::parse_response(BULK_ANSWER.as_bytes()).unwrap();
     assert_eq!((o.ok, o.conflicts), (2, 1));
     assert_eq!(o.retry, vec![2]);

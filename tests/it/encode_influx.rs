@@ -2,9 +2,7 @@
 //! InfluxDB 1.x (a character preceded by a backslash is escaped; unescaping only removes the backslash before
 //! `,` `=` space) and VictoriaMetrics (a backslash before `,` `=` space or another backslash is removed).
 
-mod encode_support;
-
-use encode_support::*;
+use crate::common::encode::*;
 use proptest::prelude::*;
 use std::io::Read;
 use std::sync::Arc;
@@ -107,6 +105,7 @@ fn expected(v: &str) -> String {
 
 #[test]
 fn batch_of_three_collections_round_trips() {
+    let _floor = crate::common::beside();
     let b = batch(3);
     let enc = influx::encode(&b, &origin(), false);
     let points = parse_body(&enc.body);
@@ -162,6 +161,7 @@ fn batch_of_three_collections_round_trips() {
 
 #[test]
 fn gzip_is_the_same_body_compressed() {
+    let _floor = crate::common::beside();
     let b = batch(2);
     let plain = influx::encode(&b, &origin(), false);
     let gz = influx::encode(&b, &origin(), true);
@@ -176,6 +176,7 @@ fn gzip_is_the_same_body_compressed() {
 
 #[test]
 fn non_finite_values_are_skipped_and_counted() {
+    let _floor = crate::common::beside();
     let mut m = MetricSet::new(T0);
     m.gauge("a", "")
         .set(f64::NAN)
@@ -198,6 +199,7 @@ fn non_finite_values_are_skipped_and_counted() {
 
 #[test]
 fn time_is_not_used_as_a_tag_key() {
+    let _floor = crate::common::beside();
     let mut m = MetricSet::new(T0);
     m.gauge("a", "").push([("time", "now")], 1.0);
     let b = Batch {
@@ -214,6 +216,7 @@ fn time_is_not_used_as_a_tag_key() {
 
 #[test]
 fn real_collections_keep_every_finite_sample() {
+    let _floor = crate::common::beside();
     let b = real_batch();
     let enc = influx::encode(&b, &origin(), false);
     let points = parse_body(&enc.body);

@@ -8,8 +8,7 @@
 //! interval (run queue, thread count, free memory) move between two reads a few ms apart and get an absolute
 //! tolerance sized to what this test itself changes. Each check names its own.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,8 +16,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Load {
     stop: Arc<AtomicBool>,
@@ -148,7 +145,7 @@ fn num(v: &serde_json::Value) -> f64 {
 
 #[test]
 fn every_column_agrees_with_sysstat_procps_iproute2_and_coreutils() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _floor = crate::common::alone();
     for t in ["sar", "iostat", "vmstat", "free", "ss", "df", "dd"] {
         if !require(t) {
             return;
@@ -616,7 +613,7 @@ fn every_column_agrees_with_sysstat_procps_iproute2_and_coreutils() {
 
 #[test]
 fn close_wait_is_counted_on_its_listening_port() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _floor = crate::common::alone();
     if !require("ss") {
         return;
     }
@@ -649,7 +646,7 @@ fn close_wait_is_counted_on_its_listening_port() {
 
 #[test]
 fn filesystems_agree_with_df() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _floor = crate::common::alone();
     if !require("df") {
         return;
     }
@@ -752,7 +749,7 @@ fn filesystems_agree_with_df() {
 
 #[test]
 fn busiest_process_cpu_agrees_with_pidstat_and_groups_aggregate_it() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _floor = crate::common::alone();
     if !require("pidstat") {
         return;
     }

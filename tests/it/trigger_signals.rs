@@ -2,9 +2,7 @@
 //! stays within the hourly budget and the agent stays healthy; SIGUSR2 gives a bundle whose report names the
 //! busiest thread first.
 
-mod common;
-use common::*;
-use std::io::{Read, Write};
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,7 +30,8 @@ fn agent(dir: &Path, port: u16, budget: u32) -> Reaped {
             .spawn()
             .unwrap(),
     );
-    std::thread::sleep(Duration::from_millis(800));
+    // Signals are for the handlers, which are in place once the first collection is written.
+    crate::common::agent::wait_first_collection(dir);
     p
 }
 
@@ -53,20 +52,9 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn healthz(port: u16) -> u16 {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut b = String::new();
-    s.read_to_string(&mut b).unwrap();
-    b.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn sigusr1_dumps_every_jvm_within_2s_and_a_storm_stays_within_budget() {
+    let _floor = crate::common::alone();
     if !require("java") || !require("javac") {
         return;
     }
@@ -113,12 +101,13 @@ fn sigusr1_dumps_every_jvm_within_2s_and_a_storm_stays_within_budget() {
         (2..=5).contains(&n),
         "{n} snapshots for 51 signals with a budget of 5"
     );
-    assert_eq!(healthz(port), 200);
+    assert_eq!(crate::common::http::get(port, "/healthz").unwrap().0, 200);
     assert!(a.0.id() > 0);
 }
 
 #[test]
 fn sigusr2_bundle_names_the_busiest_thread_first() {
+    let _floor = crate::common::alone();
     if !require("java") || !require("javac") {
         return;
     }
@@ -167,5 +156,5 @@ fn sigusr2_bundle_names_the_busiest_thread_first() {
             .flatten()
             .any(|e| e.file_name().to_string_lossy().ends_with("histogram.txt"))
     );
-    assert_eq!(healthz(port), 200);
+    assert_eq!(crate::common::http::get(port, "/healthz").unwrap().0, 200);
 }

@@ -1,28 +1,13 @@
 //! `wasp run` as an operator starts it: it serves /metrics and /healthz, writes the JSON-lines file within one
 //! interval, and stops cleanly within a second of SIGTERM.
 
-mod common;
-use common::*;
+use crate::common::http::get as http_get;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|x| x.1.to_string())?;
-    Some((code, body))
-}
 
 fn start(dir: &Path, port: u16, interval: &str) -> Child {
     let cfg = dir.join("wasp.toml");
@@ -56,6 +41,7 @@ fn wait_until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T>
 
 #[test]
 fn run_serves_metrics_writes_jsonl_and_stops_on_sigterm() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let started = Instant::now();
@@ -130,6 +116,7 @@ fn run_serves_metrics_writes_jsonl_and_stops_on_sigterm() {
 
 #[test]
 fn healthz_is_503_when_collection_stalls_and_sigterm_still_stops() {
+    let _floor = crate::common::beside();
     // A proc_root whose /proc/stat is a FIFO nobody writes: the first read blocks forever, like a collector
     // stuck on a hung file system. /metrics and /healthz must keep answering, and say the collection stalled.
     let dir = tempfile::tempdir().unwrap();
@@ -194,6 +181,7 @@ fn healthz_is_503_when_collection_stalls_and_sigterm_still_stops() {
 
 #[test]
 fn port_in_use_is_a_clear_startup_error() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -208,6 +196,7 @@ fn port_in_use_is_a_clear_startup_error() {
 
 #[test]
 fn bearer_token_is_required_when_configured() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     std::fs::write(dir.path().join("token"), "s3cret-token\n").unwrap();

@@ -2,11 +2,8 @@
 //! 1.79, influxdb 1.6), then read back: the receivers' own parsers are the judges of escaping, label rules and
 //! values. (The lead's pipeline tests cover delivery; these cover the wire format alone.)
 
-mod common;
-mod encode_support;
-
-use common::{Reaped, free_port, require};
-use encode_support::{collection, origin};
+use crate::common::encode::{collection, origin};
+use crate::common::{Reaped, free_port, require};
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -180,6 +177,7 @@ fn now_ms() -> i64 {
 
 #[test]
 fn line_protocol_reads_back_from_influxdb_and_victoriametrics() {
+    let _floor = crate::common::beside();
     if !require("influxd") || !require("victoria-metrics") || !require("curl") {
         return;
     }
@@ -273,6 +271,7 @@ fn expected(v: &str) -> String {
 /// rules say (an empty result means the tag is left out).
 #[test]
 fn random_tag_values_read_back_as_the_rules_say() {
+    let _floor = crate::common::beside();
     if !require("influxd") || !require("victoria-metrics") || !require("curl") {
         return;
     }
@@ -359,6 +358,7 @@ fn random_tag_values_read_back_as_the_rules_say() {
 
 #[test]
 fn remote_write_reads_back_from_prometheus_and_victoriametrics() {
+    let _floor = crate::common::beside();
     if !require("prometheus") || !require("victoria-metrics") || !require("curl") {
         return;
     }
@@ -418,13 +418,14 @@ fn remote_write_reads_back_from_prometheus_and_victoriametrics() {
 /// Two real collections of this host: every sample sent is stored, counted back on each receiver.
 #[test]
 fn real_collections_are_stored_whole() {
+    let _floor = crate::common::beside();
     if !require("prometheus") || !require("influxd") || !require("curl") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let (_prom, purl) = prometheus(dir.path());
     let (_influx, iurl) = influxdb(dir.path());
-    let b = encode_support::real_batch();
+    let b = crate::common::encode::real_batch();
     let last = b.metrics[1].metrics.timestamp_ms;
 
     let enc = prw::encode(&b, &origin());

@@ -3,8 +3,7 @@
 //! `wasp status` shows the JVM; `wasp trigger dump --pid` writes its dump; a bundle holds every piece its
 //! manifest lists; `wasp incidents` lists and shows them, report first; pruning by count; the budget refuses.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -130,6 +129,7 @@ fn incident_ids(a: &Agent) -> Vec<String> {
 
 #[test]
 fn another_user_is_refused_and_root_is_served() {
+    let _floor = crate::common::beside();
     if !require("setpriv") {
         return;
     }
@@ -186,6 +186,7 @@ fn another_user_is_refused_and_root_is_served() {
 
 #[test]
 fn not_running_names_the_socket() {
+    let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("w.toml");
     std::fs::write(
@@ -208,6 +209,7 @@ fn not_running_names_the_socket() {
 
 #[test]
 fn trigger_status_bundle_incidents_prune_and_budget() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") {
         return;
     }

@@ -4,10 +4,9 @@
 //! lock holder as evidence, and its server.xml's maxThreads; the netstat of Tomcat's pid shows the waiting
 //! connections; `wasp analyze` on the bundle's dump and `wasp dump threads --format report` say the same.
 
-mod common;
-use common::tomcat::{self, catalina_base};
-use common::*;
-use std::io::{Read, Write};
+use crate::common::tomcat::{self, catalina_base};
+use crate::common::*;
+use std::io::Write;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -16,26 +15,13 @@ use std::time::{Duration, Instant};
 
 /// GET `path`; the status line, or None when nothing comes back within `wait`.
 fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(wait)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut b = [0u8; 256];
-    let n = s.read(&mut b).ok()?;
-    (n > 0).then(|| {
-        String::from_utf8_lossy(&b[..n])
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string()
-    })
+    crate::common::http::first_read(port, path, wait)
+        .map(|t| t.lines().next().unwrap_or("").to_string())
 }
 
 #[test]
 fn exhausted_tomcat_pool_is_named_with_its_blocking_frame() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") || !tomcat::installed() {
         return;
     }

@@ -3,8 +3,7 @@
 //! every deadlock found (two 2-cycles and a 3-cycle); the busiest thread first; a JVM with attach disabled
 //! refused without a signal; a non-JVM a clear error.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -153,6 +152,7 @@ fn check_jvm(java: &Path) {
 
 #[test]
 fn dumps_agree_with_jstack_on_jdk17_and_25() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("jstack") || !require("javac") {
         return;
     }
@@ -165,6 +165,7 @@ fn dumps_agree_with_jstack_on_jdk17_and_25() {
 
 #[test]
 fn attach_disabled_jvm_is_refused_without_a_signal_and_non_jvm_is_an_error() {
+    let _floor = crate::common::alone();
     if !require("java") || !require("javac") {
         return;
     }

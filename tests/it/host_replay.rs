@@ -2,8 +2,7 @@
 //! computation over the same two snapshots, through `proc_root`/`sys_root`, must print what the tool printed,
 //! to the last digit. This removes timing from the comparison and tests only the formulas.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use wasp::config::Config;
@@ -148,6 +147,7 @@ fn f2(v: &serde_json::Value) -> String {
 
 #[test]
 fn sar_figures_replayed_to_the_last_digit() {
+    let _floor = crate::common::beside();
     if !require("strace") || !require("sar") {
         return;
     }
@@ -326,6 +326,7 @@ fn sar_figures_replayed_to_the_last_digit() {
 
 #[test]
 fn iostat_figures_replayed_to_the_last_digit() {
+    let _floor = crate::common::beside();
     if !require("strace") || !require("iostat") {
         return;
     }
