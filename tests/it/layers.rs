@@ -280,6 +280,7 @@ fn layer(m: &[String]) -> Option<(String, u8)> {
 
 #[test]
 fn no_import_cycle_between_files() {
+    let _floor = crate::common::beside();
     let src = read_src();
     let c = cycles(&edges(&src));
     assert!(
@@ -294,6 +295,7 @@ fn no_import_cycle_between_files() {
 
 #[test]
 fn imports_point_down_the_layers() {
+    let _floor = crate::common::beside();
     let src = read_src();
     let mut wrong = Vec::new();
     for (f, to) in edges(&src) {
@@ -326,6 +328,7 @@ fn imports_point_down_the_layers() {
 
 #[test]
 fn no_file_over_600_lines_of_code_before_its_tests() {
+    let _floor = crate::common::beside();
     let src = read_src();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let long: Vec<String> = src
@@ -346,6 +349,7 @@ fn no_file_over_600_lines_of_code_before_its_tests() {
 
 #[test]
 fn the_reader_finds_imports_and_cycles() {
+    let _floor = crate::common::beside();
     let me = vec!["a".to_string(), "b".to_string()];
     let p = paths(
         "use crate::x::{y::Z, w};\nuse super::c::D;\nlet v = crate::q::r(1); // crate::not::this\n",

@@ -2,8 +2,7 @@
 //! agent) create nothing, and output to a closed pipe (`wasp analyze F | head -1`) ends quietly, without a
 //! panic message.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,6 +22,7 @@ fn into_closed_pipe(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn output_to_a_closed_pipe_ends_quietly() {
+    let _floor = crate::common::beside();
     let dumps = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps");
     let dump = dumps.join("jdk17-jstack-l.txt");
     let histo = dumps.join("jdk17-jmap-histo.txt");
@@ -60,6 +60,7 @@ fn output_to_a_closed_pipe_ends_quietly() {
 
 #[test]
 fn read_only_commands_create_nothing_for_an_unprivileged_user() {
+    let _floor = crate::common::beside();
     if !require("setpriv") {
         return;
     }
