@@ -3,17 +3,18 @@
 
 pub mod analysis;
 pub mod attach;
-pub mod cli;
 pub mod discover;
-pub mod dump_cli;
 pub mod fallback;
+pub mod heap_dump;
 pub mod histogram;
 pub mod metrics;
 pub mod perfdata;
+mod proc_state;
 pub mod threaddump;
 pub mod tomcat;
+mod trigger_file;
 
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::host::Roots;
 use crate::model::Collection;
 use crate::model::jvm::Jvm;
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct JvmConfig {
     pub enabled: bool,
@@ -30,7 +31,7 @@ pub struct JvmConfig {
     /// A jcmd to run (as the JVM's user) when wasp's own attach is impossible; empty: never.
     pub attach_fallback: PathBuf,
     /// The largest attach reply (dump, histogram) accepted; a larger one is refused, never cut.
-    pub max_attach_reply: crate::config::ByteSize,
+    pub max_attach_reply: crate::config::units::ByteSize,
 }
 
 impl JvmConfig {
@@ -46,12 +47,12 @@ impl Default for JvmConfig {
             enabled: true,
             apps: Vec::new(),
             attach_fallback: PathBuf::new(),
-            max_attach_reply: crate::config::ByteSize(attach::DEFAULT_MAX_REPLY as u64),
+            max_attach_reply: crate::config::units::ByteSize(attach::DEFAULT_MAX_REPLY as u64),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AppRule {
     #[serde(rename = "match")]

@@ -1,7 +1,7 @@
 //! `[sinks.NAME]`: where the data goes. Several sinks may be configured at once; each has its own queue, spool
 //! and sender, so a dead sink never holds up a live one.
 
-use crate::config::{ByteSize, Interval};
+use crate::config::units::{ByteSize, Interval};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -48,7 +48,7 @@ impl SinkKind {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
     #[serde(rename = "type")]
@@ -104,7 +104,7 @@ fn default_queue() -> usize {
     64
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
     /// A batch is cut when it holds this many samples (a collection is never split, so one can go over)...
@@ -128,7 +128,7 @@ impl Default for BatchConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpoolConfig {
     /// Upper bound of the sink's spool on disk; when full, the oldest batches are dropped and counted.
@@ -149,7 +149,7 @@ impl Default for SpoolConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
     /// First wait after a failed send; doubles up to `max_backoff`, with full jitter. Retry-After wins if longer.
@@ -176,7 +176,7 @@ impl Default for RetryConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// A PEM CA bundle trusted in addition to the system roots.
@@ -186,7 +186,7 @@ pub struct TlsConfig {
     pub key_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Basic auth: the user, and the password from a file or an environment variable (never in this file).
@@ -201,7 +201,7 @@ pub struct AuthConfig {
 }
 
 /// All configured sinks by name. None configured means the local JSON-lines file only.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(transparent)]
 pub struct Sinks(pub BTreeMap<String, SinkConfig>);
 

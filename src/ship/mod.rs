@@ -39,7 +39,7 @@ pub struct ShippingStatus(Vec<SinkFigures>);
 
 impl ShippingStatus {
     pub fn status(&self) -> Vec<SinkStatus> {
-        let now = crate::collect::now_ms();
+        let now = crate::util::clock::now_ms();
         self.0.iter().map(|f| f.status(now)).collect()
     }
 }
@@ -103,7 +103,7 @@ impl Shipper {
 
     /// Adds every sink's `wasp_sink_*` / `wasp_spool_*` samples.
     pub fn add_metrics(&self, m: &mut MetricSet) {
-        let now = crate::collect::now_ms();
+        let now = crate::util::clock::now_ms();
         for f in self.figures() {
             f.add_metrics(m, now);
         }

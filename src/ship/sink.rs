@@ -37,7 +37,7 @@ pub struct Sink {
 }
 
 pub(crate) fn now_ms() -> i64 {
-    crate::collect::now_ms()
+    crate::util::clock::now_ms()
 }
 
 impl Sink {
@@ -552,7 +552,7 @@ mod tests {
     fn an_oversized_batch_is_split_until_each_body_fits_or_holds_one_item() {
         let mut cfg: SinkConfig =
             toml::from_str("type = \"http_json\"\nurl = \"http://x\"\ngzip = false").unwrap();
-        cfg.batch.max_bytes = crate::config::ByteSize(1);
+        cfg.batch.max_bytes = crate::config::units::ByteSize(1);
         let o = Origin::default();
         // One collection and one document: two bodies (a split that left one side empty would never end).
         let b = Batch {
@@ -572,7 +572,7 @@ mod tests {
         let firsts: Vec<i64> = out.iter().map(|e| e.min_ts_ms).collect();
         assert_eq!(firsts, (0..13).collect::<Vec<_>>());
         // Under the limit: one body.
-        cfg.batch.max_bytes = crate::config::ByteSize(1 << 20);
+        cfg.batch.max_bytes = crate::config::units::ByteSize(1 << 20);
         let b = Batch {
             metrics: (0..10).map(metrics).collect(),
             documents: (10..13).map(doc).collect(),

@@ -1,3 +1,4 @@
-//! Small leaf helpers that import nothing else of wasp.
+//! Leaves every layer may use: they import nothing else of wasp.
 
+pub mod clock;
 pub mod safe_open;

@@ -45,7 +45,8 @@ pub fn encode(batch: &Batch, origin: &Origin, index: &str, gzip: bool) -> Encode
 
 /// The index for `d`: the pattern with its UTC date and kind filled in.
 pub fn index_name(pattern: &str, d: &Document) -> String {
-    let (y, mo, da, h, ..) = civil(d.timestamp_ms);
+    let c = crate::util::clock::civil_utc(d.timestamp_ms);
+    let (y, mo, da, h) = (c.year, c.month, c.day, c.hour);
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut rest = pattern;
     while let Some(c) = rest.chars().next() {
@@ -147,35 +148,9 @@ impl Fnv128 {
     }
 }
 
-/// UTC (year, month, day, hour, minute, second, millisecond) of a time in ms (Hinnant's civil-from-days).
-fn civil(ms: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let s = in_day / 1000;
-    (
-        y,
-        m,
-        d,
-        (s / 3600) as u32,
-        (s / 60 % 60) as u32,
-        (s % 60) as u32,
-        (in_day % 1000) as u32,
-    )
-}
-
 /// `2026-11-24T18:56:56.123Z`.
 pub fn iso8601(ms: i64) -> String {
-    let (y, mo, d, h, mi, s, milli) = civil(ms);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    crate::util::clock::utc(ms)
 }
 
 /// What a `_bulk` answer (HTTP 200) says about each item.

@@ -239,7 +239,7 @@ impl Res {
             return i;
         }
         let data = match kind {
-            MetricKind::Gauge => metric::Data::Gauge(Gauge::default()),
+            MetricKind::Gauge | MetricKind::Untyped => metric::Data::Gauge(Gauge::default()),
             MetricKind::Counter => metric::Data::Sum(Sum {
                 data_points: Vec::new(),
                 aggregation_temporality: CUMULATIVE,
@@ -376,7 +376,7 @@ pub fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceRequest {
                         )
                     });
                 let start = match (fam.kind, t.pid) {
-                    (MetricKind::Gauge, _) => 0,
+                    (MetricKind::Gauge | MetricKind::Untyped, _) => 0,
                     (MetricKind::Counter, None) => host_start,
                     (MetricKind::Counter, Some(pid)) => started.get(&pid).copied().unwrap_or(0),
                 };
