@@ -68,6 +68,12 @@ pub fn run(
         .arg(pid.to_string())
         .args(command.split_whitespace())
         .current_dir("/")
+        // Nothing of the agent's environment (it may hold secrets given through password_env/token_env).
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

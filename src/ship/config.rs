@@ -198,6 +198,8 @@ pub struct AuthConfig {
     pub token_env: Option<String>,
     /// "Bearer" (default) or "Token" (InfluxDB 2.x).
     pub scheme: Option<String>,
+    /// Send these credentials over plain http:// to a host beyond the loopback (refused unless set).
+    pub allow_plain_http: bool,
 }
 
 /// All configured sinks by name. None configured means the local JSON-lines file only.
@@ -254,6 +256,21 @@ impl SinkConfig {
         }
         if a.username.is_some() && (a.token_file.is_some() || a.token_env.is_some()) {
             return Err(("token_file", "use basic auth or a token, not both".into()));
+        }
+        if let Some(u) = &self.url {
+            use crate::util::redact;
+            let creds = a.username.is_some()
+                || a.token_file.is_some()
+                || a.token_env.is_some()
+                || redact::has_userinfo(u);
+            if creds && u.starts_with("http://") && !redact::is_loopback(u) && !a.allow_plain_http {
+                return Err((
+                    "url",
+                    "credentials would cross the network in clear over http://: use https://, or set \
+                     auth.allow_plain_http = true"
+                        .into(),
+                ));
+            }
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return Err((

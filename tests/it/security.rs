@@ -734,3 +734,99 @@ fn idle_and_slow_http_peers_exhaust_neither_descriptors_nor_memory() {
     drop(agent);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Low findings: credentials are refused over plain http:// beyond the loopback unless allowed, `wasp reload`
+/// signals only a wasp, and `wasp run` keeps its state private whatever umask it was started with.
+#[test]
+fn plain_http_credentials_reload_pid_and_state_permissions() {
+    let _floor = crate::common::beside();
+    let d = scratch("low");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = d.join("wasp.toml");
+    let check = |sink: &str| {
+        std::fs::write(&cfg, format!("[sinks.s]\ntype = \"http_json\"\n{sink}")).unwrap();
+        wasp().arg("check-config").arg(&cfg).output().unwrap()
+    };
+    let o = check("url = \"http://10.1.2.3/x\"\n[sinks.s.auth]\ntoken_env = \"T\"\n");
+    assert!(
+        !o.status.success() && err(&o).contains("in clear over http://"),
+        "{}",
+        err(&o)
+    );
+    let o = check("url = \"http://u:p@10.1.2.3/x\"\n");
+    assert!(!o.status.success(), "userinfo is a credential too");
+    for ok in [
+        "url = \"http://10.1.2.3/x\"\n[sinks.s.auth]\ntoken_env = \"T\"\nallow_plain_http = true\n",
+        "url = \"http://127.0.0.1:9/x\"\n[sinks.s.auth]\ntoken_env = \"T\"\n",
+        "url = \"https://10.1.2.3/x\"\n[sinks.s.auth]\ntoken_env = \"T\"\n",
+    ] {
+        let o = check(ok);
+        assert!(o.status.success(), "{ok}: {}", err(&o));
+    }
+
+    // A stale pid file naming some other process: not signalled.
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"500ms\"\ndata_dir = \"{}\"\n[server]\nenabled = false\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let other = Reaped(Command::new("sleep").arg("30").spawn().unwrap());
+    std::fs::write(data.join("wasp.pid"), format!("{}\n", other.0.id())).unwrap();
+    let o = wasp()
+        .args(["--config"])
+        .arg(&cfg)
+        .arg("reload")
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && err(&o).contains("not a running wasp"),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        comm(other.0.id()) == "sleep",
+        "the other process was signalled"
+    );
+    drop(other);
+
+    // Started with umask 0022 on a data dir made 0755 before: private after.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_file(data.join("wasp.pid")).unwrap();
+    let agent = Reaped(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask 022; exec {} run --config {}",
+                env!("CARGO_BIN_EXE_wasp"),
+                cfg.display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let jsonl = data.join("wasp.jsonl");
+    let t = Instant::now() + Duration::from_secs(15);
+    while !jsonl.exists() {
+        assert!(Instant::now() < t, "no wasp.jsonl");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&jsonl), 0o600);
+    // The real agent is told to reload.
+    let o = wasp()
+        .args(["--config"])
+        .arg(&cfg)
+        .arg("reload")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    drop(agent);
+    let _ = std::fs::remove_dir_all(&d);
+}
