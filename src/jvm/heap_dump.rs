@@ -2,6 +2,7 @@
 
 use super::attach::{AttachError, AttachOptions, open, request};
 use super::perfdata::PerfData;
+use crate::util::safe_open::{self, Owner, Spec};
 use std::path::{Path, PathBuf};
 
 /// A heap dump written by the JVM itself.
@@ -55,18 +56,25 @@ pub fn heap_dump(
         .proc_dir
         .join("root")
         .join(path.strip_prefix("/").unwrap_or(path));
-    let dir = host_path.parent().unwrap_or(Path::new("/"));
-    if std::fs::symlink_metadata(&host_path).is_ok() {
+    // The directory as the JVM resolves it: inside its root (its symlinks never lead our checks to the host's
+    // file systems), held open for the checks.
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().unwrap_or_default();
+    let dir = safe_open::open_in_root(&t.proc_dir.join("root"), parent, &Spec::dir(Owner::Any))
+        .map_err(|e| {
+            refuse(format!(
+                "{}: no such directory in the JVM's file system ({e})",
+                parent.display()
+            ))
+        })?;
+    let lstat = |dir: &std::fs::File| {
+        nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+    };
+    if lstat(&dir).is_ok() {
         return Err(refuse(format!("{} exists already", path.display())));
     }
-    if !dir.is_dir() {
-        return Err(refuse(format!(
-            "{}: no such directory in the JVM's file system",
-            path.parent().unwrap_or(Path::new("/")).display()
-        )));
-    }
     let estimated = heap_dump_estimate(heap_used(&t.pd));
-    let st = nix::sys::statvfs::statvfs(dir).map_err(|e| refuse(format!("statvfs: {e}")))?;
+    let st = nix::sys::statvfs::fstatvfs(&dir).map_err(|e| refuse(format!("statvfs: {e}")))?;
     #[allow(clippy::unnecessary_cast)]
     let free = st.blocks_available() as u64 * st.fragment_size() as u64;
     if free < estimated {
@@ -88,7 +96,8 @@ pub fn heap_dump(
             msg: reply.trim().chars().take(500).collect(),
         });
     }
-    let bytes = std::fs::metadata(&host_path).map(|m| m.len()).unwrap_or(0);
+    #[allow(clippy::unnecessary_cast)]
+    let bytes = lstat(&dir).map(|m| m.st_size as u64).unwrap_or(0);
     Ok(HeapDump {
         path: path.to_path_buf(),
         host_path,
