@@ -603,16 +603,30 @@ fn talk(
     stream
         .set_write_timeout(Some(left()))
         .map_err(step(pid, "socket options"))?;
-    stream.write_all(request).map_err(|e| {
-        if matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ) {
-            timeout("sending the request")
-        } else {
-            step(pid, "send request")(e)
+    match stream.write_all(request) {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(timeout("sending the request"));
         }
-    })?;
+        // Closed on us before the request was in: a JVM that refuses root as its peer (JDK 8; a JVM in a user
+        // namespace, where root is nobody) does that. As a silent close: the caller retries as its user.
+        Err(e)
+            if creds.is_none()
+                && matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                )
+                && !gone(&t.proc_dir, t.jvm.start_ticks) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(step(pid, "send request")(e)),
+    }
     // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow),
     // straight into the reply: no separate buffer.
     const CHUNK: u64 = 64 * 1024;

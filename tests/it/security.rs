@@ -830,3 +830,48 @@ fn plain_http_credentials_reload_pid_and_state_permissions() {
     drop(agent);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The acceptance's last line: a real JVM of another user (nobody), in its own user, pid and mount namespace with
+/// a private /tmp, on JDK 25, is still dumped — through its own root, its own tmp, its peer credentials.
+#[test]
+fn a_jvm_of_another_user_in_its_own_namespaces_is_still_dumped() {
+    let _floor = crate::common::beside();
+    if !ready() || !Path::new(JDK25).exists() || !require("javac") {
+        return;
+    }
+    let classes = lab_classes(Path::new("/var/tmp/wasp-sec-lab-classes"));
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rX", "/var/tmp/wasp-sec-lab-classes"])
+        .status();
+    let script = format!(
+        "mount -t tmpfs tmpfs /tmp && cd /tmp && exec {JDK25} -Xmx64m -cp {} Lab",
+        classes.display()
+    );
+    let mut child = as_nobody("unshare")
+        .args(["-Urmp", "--fork", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (_ns, pid) = {
+        let r = Reaped(child);
+        let pid = java_below(r.0.id());
+        (Killed(pid, r), pid)
+    };
+    use std::io::BufRead;
+    assert!(
+        out.lines()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("ready")),
+        "Lab did not start"
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(ns_pid(pid), "1");
+    let o = wasp()
+        .args(["dump", "threads", &pid.to_string(), "--timeout", "10s"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(stdout(&o).contains("deadlock-A"), "{}", stdout(&o));
+}
