@@ -34,18 +34,6 @@ impl SinkKind {
             SinkKind::File => "file",
         }
     }
-
-    /// Does this sink take metric samples / documents?
-    pub fn takes_metrics(self) -> bool {
-        !matches!(self, SinkKind::Elasticsearch)
-    }
-
-    pub fn takes_documents(self) -> bool {
-        matches!(
-            self,
-            SinkKind::Elasticsearch | SinkKind::HttpJson | SinkKind::File
-        )
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -233,9 +221,7 @@ impl SinkConfig {
                 }
             }
         }
-        if self.kind == SinkKind::Elasticsearch {
-            super::encode::es::check_index_pattern(&self.index).map_err(|e| ("index", e))?;
-        }
+        super::sinks::backend(self).check(self)?;
         let a = &self.auth;
         if a.password_file.is_some() && a.password_env.is_some() {
             return Err((

@@ -53,11 +53,7 @@ impl Batch {
     }
 }
 
-pub mod es;
-pub mod influx;
 pub mod jsonl;
-pub mod otlp;
-pub mod prw;
 
 use std::borrow::Cow;
 
