@@ -211,6 +211,25 @@ pub fn locate_key(text: &str, table: &str, key: &str) -> (usize, usize) {
     table_line
 }
 
+/// The span of the key at `path` in the parsed document, or of the deepest key of `path` the document has (a key
+/// left at its default has no place of its own).
+fn key_span(text: &str, path: &[&str]) -> Option<std::ops::Range<usize>> {
+    let root = toml::de::DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut found = None;
+    for k in path {
+        let Some((key, value)) = table.get_key_value(*k) else {
+            break;
+        };
+        found = Some(key.span());
+        match value.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    found
+}
+
 impl Config {
     /// Parses config text. `path` is only used to name the place in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -287,30 +306,29 @@ impl Config {
             }
         }
         for (name, sink) in &self.sinks.0 {
-            let table = format!("sinks.{name}");
+            let at = |key: &[&str]| {
+                let mut full = vec!["sinks", name.as_str()];
+                full.extend_from_slice(key);
+                key_span(text, &full).map_or((0, 0), |s| line_col(text, s.start))
+            };
             if !is_label_name(name) {
-                return Err(err(
-                    &table,
-                    "type",
-                    format!(
-                        "sink name \"{name}\" must match [a-zA-Z_][a-zA-Z0-9_]* (it names metrics and spool directories)"
-                    ),
-                ));
-            }
-            if let Err((key, message)) = sink.check() {
-                // The key may sit in a sub-table ([sinks.NAME.auth]...): try those too.
-                let mut at = locate_key(text, &table, key);
-                for sub in ["auth", "tls", "retry", "spool", "batch"] {
-                    let sub_at = locate_key(text, &format!("{table}.{sub}"), key);
-                    if sub_at.0 != 0 && (at == locate_key(text, &table, "\u{0}") || at.0 == 0) {
-                        at = sub_at;
-                    }
-                }
+                let (line, column) = at(&[]);
                 return Err(ConfigError {
                     path: path.to_path_buf(),
-                    line: at.0,
-                    column: at.1,
-                    message: format!("[{table}] {message}"),
+                    line,
+                    column,
+                    message: format!(
+                        "sink name \"{name}\" must match [a-zA-Z_][a-zA-Z0-9_]* (it names metrics and spool directories)"
+                    ),
+                });
+            }
+            if let Err(e) = sink.check() {
+                let (line, column) = at(e.key);
+                return Err(ConfigError {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: format!("[sinks.{name}] {}", e.message),
                 });
             }
         }
@@ -441,6 +459,24 @@ mod tests {
         let e = parse("[sinks.p]\ntype = \"file\"\nbatch = { max_delay = \"0s\" }\n").unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         assert!(parse("[sinks.p]\ntype = \"file\"\n[sinks.q]\ntype = \"influx_line\"\nurl = \"http://x/write?db=w\"\n").is_ok());
+    }
+
+    #[test]
+    fn sink_errors_point_at_the_key_from_the_parser() {
+        // A key in an inline table.
+        let e = parse(
+            "[sinks.p]\ntype = \"http_json\"\nurl = \"http://x\"\ntls = { cert_file = \"/c\" }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 9), "{e}");
+        // A bad sink name: at the name in its table header.
+        let e = parse("[sinks.bad-name]\ntype = \"file\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 8), "{e}");
+        // A key left at its default: at the deepest key the file has.
+        let e = parse("[sinks.p]\ntype = \"http_json\"\nurl = \"http://x\"\n[sinks.p.retry]\nmax_backoff = \"10ms\"\n")
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("initial_backoff"), "{e}");
     }
 
     #[test]

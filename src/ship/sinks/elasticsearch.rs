@@ -7,7 +7,7 @@
 
 use super::Backend;
 use crate::model::Document;
-use crate::ship::config::SinkConfig;
+use crate::ship::config::{SinkConfig, SinkError};
 use crate::ship::deliver::{Outcome, excerpt};
 use crate::ship::encode::{Batch, Encoded, Origin, gzip as gz, jsonl::document_json};
 use std::fmt::Write;
@@ -70,8 +70,11 @@ impl Backend for Elasticsearch {
         }
     }
 
-    fn check(&self, cfg: &SinkConfig) -> Result<(), (&'static str, String)> {
-        check_index_pattern(&cfg.index).map_err(|e| ("index", e))
+    fn check(&self, cfg: &SinkConfig) -> Result<(), SinkError> {
+        check_index_pattern(&cfg.index).map_err(|message| SinkError {
+            key: &["index"],
+            message,
+        })
     }
 }
 

@@ -9,7 +9,7 @@ pub mod influx;
 pub mod otlp;
 pub mod prometheus_remote_write;
 
-use super::config::{SinkConfig, SinkKind};
+use super::config::{SinkConfig, SinkError, SinkKind};
 use super::deliver::Outcome;
 use super::encode::{Batch, Encoded, Origin};
 use reqwest::header::HeaderName;
@@ -39,8 +39,8 @@ pub(crate) trait Backend: Send + Sync {
     fn classify(&self, status: u16, body: &[u8], after: Option<Duration>) -> Outcome {
         super::deliver::classify_http(status, body, after)
     }
-    /// Configuration checks only this backend knows; Err(key, message) names the offending key.
-    fn check(&self, _cfg: &SinkConfig) -> Result<(), (&'static str, String)> {
+    /// Configuration checks only this backend knows.
+    fn check(&self, _cfg: &SinkConfig) -> Result<(), SinkError> {
         Ok(())
     }
 }
