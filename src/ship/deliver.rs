@@ -82,8 +82,7 @@ impl Sender {
                 header(&format!("{scheme} {tok}"))?,
             );
         }
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("wasp/", env!("CARGO_PKG_VERSION")))
+        let mut b = super::http::client_builder()
             .default_headers(headers)
             .connect_timeout(cfg.retry.connect_timeout.0)
             .timeout(cfg.retry.timeout.0)
@@ -235,21 +234,6 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-/// Backoff before attempt `n` (1-based): full jitter over an exponential window, capped; Retry-After wins if
-/// longer.
-pub fn backoff(n: u32, initial: Duration, max: Duration, after: Option<Duration>) -> Duration {
-    let exp = initial
-        .saturating_mul(1u32 << n.saturating_sub(1).min(20))
-        .min(max);
-    // Full jitter spreads a fleet's retries; never below a tenth of the window so a loop cannot spin.
-    let lo = exp / 10;
-    let jittered = lo + exp.saturating_sub(lo).mul_f64(fastrand::f64());
-    match after {
-        Some(a) if a > jittered => a.min(max.max(a)),
-        _ => jittered,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,19 +248,6 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(retry_after("soon"), None);
-    }
-
-    #[test]
-    fn backoff_grows_to_its_cap_and_honours_retry_after() {
-        let (i, m) = (Duration::from_secs(1), Duration::from_secs(60));
-        for n in 1..30 {
-            let b = backoff(n, i, m, None);
-            assert!(b <= m && b >= Duration::from_millis(100), "{n}: {b:?}");
-        }
-        assert_eq!(
-            backoff(1, i, m, Some(Duration::from_secs(20))),
-            Duration::from_secs(20)
-        );
     }
 
     #[test]

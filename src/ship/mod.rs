@@ -7,6 +7,8 @@
 pub mod config;
 pub mod deliver;
 pub mod encode;
+pub(crate) mod http;
+pub(crate) mod retry;
 pub mod sink;
 pub mod sinks;
 pub mod spool;

@@ -2,7 +2,7 @@
 //! backend, oldest first, one request in flight, retries). The collection loop only ever `try_send`s to the queue.
 
 use super::config::{SinkConfig, SinkKind};
-use super::deliver::{self, Outcome, Sender};
+use super::deliver::{Outcome, Sender};
 use super::encode::{Batch, Encoded, Metrics, Origin};
 use super::sinks::{self, Backend, file::RotatingFile};
 use super::spool::{Pos, Record, Spool, SpoolStats};
@@ -466,7 +466,7 @@ fn sender_loop(
                     } else {
                         tracing::debug!(sink = %name, attempt, error = %why, "send failed; will retry");
                     }
-                    let wait = deliver::backoff(
+                    let wait = super::retry::backoff(
                         attempt,
                         cfg.retry.initial_backoff.0,
                         cfg.retry.max_backoff.0,
