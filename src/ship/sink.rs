@@ -2,7 +2,7 @@
 //! backend, oldest first, one request in flight, retries). The collection loop only ever `try_send`s to the queue.
 
 use super::config::{SinkConfig, SinkKind};
-use super::deliver::{Outcome, Sender};
+use super::deliver::{Http, Outcome, Sender};
 use super::encode::{Batch, Encoded, Metrics, Origin};
 use super::sinks::{self, Backend, file::RotatingFile};
 use super::spool::{Pos, Record, Spool, SpoolStats};
@@ -48,6 +48,7 @@ impl Sink {
         cfg: &SinkConfig,
         data_dir: &Path,
         origin: Origin,
+        http: &mut Option<Http>,
     ) -> anyhow::Result<Sink> {
         let stats = Arc::new(SinkStats::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -88,7 +89,12 @@ impl Sink {
                 );
             }
             spool_stats = Some(spool.stats());
-            let sender = Sender::new(cfg, backend.clone())?;
+            // The shipper's HTTP side, started by its first network sink.
+            let h = match http.take() {
+                Some(h) => h,
+                None => Http::new()?,
+            };
+            let sender = Sender::new(cfg, backend.clone(), http.insert(h))?;
             let spool = Arc::new(Mutex::new(spool));
             let (c, b, s, sp, w) = (
                 cfg.clone(),
@@ -359,16 +365,6 @@ fn sender_loop(
     stop: Arc<AtomicBool>,
     wake: Arc<(Mutex<bool>, Condvar)>,
 ) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(sink = %name, error = %e, "cannot start the sink's runtime; nothing will be sent");
-            return;
-        }
-    };
     let rejected_dir = spool
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -403,7 +399,7 @@ fn sender_loop(
                 break;
             }
             let started = Instant::now();
-            let outcome = rt.block_on(sender.send(rec.body.clone()));
+            let outcome = sender.send_blocking(rec.body.clone());
             stats.sends.fetch_add(1, Ordering::Relaxed);
             stats
                 .send_micros
