@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 /// What one attempt came to.
 #[derive(Debug, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Accepted; `rejected` items were refused inside the accepted request (counted, not retried).
     Done { status: u16, rejected: u64 },
     /// Retry later. `counts` = the answer may be permanent (a 500 to a batch that can never succeed), so it
@@ -255,14 +255,14 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The first 300 characters of an answer, on one line, for the log.
-pub fn excerpt(body: &[u8]) -> String {
+pub(crate) fn excerpt(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(&body[..body.len().min(600)]);
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     one.chars().take(300).collect()
 }
 
 /// Retry-After: whole seconds or an HTTP date.
-pub fn retry_after(v: &str) -> Option<Duration> {
+pub(crate) fn retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(s) = v.parse::<u64>() {
         return Some(Duration::from_secs(s.min(3600)));

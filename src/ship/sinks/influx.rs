@@ -104,7 +104,7 @@ fn series(family: &str, base: &[(String, String)], labels: &[(Str, Str)]) -> Str
 }
 
 /// Appends `v` as a tag value (see the module comment for the rules).
-pub fn push_tag_value(v: &str, out: &mut String) {
+pub(crate) fn push_tag_value(v: &str, out: &mut String) {
     let norm = |c: char| if c.is_control() { ' ' } else { c };
     let mut chars = v.chars().map(norm).peekable();
     while let Some(c) = chars.next() {

@@ -370,7 +370,7 @@ fn target(
 }
 
 /// The request before encoding.
-pub fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceRequest {
+pub(crate) fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceRequest {
     let ours = ["service.name", "host.name", "process.pid"];
     let origin_attrs: Vec<KeyValue> = origin
         .labels

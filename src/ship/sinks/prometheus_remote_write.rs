@@ -97,7 +97,7 @@ type Key<'a> = (Cow<'a, str>, Vec<(Cow<'a, str>, &'a str)>);
 
 /// The request before encoding, and how many samples were left out (a repeated timestamp within one series:
 /// Prometheus would keep the first one anyway).
-pub fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u64) {
+pub(crate) fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u64) {
     let base = base_labels(&[("instance", &origin.hostname), ("job", "wasp")], origin);
 
     // Series in order of first appearance, keyed by their final label set. The same sample labels come back
