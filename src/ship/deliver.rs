@@ -3,10 +3,7 @@
 
 use super::config::SinkConfig;
 use super::sinks::Backend;
-use anyhow::Context;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -29,11 +26,7 @@ pub(crate) enum Outcome {
 
 pub(crate) struct Sender {
     client: reqwest::Client,
-    rt: tokio::runtime::Handle,
     url: String,
-    /// The protocol's, the user's and the auth headers, sent with every request (the client is shared).
-    headers: HeaderMap,
-    timeout: Duration,
     backend: Arc<dyn Backend>,
 }
 
@@ -43,128 +36,30 @@ fn read_secret(
 ) -> anyhow::Result<Option<String>> {
     if let Some(f) = file {
         let s = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read the secret file {}", f.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot read the secret file {}: {e}", f.display()))?;
         return Ok(Some(s.trim_end_matches(['\n', '\r']).to_string()));
     }
     if let Some(v) = env {
-        let s =
-            std::env::var(v).with_context(|| format!("the environment variable {v} is not set"))?;
+        let s = std::env::var(v)
+            .map_err(|_| anyhow::anyhow!("the environment variable {v} is not set"))?;
         return Ok(Some(s));
     }
     Ok(None)
 }
 
 fn header(v: &str) -> anyhow::Result<HeaderValue> {
-    let mut h = HeaderValue::from_str(v).context("invalid header value")?;
+    let mut h = HeaderValue::from_str(v).map_err(|_| anyhow::anyhow!("invalid header value"))?;
     h.set_sensitive(true);
     Ok(h)
 }
 
-/// What makes two sinks' clients interchangeable: their TLS files and connect timeout (proxies come from the
-/// environment, the same for every sink). Everything else a sink sets goes on its requests.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct ClientKey {
-    ca_file: Option<PathBuf>,
-    cert_file: Option<PathBuf>,
-    key_file: Option<PathBuf>,
-    connect_timeout: Duration,
-}
-
-impl ClientKey {
-    fn of(cfg: &SinkConfig) -> ClientKey {
-        ClientKey {
-            ca_file: cfg.tls.ca_file.clone(),
-            cert_file: cfg.tls.cert_file.clone(),
-            key_file: cfg.tls.key_file.clone(),
-            connect_timeout: cfg.retry.connect_timeout.0,
-        }
-    }
-
-    fn build(&self) -> anyhow::Result<reqwest::Client> {
-        let mut b = super::http::client_builder()
-            .connect_timeout(self.connect_timeout)
-            // Two sinks to one server may share a client: keep a connection for each.
-            .pool_max_idle_per_host(2);
-        if let Some(ca) = &self.ca_file {
-            let pem = std::fs::read(ca)
-                .with_context(|| format!("cannot read ca_file {}", ca.display()))?;
-            for c in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("ca_file {}", ca.display()))?
-            {
-                b = b.add_root_certificate(c);
-            }
-        }
-        if let (Some(cert), Some(key)) = (&self.cert_file, &self.key_file) {
-            let mut pem = std::fs::read(cert)
-                .with_context(|| format!("cannot read cert_file {}", cert.display()))?;
-            pem.extend(
-                std::fs::read(key)
-                    .with_context(|| format!("cannot read key_file {}", key.display()))?,
-            );
-            b = b.identity(reqwest::Identity::from_pem(&pem).context("client certificate")?);
-        }
-        b.build().context("cannot build the HTTP client")
-    }
-}
-
-/// The HTTP side a shipper's sinks share: one runtime, driven by its own thread (so a connection opened for one
-/// sender thread keeps working while that thread sleeps, and a client can serve several), and one client, with one
-/// copy of the TLS roots, per distinct TLS setting.
-pub(crate) struct Http {
-    rt: tokio::runtime::Handle,
-    stop: tokio::sync::oneshot::Sender<()>,
-    clients: HashMap<ClientKey, reqwest::Client>,
-}
-
-impl Http {
-    pub(crate) fn new() -> anyhow::Result<Http> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the sinks' HTTP runtime")?;
-        let handle = rt.handle().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("wasp-http".into())
-            .spawn(move || {
-                // Drives IO, timers and connection tasks for the senders' `Handle::block_on`, until stopped.
-                let _ = rt.block_on(stopped);
-            })
-            .context("cannot start the sinks' HTTP thread")?;
-        Ok(Http {
-            rt: handle,
-            stop,
-            clients: HashMap::new(),
-        })
-    }
-
-    fn client(&mut self, cfg: &SinkConfig) -> anyhow::Result<reqwest::Client> {
-        let key = ClientKey::of(cfg);
-        if let Some(c) = self.clients.get(&key) {
-            return Ok(c.clone());
-        }
-        let c = key.build()?;
-        self.clients.insert(key, c.clone());
-        Ok(c)
-    }
-
-    /// Stops the runtime without waiting (a send still in flight fails; its batch stays spooled).
-    pub(crate) fn shutdown(self) {
-        let _ = self.stop.send(());
-    }
-}
-
 impl Sender {
-    pub(crate) fn new(
-        cfg: &SinkConfig,
-        backend: Arc<dyn Backend>,
-        http: &mut Http,
-    ) -> anyhow::Result<Sender> {
+    pub(crate) fn new(cfg: &SinkConfig, backend: Arc<dyn Backend>) -> anyhow::Result<Sender> {
         let url = backend.url(cfg.url.as_deref().unwrap_or_default());
         let mut headers = HeaderMap::new();
         for (k, v) in &cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
-                .with_context(|| format!("invalid header name \"{k}\""))?;
+                .map_err(|_| anyhow::anyhow!("invalid header name \"{k}\""))?;
             headers.insert(name, header(v)?);
         }
         for (k, v) in backend.headers() {
@@ -187,30 +82,42 @@ impl Sender {
                 header(&format!("{scheme} {tok}"))?,
             );
         }
+        let mut b = super::http::client_builder()
+            .default_headers(headers)
+            .connect_timeout(cfg.retry.connect_timeout.0)
+            .timeout(cfg.retry.timeout.0)
+            .pool_max_idle_per_host(1);
+        if let Some(ca) = &cfg.tls.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| anyhow::anyhow!("cannot read ca_file {}: {e}", ca.display()))?;
+            for c in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| anyhow::anyhow!("ca_file {}: {e}", ca.display()))?
+            {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if let (Some(cert), Some(key)) = (&cfg.tls.cert_file, &cfg.tls.key_file) {
+            let mut pem = std::fs::read(cert)
+                .map_err(|e| anyhow::anyhow!("cannot read cert_file {}: {e}", cert.display()))?;
+            pem.extend(
+                std::fs::read(key)
+                    .map_err(|e| anyhow::anyhow!("cannot read key_file {}: {e}", key.display()))?,
+            );
+            b = b.identity(
+                reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| anyhow::anyhow!("client certificate: {e}"))?,
+            );
+        }
         Ok(Sender {
-            client: http.client(cfg)?,
-            rt: http.rt.clone(),
+            client: b.build()?,
             url,
-            headers,
-            timeout: cfg.retry.timeout.0,
             backend,
         })
     }
 
-    /// One POST of `body`, classified; the calling (sender) thread waits for it.
-    pub(crate) fn send_blocking(&self, body: Vec<u8>) -> Outcome {
-        self.rt.block_on(self.send(body))
-    }
-
     /// One POST of `body`, classified.
-    async fn send(&self, body: Vec<u8>) -> Outcome {
-        let req = self
-            .client
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .timeout(self.timeout)
-            .body(body);
-        let r = match req.send().await {
+    pub(crate) async fn send(&self, body: Vec<u8>) -> Outcome {
+        let r = match self.client.post(&self.url).body(body).send().await {
             Ok(r) => r,
             Err(e) => {
                 return Outcome::Retry {

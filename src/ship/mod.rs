@@ -5,11 +5,11 @@
 //! accepted them, `deliver` sends them and reads the answers, `stats` counts it all.
 
 pub mod config;
-pub(crate) mod deliver;
+pub mod deliver;
 pub mod encode;
 pub(crate) mod http;
 pub(crate) mod retry;
-pub(crate) mod sink;
+pub mod sink;
 pub mod sinks;
 pub mod spool;
 pub mod stats;
@@ -34,8 +34,6 @@ pub enum Item {
 
 pub struct Shipper {
     sinks: Vec<Sink>,
-    /// The network sinks' runtime and clients; None with local sinks only.
-    http: Option<deliver::Http>,
 }
 
 /// Reads the sinks' figures without the shipper (which the collection loop owns).
@@ -57,6 +55,7 @@ impl Shipper {
         data_dir: &Path,
         origin: encode::Origin,
     ) -> anyhow::Result<Shipper> {
+        let mut started = Vec::new();
         let default;
         let list: Vec<(&str, &SinkConfig)> = if sinks.0.is_empty() {
             default = SinkConfig::default_file();
@@ -64,18 +63,13 @@ impl Shipper {
         } else {
             sinks.0.iter().map(|(k, v)| (k.as_str(), v)).collect()
         };
-        // Dropped (runtime stopped) if a later sink cannot start.
-        let mut shipper = Shipper {
-            sinks: Vec::new(),
-            http: None,
-        };
         for (name, cfg) in list {
-            shipper.sinks.push(
-                Sink::start(name, cfg, data_dir, origin.clone(), &mut shipper.http)
+            started.push(
+                Sink::start(name, cfg, data_dir, origin.clone())
                     .with_context(|| format!("sink {name}"))?,
             );
         }
-        Ok(shipper)
+        Ok(Shipper { sinks: started })
     }
 
     /// Hands an item to every sink that takes it; never blocks.
@@ -141,19 +135,10 @@ impl Shipper {
     }
 
     /// Stops every sink within `deadline` overall: open batches go to the spools, in-flight sends get the rest.
-    pub fn shutdown(mut self, deadline: Duration) {
+    pub fn shutdown(self, deadline: Duration) {
         let end = Instant::now() + deadline;
-        for s in std::mem::take(&mut self.sinks) {
+        for s in self.sinks {
             s.shutdown(end);
-        }
-    }
-}
-
-impl Drop for Shipper {
-    fn drop(&mut self) {
-        // Never blocks, so a shipper may be dropped anywhere (even inside another runtime).
-        if let Some(h) = self.http.take() {
-            h.shutdown();
         }
     }
 }

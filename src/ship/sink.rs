@@ -2,7 +2,7 @@
 //! backend, oldest first, one request in flight, retries). The collection loop only ever `try_send`s to the queue.
 
 use super::config::{SinkConfig, SinkKind};
-use super::deliver::{Http, Outcome, Sender};
+use super::deliver::{Outcome, Sender};
 use super::encode::{Batch, Encoded, Metrics, Origin};
 use super::sinks::{self, Backend, file::RotatingFile};
 use super::spool::{Pos, Record, Spool, SpoolStats};
@@ -48,7 +48,6 @@ impl Sink {
         cfg: &SinkConfig,
         data_dir: &Path,
         origin: Origin,
-        http: &mut Option<Http>,
     ) -> anyhow::Result<Sink> {
         let stats = Arc::new(SinkStats::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -89,12 +88,7 @@ impl Sink {
                 );
             }
             spool_stats = Some(spool.stats());
-            // The shipper's HTTP side, started by its first network sink.
-            let h = match http.take() {
-                Some(h) => h,
-                None => Http::new()?,
-            };
-            let sender = Sender::new(cfg, backend.clone(), http.insert(h))?;
+            let sender = Sender::new(cfg, backend.clone())?;
             let spool = Arc::new(Mutex::new(spool));
             let (c, b, s, sp, w) = (
                 cfg.clone(),
@@ -365,6 +359,16 @@ fn sender_loop(
     stop: Arc<AtomicBool>,
     wake: Arc<(Mutex<bool>, Condvar)>,
 ) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(sink = %name, error = %e, "cannot start the sink's runtime; nothing will be sent");
+            return;
+        }
+    };
     let rejected_dir = spool
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -399,7 +403,7 @@ fn sender_loop(
                 break;
             }
             let started = Instant::now();
-            let outcome = sender.send_blocking(rec.body.clone());
+            let outcome = rt.block_on(sender.send(rec.body.clone()));
             stats.sends.fetch_add(1, Ordering::Relaxed);
             stats
                 .send_micros
