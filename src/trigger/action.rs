@@ -182,8 +182,7 @@ impl Actions {
         let c = counters.clone();
         rt.spawn(async move {
             let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
-            let client = reqwest::Client::builder()
-                .user_agent(concat!("wasp/", env!("CARGO_PKG_VERSION")))
+            let client = crate::ship::http::client_builder()
                 .build()
                 .unwrap_or_default();
             while let Some(job) = rx.recv().await {
@@ -524,7 +523,6 @@ async fn send_webhook(f: &Firing, w: &WebhookConfig, client: &reqwest::Client, c
             return;
         }
     };
-    let mut wait = w.backoff.0;
     for attempt in 0..=w.retries {
         let mut req = client
             .post(&w.url)
@@ -550,9 +548,10 @@ async fn send_webhook(f: &Firing, w: &WebhookConfig, client: &reqwest::Client, c
             return;
         }
         *c.webhook_retries.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        // At least `backoff`, doubling (as documented), jittered above it.
+        let wait = crate::ship::retry::at_least(attempt + 1, w.backoff.0, MAX_BACKOFF);
         tracing::debug!(rule = %f.rule, url = %crate::util::redact::url(&w.url), attempt = attempt + 1, error = %why, retry_in = ?wait, "webhook failed; retrying");
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(MAX_BACKOFF);
     }
 }
 

@@ -23,6 +23,7 @@ mod host_replay;
 mod host_tools;
 mod jvm_jstat;
 mod layers;
+mod node_exporter;
 mod packaging;
 mod security;
 mod ship_outage;
