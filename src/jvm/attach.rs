@@ -14,19 +14,24 @@
 //! partial reply discarded; one request per JVM at a time; a timeout on every step, connect() included. Heap
 //! dumps only on request, space-checked where the JVM writes; a configured jcmd only where this is impossible.
 
+use super::proc_state::{catches_sigquit, gone, listener_runs};
+use super::trigger_file::{as_user, create_trigger};
 use crate::host::Roots;
 use crate::jvm::discover;
 use crate::jvm::perfdata::PerfData;
+use crate::util::safe_open::{self, Owner, Spec};
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A bound on one reply: a 10,000-thread dump is ~10 MB, a histogram of 50,000 classes ~5 MB.
-const MAX_REPLY: usize = 64 << 20;
+/// The default bound on one reply ([jvm] max_attach_reply): a 10,000-thread dump is ~10 MB, a histogram of
+/// 50,000 classes ~5 MB; the unit's MemoryMax is 64 MB and the reply is held once (decoded in place).
+pub const DEFAULT_MAX_REPLY: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
@@ -36,6 +41,8 @@ pub struct AttachOptions {
     pub proc_root: PathBuf,
     /// A jcmd to run instead, as the JVM's user, when wasp's own attach is impossible ([jvm] attach_fallback).
     pub fallback: Option<PathBuf>,
+    /// Replies larger than this are refused ([jvm] max_attach_reply).
+    pub max_reply: usize,
 }
 
 impl Default for AttachOptions {
@@ -44,6 +51,7 @@ impl Default for AttachOptions {
             timeout: Duration::from_secs(10),
             proc_root: PathBuf::from("/proc"),
             fallback: None,
+            max_reply: DEFAULT_MAX_REPLY,
         }
     }
 }
@@ -73,6 +81,16 @@ pub enum AttachError {
         pid: u32,
         path: PathBuf,
         owner: u32,
+        expected: u32,
+    },
+    #[error(
+        "pid {pid}: the attach socket {path} is answered by pid {peer_pid} (uid {peer_uid}), not by the JVM (uid {expected}): not trusted, nothing was sent"
+    )]
+    Impostor {
+        pid: u32,
+        path: PathBuf,
+        peer_pid: i32,
+        peer_uid: u32,
         expected: u32,
     },
     #[error("pid {pid}: no answer within {timeout:?} ({step})")]
@@ -160,57 +178,31 @@ fn with_fallback(
     match execute(pid, cmd, args, opts) {
         Err(AttachError::Impossible { why, .. }) if opts.fallback.is_some() => {
             let tool = opts.fallback.as_deref().unwrap_or(Path::new("jcmd"));
-            super::fallback::run(pid, tool, jcmd_line, opts).map_err(|msg| AttachError::Fallback {
-                pid,
-                tool: tool.to_path_buf(),
-                msg: format!("{msg} (used because wasp cannot attach: {why})"),
-            })
+            super::fallback::run(pid, tool, jcmd_line, opts.timeout, &opts.proc_root).map_err(
+                |msg| AttachError::Fallback {
+                    pid,
+                    tool: tool.to_path_buf(),
+                    msg: format!("{msg} (used because wasp cannot attach: {why})"),
+                },
+            )
         }
         r => r,
     }
 }
 
-/// Signals a process catches: SIGQUIT (bit 2) must be caught and not ignored.
-pub(crate) fn catches_sigquit(status: &str) -> bool {
-    let mask = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
-    mask("SigCgt:") & 0x4 != 0 && mask("SigIgn:") & 0x4 == 0
-}
-
-/// The process is gone, exiting, a zombie, or its pid was reused since we looked. PF_EXITING matters: a
-/// killed JVM's sockets close before it becomes a zombie, so at our EOF it may still look alive otherwise.
-fn gone(proc_dir: &Path, start_ticks: u64) -> bool {
-    const PF_EXITING: u64 = 0x4;
-    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
-        return true;
-    };
-    let Some((_, f)) = discover::stat_fields(&stat) else {
-        return true;
-    };
-    let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
-    // After the comm: state is field 3, flags 9, starttime 22 (1-based in proc(5)).
-    matches!(f.first(), Some(&("Z" | "X" | "x")))
-        || num(6).is_none_or(|flags| flags & PF_EXITING != 0)
-        || num(19) != Some(start_ticks)
-}
-
 /// A JVM that passed the checks that need no signal and no connection.
-struct Target {
+pub(super) struct Target {
     pid: u32,
     jvm: discover::JvmProcess,
-    pd: PerfData,
+    pub(super) pd: PerfData,
     v2: bool,
-    proc_dir: PathBuf,
+    pub(super) proc_dir: PathBuf,
     timeout: Duration,
     deadline: Instant,
+    max_reply: usize,
 }
 
-fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
+pub(super) fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
     let deadline = Instant::now() + opts.timeout;
     let roots = Roots {
         proc: opts.proc_root.clone(),
@@ -222,10 +214,17 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
     })?;
     let proc_dir = opts.proc_root.join(pid.to_string());
     let Some(pd) = jvm
-        .hsperfdata
-        .as_deref()
-        .and_then(|p| PerfData::read(p).ok())
+        .perf_source
+        .as_ref()
+        .and_then(|s| PerfData::read_source(s).ok())
     else {
+        // Dead or dying (a zombie has no root to look in): say so, not "no hsperfdata".
+        if gone(&proc_dir, jvm.start_ticks) {
+            return Err(AttachError::Exited {
+                pid,
+                when: "before it answered",
+            });
+        }
         let openj9 = proc_dir.join("root/tmp/.com_ibm_tools_attach").is_dir()
             || std::fs::read_to_string(proc_dir.join("maps"))
                 .map(|m| m.contains("libj9vm"))
@@ -242,6 +241,10 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
             },
         });
     };
+    // Another JVM's file (pid reused) speaks for that JVM, not this one: never signal on its word.
+    if let Some(why) = super::stale(&pd, super::start_time_secs(jvm.start_ticks)) {
+        return Err(AttachError::Impossible { pid, why });
+    }
     let caps = pd.string("sun.rt.jvmCapabilities").unwrap_or("");
     if !caps.starts_with('1') {
         return Err(AttachError::Disabled {
@@ -259,6 +262,7 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
         proc_dir,
         timeout: opts.timeout,
         deadline,
+        max_reply: opts.max_reply,
     })
 }
 
@@ -273,15 +277,27 @@ pub fn execute(
 }
 
 /// Starts the listener if needed, checks the socket, sends one request, reads the whole reply.
-fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> {
+pub(super) fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> {
     let pid = t.pid;
     let lock = lock_for(pid);
     let _serial = lock.lock().unwrap_or_else(|e| e.into_inner());
 
-    let sock = t
-        .proc_dir
-        .join("root/tmp")
-        .join(format!(".java_pid{}", t.jvm.ns_pid));
+    // The JVM's /tmp, resolved inside its root (a container's `tmp -> /elsewhere` stays in the container) and
+    // held open: every later look at the socket goes through this descriptor, never through the path again.
+    let name = format!(".java_pid{}", t.jvm.ns_pid);
+    let shown = t.proc_dir.join("root/tmp").join(&name);
+    let tmp = safe_open::open_in_root(
+        &t.proc_dir.join("root"),
+        Path::new("tmp"),
+        &Spec::dir(Owner::Any),
+    )
+    .map_err(|e| AttachError::Step {
+        pid,
+        step: "open the JVM's tmp directory",
+        msg: e.to_string(),
+    })?;
+    let tmp = OwnedFd::from(tmp);
+    let sock = PathBuf::from(format!("/proc/self/fd/{}/{name}", tmp.as_raw_fd()));
     // A socket that refuses connections is stale: left by a killed JVM whose pid this one reuses (no JVM
     // removes it at start). The listener started on our signal renames its new socket over it, so the stale
     // one is waited out by its inode; nothing of another process is unlinked.
@@ -296,7 +312,7 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
                     why: "it does not catch SIGQUIT (-Xrs?): signalling it could kill it or dump into its log".into(),
                 });
             }
-            start_listener(t, &sock, stale)?;
+            start_listener(t, &tmp, &sock, stale)?;
         }
         // lstat: a symlink planted in a shared /tmp could point at any root-owned socket.
         let meta = std::fs::symlink_metadata(&sock).map_err(step(pid, "stat socket"))?;
@@ -306,24 +322,25 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
                 step: "check socket",
                 msg: format!(
                     "{} is not a socket (a symlink?): not trusted",
-                    sock.display()
+                    shown.display()
                 ),
             });
         }
-        if meta.uid() != t.jvm.uid && meta.uid() != 0 {
+        // Only the JVM's own user: a root-owned socket is some other root process's unless the JVM is root's.
+        if meta.uid() != t.jvm.uid {
             return Err(AttachError::Untrusted {
                 pid,
-                path: sock,
+                path: shown,
                 owner: meta.uid(),
                 expected: t.jvm.uid,
             });
         }
         let request = encode(cmd, args, t.v2);
-        match talk(t, &sock, &request, None) {
+        match talk(t, &sock, &shown, &request, None) {
             Ok(Some(r)) => break r,
             // Closed without a byte: the JVM wants its own uid as peer (JDK 8). Retry as that user.
             Ok(None) => {
-                break talk(t, &sock, &request, Some((t.jvm.uid, t.jvm.gid)))?.ok_or(
+                break talk(t, &sock, &shown, &request, Some((t.jvm.uid, t.jvm.gid)))?.ok_or(
                     AttachError::Impossible {
                         pid,
                         why:
@@ -351,7 +368,7 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
             Err(e) => return Err(e),
         }
     };
-    match decode(pid, &reply) {
+    match decode(pid, reply) {
         Err(AttachError::Refused { code: 101, msg, .. }) => Err(AttachError::Impossible {
             pid,
             why: format!("it does not speak this attach protocol version: {msg}"),
@@ -366,18 +383,6 @@ fn spec_version(pd: &PerfData) -> u32 {
         .unwrap_or(8)
 }
 
-/// The JVM has its "Attach Listener" thread (the name fits the 15 bytes of a comm): the listener is running.
-fn listener_runs(proc_dir: &Path) -> bool {
-    std::fs::read_dir(proc_dir.join("task"))
-        .map(|d| {
-            d.flatten().any(|e| {
-                std::fs::read_to_string(e.path().join("comm"))
-                    .is_ok_and(|c| c.trim_end() == "Attach Listener")
-            })
-        })
-        .unwrap_or(true)
-}
-
 fn socket_ino(p: &Path) -> Option<u64> {
     std::fs::symlink_metadata(p)
         .ok()
@@ -385,60 +390,21 @@ fn socket_ino(p: &Path) -> Option<u64> {
         .map(|m| m.ino())
 }
 
-/// The trigger file, removed through a descriptor of its directory when dropped: that works even after the
-/// JVM died and its /proc/<pid>/cwd can no longer be followed.
-struct Trigger {
-    /// None: the file was there before us, not ours to remove.
-    dir: Option<std::fs::File>,
-    name: String,
-}
-
-impl Drop for Trigger {
-    fn drop(&mut self) {
-        if let Some(d) = &self.dir {
-            let _ = nix::unistd::unlinkat(
-                d,
-                self.name.as_str(),
-                nix::unistd::UnlinkatFlags::NoRemoveDir,
-            );
-        }
-    }
-}
-
-fn create_trigger(t: &Target) -> Option<Trigger> {
-    use nix::fcntl::{OFlag, openat};
-    use nix::sys::stat::Mode;
-    let name = format!(".attach_pid{}", t.jvm.ns_pid);
-    for dir in [t.proc_dir.join("cwd"), t.proc_dir.join("root/tmp")] {
-        let Ok(d) = std::fs::File::open(&dir) else {
-            continue;
-        };
-        let flags =
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        match openat(&d, name.as_str(), flags, Mode::from_bits_truncate(0o600)) {
-            Ok(fd) => {
-                // JDK 8 accepts only a trigger owned by its own user; 11+ also root.
-                let _ = std::os::unix::fs::fchown(&fd, Some(t.jvm.uid), Some(t.jvm.gid));
-                return Some(Trigger { dir: Some(d), name });
-            }
-            // Someone else's attempt in progress: not ours to remove; the JVM may still accept it.
-            Err(nix::errno::Errno::EEXIST) => return Some(Trigger { dir: None, name }),
-            Err(_) => continue,
-        }
-    }
-    None
-}
-
 /// Creates the trigger file, sends SIGQUIT and waits for the socket; the trigger is always removed.
-fn start_listener(t: &Target, sock: &Path, stale: Option<u64>) -> Result<(), AttachError> {
+fn start_listener(
+    t: &Target,
+    tmp: &OwnedFd,
+    sock: &Path,
+    stale: Option<u64>,
+) -> Result<(), AttachError> {
     let pid = t.pid;
-    let Some(_trigger) = create_trigger(t) else {
-        return Err(AttachError::Step {
+    let _trigger = create_trigger(t.jvm.ns_pid, (t.jvm.uid, t.jvm.gid), tmp).map_err(|msg| {
+        AttachError::Step {
             pid,
             step: "create trigger file",
-            msg: "neither cwd nor tmp is writable".into(),
-        });
-    };
+            msg,
+        }
+    })?;
     let quit = || {
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
@@ -482,100 +448,6 @@ fn start_listener(t: &Target, sock: &Path, stale: Option<u64>) -> Result<(), Att
     }
 }
 
-/// A heap dump written by the JVM itself.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct HeapDump {
-    /// The path as the JVM sees it (in its own mount namespace).
-    pub path: PathBuf,
-    /// Where wasp reads it: through /proc/<pid>/root.
-    pub host_path: PathBuf,
-    pub bytes: u64,
-    pub estimated_bytes: u64,
-    pub message: String,
-}
-
-/// Heap in use, from hsperfdata: every generation's spaces (what an HPROF file mostly holds).
-pub fn heap_used(pd: &PerfData) -> u64 {
-    pd.names()
-        .filter(|n| {
-            n.strip_prefix("sun.gc.generation.")
-                .is_some_and(|r| r.contains(".space.") && r.ends_with(".used"))
-        })
-        .filter_map(|n| pd.long(n))
-        .map(|v| v.max(0) as u64)
-        .sum()
-}
-
-/// The space a dump needs: an HPROF file is about the heap in use plus per-object record headers; a quarter
-/// more and 16 MiB cover that (a live dump is smaller, but how much smaller is known only afterwards).
-pub fn heap_dump_estimate(used: u64) -> u64 {
-    used + used / 4 + (16 << 20)
-}
-
-/// `jcmd GC.heap_dump`, only on explicit request: `path` is absolute and as the JVM sees it; refused before
-/// anything is asked of the JVM when the file exists, its directory does not, or the target file system lacks
-/// the space (estimated from the heap in use).
-pub fn heap_dump(
-    pid: u32,
-    path: &Path,
-    live: bool,
-    opts: &AttachOptions,
-) -> Result<HeapDump, AttachError> {
-    let refuse = |msg: String| AttachError::HeapDump { pid, msg };
-    if !path.is_absolute() {
-        return Err(refuse(format!(
-            "{}: give an absolute path (the JVM writes the file, relative to its own root)",
-            path.display()
-        )));
-    }
-    let t = open(pid, opts)?;
-    let host_path = t
-        .proc_dir
-        .join("root")
-        .join(path.strip_prefix("/").unwrap_or(path));
-    let dir = host_path.parent().unwrap_or(Path::new("/"));
-    if std::fs::symlink_metadata(&host_path).is_ok() {
-        return Err(refuse(format!("{} exists already", path.display())));
-    }
-    if !dir.is_dir() {
-        return Err(refuse(format!(
-            "{}: no such directory in the JVM's file system",
-            path.parent().unwrap_or(Path::new("/")).display()
-        )));
-    }
-    let estimated = heap_dump_estimate(heap_used(&t.pd));
-    let st = nix::sys::statvfs::statvfs(dir).map_err(|e| refuse(format!("statvfs: {e}")))?;
-    #[allow(clippy::unnecessary_cast)]
-    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
-    if free < estimated {
-        return Err(refuse(format!(
-            "{}: {} MiB free, a dump of this heap needs about {} MiB; nothing written",
-            path.display(),
-            free >> 20,
-            estimated.div_ceil(1 << 20)
-        )));
-    }
-    let p = path.to_string_lossy();
-    // JDK 17's dumpheap treats a missing second argument as -live: always say which.
-    let reply = request(&t, "dumpheap", &[&p, if live { "-live" } else { "-all" }])?;
-    // Code 0 is no proof (JDK 25 streams, and older JDKs report I/O errors in the text): the JVM's own words are.
-    if !reply.contains("Heap dump file created") {
-        return Err(AttachError::Refused {
-            pid,
-            code: 0,
-            msg: reply.trim().chars().take(500).collect(),
-        });
-    }
-    let bytes = std::fs::metadata(&host_path).map(|m| m.len()).unwrap_or(0);
-    Ok(HeapDump {
-        path: path.to_path_buf(),
-        host_path,
-        bytes,
-        estimated_bytes: estimated,
-        message: reply.trim().to_string(),
-    })
-}
-
 /// Protocol 1: "1\0cmd\0a0\0a1\0a2\0". Protocol 2 (JDK 24+): "2\0<size>\0cmd streaming=0\0args...\0".
 pub fn encode(cmd: &str, args: &[&str], v2: bool) -> Vec<u8> {
     let mut out = Vec::new();
@@ -603,16 +475,27 @@ pub fn encode(cmd: &str, args: &[&str], v2: bool) -> Vec<u8> {
     out
 }
 
-/// The reply: a decimal result code line, then the payload. Never panics.
-pub fn decode(pid: u32, reply: &[u8]) -> Result<String, AttachError> {
-    let text = String::from_utf8_lossy(reply);
-    let (code, payload) = text.split_once('\n').unwrap_or((&text, ""));
-    match code.trim().parse::<i32>() {
-        Ok(0) => Ok(payload.to_string()),
+/// The reply: a decimal result code line, then the payload. Never panics; a valid UTF-8 reply is not copied.
+pub fn decode(pid: u32, reply: Vec<u8>) -> Result<String, AttachError> {
+    let mut text = match String::from_utf8(reply) {
+        Ok(t) => t,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    let nl = text.find('\n');
+    let code = text[..nl.unwrap_or(text.len())].trim().parse::<i32>();
+    match code {
+        Ok(0) => {
+            text.drain(..nl.map_or(text.len(), |n| n + 1));
+            Ok(text)
+        }
         Ok(code) => Err(AttachError::Refused {
             pid,
             code,
-            msg: payload.trim().chars().take(500).collect(),
+            msg: text[nl.map_or(text.len(), |n| n + 1)..]
+                .trim()
+                .chars()
+                .take(500)
+                .collect(),
         }),
         Err(_) => Err(AttachError::Step {
             pid,
@@ -652,6 +535,7 @@ fn connect(sock: &Path, left: Duration) -> std::io::Result<UnixStream> {
 fn talk(
     t: &Target,
     sock: &Path,
+    shown: &Path,
     request: &[u8],
     creds: Option<(u32, u32)>,
 ) -> Result<Option<Vec<u8>>, AttachError> {
@@ -671,25 +555,7 @@ fn talk(
         Some((uid, gid)) => {
             let path = sock.to_path_buf();
             let left = left();
-            // setresuid through libc would switch every thread of the process (glibc's setxid broadcast); the
-            // raw syscalls change only this short-lived thread, which exits right after connecting.
-            std::thread::spawn(move || -> std::io::Result<UnixStream> {
-                // SAFETY: raw credential syscalls on this thread only; results are checked.
-                unsafe {
-                    if libc::syscall(libc::SYS_setresgid, gid, gid, -1i32) != 0
-                        || libc::syscall(libc::SYS_setresuid, uid, uid, -1i32) != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                connect(&path, left)
-            })
-            .join()
-            .map_err(|_| AttachError::Step {
-                pid,
-                step: "connect as the JVM's user",
-                msg: "thread panicked".into(),
-            })?
+            as_user(uid, gid, move || connect(&path, left))
         }
     };
     let mut stream = match connected {
@@ -706,7 +572,7 @@ fn talk(
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) && creds.is_none() => {
             return Err(AttachError::Stale {
                 pid,
-                path: sock.to_path_buf(),
+                path: shown.to_path_buf(),
                 why: "left by a JVM that was killed?",
             });
         }
@@ -721,19 +587,46 @@ fn talk(
             )(e));
         }
     };
+    // Whatever the path looked like, the process that listens is what counts: the target JVM itself, as its
+    // own user (pid as seen from our namespace). Checked before a byte is sent.
+    let cred = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+        .map_err(|e| step(pid, "peer credentials")(e.into()))?;
+    if cred.pid() != pid as i32 || cred.uid() != t.jvm.uid {
+        return Err(AttachError::Impostor {
+            pid,
+            path: shown.to_path_buf(),
+            peer_pid: cred.pid(),
+            peer_uid: cred.uid(),
+            expected: t.jvm.uid,
+        });
+    }
     stream
         .set_write_timeout(Some(left()))
         .map_err(step(pid, "socket options"))?;
-    stream.write_all(request).map_err(|e| {
-        if matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ) {
-            timeout("sending the request")
-        } else {
-            step(pid, "send request")(e)
+    match stream.write_all(request) {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(timeout("sending the request"));
         }
-    })?;
+        // Closed on us before the request was in: a JVM that refuses root as its peer (JDK 8; a JVM in a user
+        // namespace, where root is nobody) does that. As a silent close: the caller retries as its user.
+        Err(e)
+            if creds.is_none()
+                && matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                )
+                && !gone(&t.proc_dir, t.jvm.start_ticks) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(step(pid, "send request")(e)),
+    }
     // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow),
     // straight into the reply: no separate buffer.
     const CHUNK: u64 = 64 * 1024;
@@ -748,11 +641,14 @@ fn talk(
         match (&mut stream).take(CHUNK).read_to_end(&mut reply) {
             // Less than asked for: the JVM closed the connection.
             Ok(n) if (n as u64) < CHUNK => break,
-            Ok(_) if reply.len() > MAX_REPLY => {
+            Ok(_) if reply.len() > t.max_reply => {
                 return Err(AttachError::Step {
                     pid,
                     step: "read reply",
-                    msg: format!("larger than {} MiB: discarded", MAX_REPLY >> 20),
+                    msg: format!(
+                        "larger than [jvm] max_attach_reply ({} KiB): refused, not cut; raise it to take this one",
+                        t.max_reply >> 10
+                    ),
                 });
             }
             Ok(_) => {}
@@ -796,13 +692,13 @@ mod tests {
         );
         let v2 = encode("threaddump", &["-l"], true);
         assert_eq!(v2, b"2\x0026\0threaddump streaming=0\0-l\0");
-        assert_eq!(decode(1, b"0\nhello").unwrap(), "hello");
+        assert_eq!(decode(1, b"0\nhello".to_vec()).unwrap(), "hello");
         assert!(matches!(
-            decode(1, b"-1\nbad"),
+            decode(1, b"-1\nbad".to_vec()),
             Err(AttachError::Refused { code: -1, .. })
         ));
-        assert!(decode(1, b"").is_err());
-        assert!(decode(1, b"\xff\xfe").is_err());
+        assert!(decode(1, b"".to_vec()).is_err());
+        assert!(decode(1, b"\xff\xfe".to_vec()).is_err());
         assert!(catches_sigquit(
             "SigIgn:\t0000000000000000\nSigCgt:\t2000000181005ccc\n"
         ));
@@ -814,7 +710,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn decode_never_panics(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
-            let _ = decode(1, &b);
+            let _ = decode(1, b);
         }
     }
 }

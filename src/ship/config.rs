@@ -186,6 +186,8 @@ pub struct AuthConfig {
     pub token_env: Option<String>,
     /// "Bearer" (default) or "Token" (InfluxDB 2.x).
     pub scheme: Option<String>,
+    /// Send these credentials over plain http:// to a host beyond the loopback (refused unless set).
+    pub allow_plain_http: bool,
 }
 
 /// All configured sinks by name. None configured means the local JSON-lines file only.
@@ -255,6 +257,21 @@ impl SinkConfig {
                 &["auth", "token_env"]
             };
             return err(key, "use basic auth or a token, not both".into());
+        }
+        if let Some(u) = &self.url {
+            use crate::util::redact;
+            let creds = a.username.is_some()
+                || a.token_file.is_some()
+                || a.token_env.is_some()
+                || redact::has_userinfo(u);
+            if creds && u.starts_with("http://") && !redact::is_loopback(u) && !a.allow_plain_http {
+                return err(
+                    &["url"],
+                    "credentials would cross the network in clear over http://: use https://, or set \
+                     auth.allow_plain_http = true"
+                        .into(),
+                );
+            }
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             let key: &'static [&'static str] = if self.tls.cert_file.is_some() {

@@ -307,7 +307,7 @@ fn batcher(
                         let r = sp.lock().unwrap_or_else(|p| p.into_inner()).append(&rec);
                         if let Err(err) = r {
                             stats.encode_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(sink = %cfg.url.as_deref().unwrap_or(""), error = %err, "cannot spool a batch; it is lost");
+                            tracing::warn!(sink = %crate::util::redact::url(cfg.url.as_deref().unwrap_or("")), error = %err, "cannot spool a batch; it is lost");
                         }
                         *wake.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
                         wake.1.notify_all();

@@ -25,6 +25,7 @@ mod jvm_jstat;
 mod layers;
 mod node_exporter;
 mod packaging;
+mod security;
 mod ship_outage;
 mod ship_roundtrip;
 mod ship_strict;
