@@ -157,7 +157,7 @@ fn sinks(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
                 ),
             ));
         }
-        if let Err(e) = sink.check() {
+        if let Err(e) = crate::ship::sinks::check(sink) {
             let mut path = at.to_vec();
             path.extend(e.key.iter().map(|k| Key(k)));
             return Err(doc.err(&path, format!("[sinks.{name}] {}", e.message)));

@@ -228,7 +228,6 @@ impl SinkConfig {
                 }
             }
         }
-        super::sinks::backend(self).check(self)?;
         let a = &self.auth;
         if a.password_file.is_some() && a.password_env.is_some() {
             return err(

@@ -4,6 +4,7 @@
 //! backend never holds up a live one; `encode` makes the request bodies, `spool` keeps them until the backend
 //! accepted them, `deliver` sends them and reads the answers, `stats` counts it all.
 
+pub(crate) mod answer;
 pub mod config;
 pub mod deliver;
 pub mod encode;

@@ -1,8 +1,9 @@
 //! One sink at work: a batcher thread (queue -> batches -> encoded bodies -> spool) and a sender thread (spool ->
 //! backend, oldest first, one request in flight, retries). The collection loop only ever `try_send`s to the queue.
 
+use super::answer::Outcome;
 use super::config::{SinkConfig, SinkKind};
-use super::deliver::{Outcome, Sender};
+use super::deliver::Sender;
 use super::encode::{Batch, Encoded, Metrics, Origin};
 use super::sinks::{self, Backend, file::RotatingFile};
 use super::spool::{Pos, Record, Spool, SpoolStats};

@@ -7,8 +7,8 @@
 
 use super::Backend;
 use crate::model::Document;
+use crate::ship::answer::{Outcome, excerpt};
 use crate::ship::config::{SinkConfig, SinkError};
-use crate::ship::deliver::{Outcome, excerpt};
 use crate::ship::encode::{Batch, Encoded, Origin, gzip as gz, jsonl::document_json};
 use std::fmt::Write;
 
@@ -39,7 +39,7 @@ impl Backend for Elasticsearch {
 
     fn classify(&self, status: u16, body: &[u8], after: Option<std::time::Duration>) -> Outcome {
         if !(200..=299).contains(&status) {
-            return crate::ship::deliver::classify_http(status, body, after);
+            return crate::ship::answer::classify_http(status, body, after);
         }
         let o = match parse_response(body) {
             Ok(o) => o,

@@ -9,8 +9,8 @@ pub mod influx;
 pub mod otlp;
 pub mod prometheus_remote_write;
 
+use super::answer::Outcome;
 use super::config::{SinkConfig, SinkError, SinkKind};
-use super::deliver::Outcome;
 use super::encode::{Batch, Encoded, Origin};
 use reqwest::header::HeaderName;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub(crate) trait Backend: Send + Sync {
     }
     /// What an answer means for this protocol (docs/shipping.md has the table).
     fn classify(&self, status: u16, body: &[u8], after: Option<Duration>) -> Outcome {
-        super::deliver::classify_http(status, body, after)
+        super::answer::classify_http(status, body, after)
     }
     /// Configuration checks only this backend knows.
     fn check(&self, _cfg: &SinkConfig) -> Result<(), SinkError> {
@@ -46,6 +46,12 @@ pub(crate) trait Backend: Send + Sync {
 }
 
 /// The backend a sink's configuration names.
+/// Every check of a sink's configuration: the shared keys (`SinkConfig::check`), then its backend's own.
+pub fn check(cfg: &SinkConfig) -> Result<(), SinkError> {
+    cfg.check()?;
+    backend(cfg).check(cfg)
+}
+
 pub(crate) fn backend(cfg: &SinkConfig) -> Arc<dyn Backend> {
     match cfg.kind {
         SinkKind::PrometheusRemoteWrite => Arc::new(prometheus_remote_write::RemoteWrite),

@@ -10,7 +10,7 @@
 use super::Backend;
 use crate::model::metric::Str;
 use crate::model::{Family, MetricKind};
-use crate::ship::deliver::Outcome;
+use crate::ship::answer::Outcome;
 use crate::ship::encode::{Batch, Encoded, FastMap, Given, Origin, gzip as gz, metrics_range};
 use prost::Message;
 use std::collections::HashMap;
@@ -43,11 +43,11 @@ impl Backend for Otlp {
                 status,
                 counts: false,
                 after,
-                why: crate::ship::deliver::why(status, body),
+                why: crate::ship::answer::why(status, body),
             },
             _ => Outcome::Refused {
                 status,
-                why: crate::ship::deliver::why(status, body),
+                why: crate::ship::answer::why(status, body),
             },
         }
     }
