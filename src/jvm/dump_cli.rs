@@ -1,6 +1,6 @@
 //! `wasp dump ...` (through the attach protocol) and `wasp analyze FILE...` (dumps from anywhere).
 
-use super::{analysis, attach, threaddump};
+use super::{analysis, attach, dump};
 use crate::config::{Config, Interval};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -116,17 +116,17 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             timeout,
         } => {
             let cpu = if format == DumpFormat::Report {
-                analysis::sample_thread_cpu(pid, cpu_window.0).ok()
+                crate::host::pidinfo::sample_thread_cpu(&cfg.agent.proc_root, pid, cpu_window.0)
+                    .ok()
             } else {
                 None
             };
             let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
             match format {
                 DumpFormat::Text => print!("{text}"),
-                DumpFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&threaddump::parse(&text))?
-                ),
+                DumpFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&dump::parse(&text))?)
+                }
                 DumpFormat::Report => {
                     // A Tomcat's server.xml says whether a busy request pool is at its maximum.
                     let cmdline = procfs::process::Process::new_with_root(
@@ -137,7 +137,7 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
                     let limits = super::tomcat::pool_limits(&cfg.agent.proc_root, pid, &cmdline);
                     print!(
                         "{}",
-                        analysis::analyze_with(&[threaddump::parse(&text)], cpu.as_ref(), &limits)
+                        analysis::analyze_with(&[dump::parse(&text)], cpu.as_ref(), &limits)
                             .to_text()
                     )
                 }
@@ -176,31 +176,31 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
 
 pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(files) = &args.diff {
-        let read = |p: &PathBuf| {
-            std::fs::read_to_string(p)
-                .map(|t| super::histogram::parse(&t))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-        };
-        let (a, b) = (read(&files[0])?, read(&files[1])?);
-        let d = super::histogram::diff(&a, &b);
+        let d = super::histogram::diff_files(&files[0], &files[1])?;
         match args.format {
-            AnalyzeFormat::Report => print!("{}", d.to_text()),
-            AnalyzeFormat::Json => println!("{}", serde_json::to_string_pretty(&d)?),
+            AnalyzeFormat::Report => out(&d.to_text())?,
+            AnalyzeFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&d)?))?,
         }
         return Ok(());
     }
-    let mut dumps = Vec::new();
-    for f in &args.files {
-        let text =
-            std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        dumps.push(threaddump::parse(&text));
-    }
-    let r = analysis::analyze(&dumps, None);
+    let (r, readable) = dump::inputs::analyze_inputs(&args.files)?;
     match args.format {
-        AnalyzeFormat::Report => print!("{}", r.to_text()),
-        AnalyzeFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        AnalyzeFormat::Report => out(&r.to_text())?,
+        AnalyzeFormat::Json => out(&format!("{}\n", serde_json::to_string_pretty(&r)?))?,
+    }
+    if !readable {
+        anyhow::bail!("no thread read: not a thread dump wasp can read");
     }
     Ok(())
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the output quietly.
+fn out(s: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(s.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 /// `wasp dump threads PID [--timeout D]`, the plain dump an operator runs on a host in trouble, read without

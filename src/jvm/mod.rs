@@ -5,13 +5,16 @@ pub mod analysis;
 pub mod attach;
 pub mod cli;
 pub mod discover;
+pub mod dump;
 pub mod dump_cli;
 pub mod fallback;
 pub mod histogram;
 pub mod metrics;
 pub mod perfdata;
-pub mod threaddump;
 pub mod tomcat;
+
+/// The name the dump model had before it became a module family; tests and other code still use it.
+pub use dump as threaddump;
 
 use crate::config::Pattern;
 use crate::host::Roots;

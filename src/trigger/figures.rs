@@ -390,7 +390,7 @@ static LATEST: Mutex<Vec<(u32, u32)>> = Mutex::new(Vec::new());
 const LATEST_MAX: usize = 256;
 
 /// Records the BLOCKED threads of a dump just taken of `pid` (the snapshot worker calls it).
-pub fn note_dump(pid: u32, dump: &crate::jvm::threaddump::ThreadDump) {
+pub fn note_dump(pid: u32, dump: &crate::jvm::dump::ThreadDump) {
     let blocked = dump.threads.iter().filter(|t| t.state == "BLOCKED").count() as u32;
     let mut l = LATEST.lock().unwrap_or_else(|e| e.into_inner());
     l.retain(|(p, _)| *p != pid);
@@ -480,7 +480,7 @@ mod tests {
                 .join("tests/fixtures/dumps/jdk17-jstack-l.txt"),
         )
         .unwrap();
-        let dump = crate::jvm::threaddump::parse(&text);
+        let dump = crate::jvm::dump::parse(&text);
         let want = dump.threads.iter().filter(|t| t.state == "BLOCKED").count() as f64;
         assert!(want >= 2.0);
         note_dump(j.pid, &dump);
