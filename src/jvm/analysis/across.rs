@@ -26,10 +26,11 @@ fn top(t: &Thread, n: usize) -> Vec<&str> {
     t.frames.iter().take(n).map(|f| f.frame.as_str()).collect()
 }
 
-/// `run`: the dumps of one JVM, oldest first; `labels`: those of the last dump.
+/// `run`: the dumps of one JVM, oldest first; `labels`: those of the last dump. Threads seen in two dumps or
+/// more are compared, also those gone by the last dump (a burst of CPU that ended is still the finding).
 pub fn across(run: &[&ThreadDump], labels: &[String]) -> Across {
     let mut a = Across::default();
-    let (Some(first), Some(last)) = (run.first(), run.last()) else {
+    let Some(last) = run.last() else {
         return a;
     };
     if run.len() < 2 {
@@ -39,13 +40,35 @@ pub fn across(run: &[&ThreadDump], labels: &[String]) -> Across {
         .iter()
         .map(|d| d.threads.iter().map(|t| (t.key(), t)).collect())
         .collect();
-    for (i, t) in last.threads.iter().enumerate() {
-        let key = t.key();
+    let last_label: HashMap<String, &str> = last
+        .threads
+        .iter()
+        .zip(labels)
+        .map(|(t, l)| (t.key(), l.as_str()))
+        .collect();
+    // Every thread once, in the order first seen.
+    let mut keys: Vec<String> = Vec::new();
+    let mut known = std::collections::HashSet::new();
+    for d in run {
+        for t in &d.threads {
+            if known.insert(t.key()) {
+                keys.push(t.key());
+            }
+        }
+    }
+    for key in keys {
         let seen: Vec<&Thread> = by_key.iter().filter_map(|m| m.get(&key).copied()).collect();
         if seen.len() < 2 {
             continue;
         }
-        let earliest = seen[0];
+        let (earliest, t) = (seen[0], seen[seen.len() - 1]);
+        let in_last = last_label.get(&key).copied();
+        let label = in_last.unwrap_or(&t.name).to_string();
+        let gone = if in_last.is_some() {
+            ""
+        } else {
+            ", gone by the last dump"
+        };
         // The thread's own elapsed= grows with wall time; else the dumps' timestamps would be needed.
         let pct = match (earliest.cpu_ms, t.cpu_ms, earliest.elapsed_s, t.elapsed_s) {
             (Some(c0), Some(c1), Some(e0), Some(e1)) if e1 - e0 > 0.0 => {
@@ -62,46 +85,38 @@ pub fn across(run: &[&ThreadDump], labels: &[String]) -> Across {
             && p > 0.5
         {
             a.hot.push(HotThread {
-                thread: labels[i].clone(),
+                thread: label.clone(),
                 nid: t.nid.unwrap_or(0),
                 cpu_pct: p,
                 state: t.state.clone(),
                 top_frames: t.frames.iter().take(10).map(|f| f.frame.clone()).collect(),
-                source: format!("cpu= growth over {} dumps", seen.len()),
+                source: format!("cpu= growth over {} dumps{gone}", seen.len()),
             });
         }
+        let everywhere = seen.len() == run.len();
         match pct {
             Some(p) if p >= BUSY_PCT && same_place => a.busy.push(format!(
-                "\"{}\" {p:.0}% CPU at {frame}, the same stack in {} dumps",
-                labels[i],
+                "\"{label}\" {p:.0}% CPU at {frame}, the same stack in {} dumps{gone}",
                 seen.len()
             )),
-            Some(p)
-                if p < BUSY_PCT
-                    && t.state == "RUNNABLE"
-                    && same_place
-                    && seen.len() == run.len() =>
-            {
-                a.stuck
-                    .push(format!("{} at {frame} ({p:.0}% CPU)", labels[i]))
+            Some(p) if p < BUSY_PCT && t.state == "RUNNABLE" && same_place && everywhere => {
+                a.stuck.push(format!("{label} at {frame} ({p:.0}% CPU)"))
             }
-            None if t.state == "RUNNABLE" && same_place && seen.len() == run.len() => {
-                a.stuck.push(format!("{} at {frame}", labels[i]))
+            None if t.state == "RUNNABLE" && same_place && everywhere => {
+                a.stuck.push(format!("{label} at {frame}"))
             }
             _ => {}
         }
         if let Some(v) = t.carrying()
+            && everywhere
             && seen.iter().all(|x| x.carrying() == Some(v))
-            && seen.len() == run.len()
         {
             a.carriers_stuck.push(format!(
-                "carrier \"{}\" carried virtual thread #{v} in all {} dumps",
-                labels[i],
+                "carrier \"{label}\" carried virtual thread #{v} in all {} dumps",
                 seen.len()
             ));
         }
     }
-    let _ = first;
     a.hot.sort_by(|x, y| {
         y.cpu_pct
             .total_cmp(&x.cpu_pct)

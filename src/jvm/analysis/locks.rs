@@ -19,8 +19,19 @@ pub struct Graph<'a> {
 pub fn graph(d: &ThreadDump) -> Graph<'_> {
     let mut owner = HashMap::new();
     for (i, t) in d.threads.iter().enumerate() {
+        // A monitor a thread waits on (Object.wait) or waits to re-enter was released by that wait, though
+        // the frame that entered it still lists it as locked.
+        let released: Vec<&str> = t
+            .frames
+            .iter()
+            .flat_map(|f| f.locks.iter())
+            .filter(|(k, _)| k != "locked")
+            .map(|(_, l)| l.address.as_str())
+            .collect();
         for l in t.locks_held() {
-            owner.insert(l.address.as_str(), i);
+            if !released.contains(&l.address.as_str()) {
+                owner.insert(l.address.as_str(), i);
+            }
         }
     }
     let waits = d

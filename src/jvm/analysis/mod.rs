@@ -68,8 +68,13 @@ pub struct Report {
     /// Threads RUNNABLE on the same top frame in every dump, not burning CPU (or CPU unknown).
     pub stuck: Vec<String>,
     pub unparsed_lines: usize,
+    /// The first lines not understood, to show what they were.
+    pub unparsed_sample: Vec<String>,
     pub inputs: Vec<InputSummary>,
 }
+
+/// Lines not understood shown in the report.
+const UNPARSED_SHOWN: usize = 5;
 
 fn top(t: &Thread, n: usize) -> Vec<String> {
     t.frames.iter().take(n).map(|f| f.frame.clone()).collect()
@@ -97,8 +102,25 @@ fn last_jvm(dumps: &[ThreadDump]) -> (Vec<&ThreadDump>, usize) {
     let mut jvms = 1;
     for i in 1..with.len() {
         let (a, b) = (with[i - 1], with[i]);
+        // Some headers carry the date ("Full thread dump [Mar 15 14:48:56 KST 2008] (Java HotSpot ...)"):
+        // compared without their bracketed parts.
+        let bare = |v: &Option<String>| {
+            v.as_deref().map(|v| {
+                let mut out = String::new();
+                let mut depth = 0;
+                for c in v.chars() {
+                    match c {
+                        '[' => depth += 1,
+                        ']' => depth = (depth - 1).max(0),
+                        _ if depth == 0 => out.push(c),
+                        _ => {}
+                    }
+                }
+                out
+            })
+        };
         let pid = a.pid.is_some() && b.pid.is_some() && a.pid != b.pid;
-        let vm = a.vm.is_some() && b.vm.is_some() && a.vm != b.vm;
+        let vm = a.vm.is_some() && b.vm.is_some() && bare(&a.vm) != bare(&b.vm);
         if pid || vm {
             start = i;
             jvms += 1;
@@ -121,6 +143,12 @@ pub fn analyze_inputs(
             .iter()
             .map(|d| d.unparsed_count.max(d.unparsed.len()))
             .sum(),
+        unparsed_sample: dumps
+            .iter()
+            .flat_map(|d| d.unparsed.iter())
+            .take(UNPARSED_SHOWN)
+            .map(|l| l.chars().take(160).collect())
+            .collect(),
         ..Default::default()
     };
     let (run, jvms) = last_jvm(dumps);
@@ -392,7 +420,14 @@ impl Report {
             }
         }
         if self.unparsed_lines > 0 {
-            let _ = writeln!(s, "\n({} lines not understood, kept)", self.unparsed_lines);
+            let _ = writeln!(
+                s,
+                "\n{} lines not understood, the first:",
+                self.unparsed_lines
+            );
+            for l in &self.unparsed_sample {
+                let _ = writeln!(s, "  | {l}");
+            }
         }
         self.inputs_text(&mut s);
         s

@@ -124,6 +124,12 @@ impl Parser {
             }
             return done;
         }
+        // JRockit's end, and the end marker TDA writes after its JMX dumps.
+        if t.starts_with("===== END OF THREAD DUMP") || t == "<EndOfDump>" {
+            self.close_thread();
+            self.section = Section::After;
+            return None;
+        }
         match &mut self.section {
             Section::DeadlockNames(names) => {
                 if t.starts_with("Java stack information") {
@@ -142,7 +148,13 @@ impl Parser {
                 self.section = Section::Threads;
             }
             Section::JrockitChains(names) => {
-                if t.starts_with("Chain ") {
+                if t.ends_with("lock chains") {
+                    let n = std::mem::take(names);
+                    if !n.is_empty() {
+                        self.d.jvm_deadlocks.push(n);
+                    }
+                    self.section = Section::After;
+                } else if t.starts_with("Chain ") {
                     if !names.is_empty() {
                         let n = std::mem::take(names);
                         self.d.jvm_deadlocks.push(n);
@@ -179,6 +191,12 @@ impl Parser {
         if t.starts_with("Circular (deadlocked) lock chains") {
             self.close_thread();
             self.section = Section::JrockitChains(Vec::new());
+            return None;
+        }
+        // JRockit's other chains repeat threads already listed: not deadlocks, not threads.
+        if t == "Open lock chains" || t == "Blocked lock chains" {
+            self.close_thread();
+            self.section = Section::After;
             return None;
         }
         if self.section == Section::After {
@@ -349,6 +367,17 @@ impl Parser {
     }
 
     fn outside_line(&mut self, raw: &str, t: &str) {
+        // JRockit: the date and the VM follow the dump header.
+        if self.d.format == "jrockit" && !self.has_threads() {
+            if t.contains("JRockit") {
+                self.d.vm = Some(t.to_string());
+            } else if self.d.timestamp.is_none() {
+                self.d.timestamp = Some(t.to_string());
+            } else {
+                self.d.unparsed_line(raw);
+            }
+            return;
+        }
         if t.starts_with("JNI global ref") {
             // The last line jstack and jcmd print: what follows is not this dump's.
             self.close_thread();

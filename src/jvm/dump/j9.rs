@@ -16,6 +16,9 @@ pub struct Parser {
     complete: bool,
     /// "2XMPOOLLIVE Current total number of live threads: N"
     pub live_threads: Option<usize>,
+    /// Monitors and their owners' J9VMThread as the waiters see them: the owner's stack may not show the
+    /// monitor entered (native code, or a frame without the lock line).
+    owned: Vec<(String, Lock)>,
 }
 
 fn tag(t: &str) -> (&str, &str) {
@@ -43,6 +46,13 @@ impl Parser {
     }
 
     fn close_thread(&mut self) {
+        // "Anonymous native thread": not attached to the JVM, not among its live threads.
+        if let Some(th) = self
+            .cur
+            .take_if(|t| t.tid.is_none() && t.name.starts_with("Anonymous native"))
+        {
+            drop(th);
+        }
         if let Some(th) = self.cur.take() {
             let key = th.tid.clone().unwrap_or_else(|| th.name.clone());
             if self.seen.insert(key) {
@@ -54,6 +64,17 @@ impl Parser {
     fn take(&mut self) -> Option<ThreadDump> {
         self.close_thread();
         self.seen.clear();
+        for (tid, l) in std::mem::take(&mut self.owned) {
+            if let Some(t) = self
+                .d
+                .threads
+                .iter_mut()
+                .find(|t| t.tid.as_deref() == Some(tid.as_str()))
+                && !t.locks_held().any(|h| h.address == l.address)
+            {
+                t.ownable_synchronizers.push(l);
+            }
+        }
         if let Some(n) = self.deadlock.take()
             && !n.is_empty()
         {
@@ -160,8 +181,16 @@ impl Parser {
                         "waiting on"
                     };
                     let what = rest.split_once(':').map(|x| x.1).unwrap_or("");
-                    let what = what.split(" Owned by:").next().unwrap_or("");
+                    let (what, owner) = what.split_once(" Owned by:").unwrap_or((what, ""));
+                    let owner_tid = owner
+                        .split("J9VMThread:")
+                        .nth(1)
+                        .and_then(|v| v.split([',', ')']).next())
+                        .map(|v| v.trim().to_string());
                     if let Some(l) = lock_of(what) {
+                        if let Some(o) = owner_tid {
+                            self.owned.push((o, l.clone()));
+                        }
                         th.notes.push(format!("{kind} {}", l.address));
                         pending_wait(th, kind, l);
                     }

@@ -186,6 +186,14 @@ pub fn looks_like(s: &ReadStats) -> String {
     if s.decode.lines == 0 && s.sample.is_empty() {
         return "JSON that is not a thread dump".into();
     }
+    let first = |p: &dyn Fn(&str) -> bool| s.sample.iter().position(|l| p(l));
+    if let (Some(jni), Some(head)) = (
+        first(&|l| l.starts_with("JNI global refs")),
+        first(&|l| l.starts_with('"') && l.contains("prio=")),
+    ) && jni < head
+    {
+        return "thread-dump lines in reverse order (the dump's last line comes first)".into();
+    }
     if starts("Exception in thread") || s.sample.iter().any(|l| l.starts_with("at ")) {
         return "a Java exception stack trace, not a thread dump".into();
     }
