@@ -17,6 +17,10 @@ pub enum DumpCmd {
         cpu_window: Interval,
         #[arg(long, default_value = "10s", value_parser = parse_interval)]
         timeout: Interval,
+        /// Virtual threads too (JDK 21+): the JVM writes Thread.dump_to_file -format=json, read back; as text,
+        /// that JSON as the JVM wrote it.
+        #[arg(long = "virtual")]
+        virtual_threads: bool,
     },
     /// Class histogram (jmap -histo), all objects or only live ones (a full GC).
     Histo {
@@ -112,8 +116,31 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
         DumpCmd::Threads {
             pid,
             format,
+            timeout,
+            virtual_threads: true,
+            ..
+        } => {
+            let mut f = dump::to_file::json_dump(pid, &opts(cfg, timeout))?;
+            match format {
+                DumpFormat::Text => {
+                    std::io::copy(&mut f.reader(), &mut std::io::stdout().lock())?;
+                }
+                DumpFormat::Json | DumpFormat::Report => {
+                    let d = dump::Reader::new(f.reader()).next().unwrap_or_default();
+                    if format == DumpFormat::Json {
+                        out(&format!("{}\n", serde_json::to_string_pretty(&d)?))?;
+                    } else {
+                        out(&analysis::analyze(&[d], None).to_text())?;
+                    }
+                }
+            }
+        }
+        DumpCmd::Threads {
+            pid,
+            format,
             cpu_window,
             timeout,
+            ..
         } => {
             let cpu = if format == DumpFormat::Report {
                 crate::host::pidinfo::sample_thread_cpu(&cfg.agent.proc_root, pid, cpu_window.0)
@@ -223,6 +250,7 @@ pub fn quick_threads(args: &[std::ffi::OsString]) -> Option<DumpCmd> {
         format: DumpFormat::Text,
         cpu_window: Interval(std::time::Duration::from_millis(500)),
         timeout: parse_interval(timeout).ok()?,
+        virtual_threads: false,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod inputs;
 pub mod j9;
 pub mod json;
 pub mod model;
+pub mod to_file;
 
 pub use model::*;
 
