@@ -31,6 +31,32 @@ pub struct Parser {
     section: Section,
     /// Lines seen outside any thread before the first dump header or thread (log lines around a dump).
     pub outside: usize,
+    /// JDK 11+ dumps open with "Threads class SMR info" and always close with "JNI global refs": one without
+    /// its closing line was cut short.
+    saw_smr: bool,
+    saw_end: bool,
+    /// The last line looked whole (a frame, a lock line, a header's state): an input that stops without a
+    /// line feed after one was not cut short.
+    last_whole: bool,
+}
+
+/// How a whole line of a thread ends.
+fn looks_whole(t: &str) -> bool {
+    t.ends_with(')')
+        || t.ends_with(']')
+        || t == "- None"
+        || [
+            "runnable",
+            "condition",
+            "sleeping",
+            "entry",
+            "waiting",
+            "RUNNABLE",
+            "WAITING",
+            "BLOCKED",
+        ]
+        .iter()
+        .any(|w| t.ends_with(w))
 }
 
 fn is_timestamp(t: &str) -> bool {
@@ -66,18 +92,21 @@ impl Parser {
     fn take(&mut self) -> Option<ThreadDump> {
         self.close_thread();
         self.section = Section::Threads;
-        let d = std::mem::take(&mut self.d);
+        let mut d = std::mem::take(&mut self.d);
+        // The next dump began before this one's closing line.
+        d.truncated |= self.saw_smr && !self.saw_end && !d.threads.is_empty();
+        self.saw_smr = false;
+        self.saw_end = false;
         (!d.is_empty() || d.unparsed_count > 0).then_some(d)
     }
 
     pub fn finish(mut self, ended_with_newline: bool) -> Option<ThreadDump> {
-        // Cut in the middle of a thread's line, or of the deadlock report.
-        let cut = matches!(self.section, Section::DeadlockNames(_))
-            || !ended_with_newline
-                && self
-                    .cur
-                    .as_ref()
-                    .is_some_and(|t| t.frames.last().is_some_and(|f| !f.frame.ends_with(')')));
+        // Cut in the middle of a line inside a thread, inside the deadlock report, or before the closing line.
+        let cut = matches!(
+            self.section,
+            Section::DeadlockNames(_) | Section::DeadlockStacks
+        ) || !ended_with_newline && self.cur.is_some() && !self.last_whole
+            || self.saw_smr && !self.saw_end;
         let mut d = self.take()?;
         d.truncated |= cut;
         Some(d)
@@ -90,6 +119,7 @@ impl Parser {
             self.in_sync = false;
             return None;
         }
+        self.last_whole = looks_whole(t);
         // Where one dump ends and the next begins.
         let pid_line = t.len() < 12
             && t.trim_end_matches(':').bytes().all(|b| b.is_ascii_digit())
@@ -380,10 +410,12 @@ impl Parser {
         }
         if t.starts_with("JNI global ref") {
             // The last line jstack and jcmd print: what follows is not this dump's.
+            self.saw_end = true;
             self.close_thread();
             self.section = Section::After;
-        } else if t.starts_with("Threads class SMR info")
-            || t.starts_with("_java_thread_list")
+        } else if t.starts_with("Threads class SMR info") {
+            self.saw_smr = true;
+        } else if t.starts_with("_java_thread_list")
             || t.starts_with("0x")
             || t == "}"
             || t.starts_with("=====")
@@ -437,6 +469,7 @@ mod tests {
             assert_eq!(all.len(), 1, "{f}");
             let d = &all[0];
             assert!(d.threads.len() > 10, "{f}: {} threads", d.threads.len());
+            assert!(!d.truncated, "{f}");
             assert!(
                 d.unparsed.is_empty(),
                 "{f}: unparsed {:#?}",
@@ -464,6 +497,17 @@ mod tests {
             d.threads.iter().find(|t| t.name == "main").unwrap().nid,
             Some(18286)
         );
+    }
+
+    #[test]
+    fn a_dump_cut_short_says_so() {
+        let t = fixture("jdk17-jstack-l.txt");
+        // Cut inside a thread, and cut at a line end before the closing line.
+        let d = &parse_all(&t[..3000])[0];
+        assert!(d.truncated && d.threads.len() > 3);
+        let at = t.find("\n\"main\"").unwrap() + 1;
+        assert!(parse_all(&t[..at])[0].truncated);
+        assert!(!parse_all(&t)[0].truncated);
     }
 
     #[test]

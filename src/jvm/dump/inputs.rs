@@ -66,3 +66,87 @@ pub fn analyze_inputs(paths: &[PathBuf]) -> anyhow::Result<(Report, bool)> {
     let ok = r.readable;
     Ok((r, ok))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(b: &[u8]) -> Report {
+        let mut kept = VecDeque::new();
+        let s = read_one("x", b, &mut kept);
+        let dumps: Vec<ThreadDump> = kept.into();
+        analysis::analyze_inputs(&dumps, &[s], None, &[])
+    }
+
+    fn never_a_false_all_clear(r: &Report) -> Result<(), String> {
+        if !r.readable
+            && (r.verdict.iter().any(|v| v.contains("no deadlock"))
+                || !r.verdict[0].starts_with("not a thread dump wasp can read"))
+        {
+            return Err(format!("{:?}", r.verdict));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn nothing_read_is_never_the_all_clear() {
+        for b in [
+            &b""[..],
+            b"\n\n",
+            b"\xff\xfe\x00\x00garbage",
+            b"{\"threadDump\": {\"processId\": \"1\", \"threadContainers\": [",
+            b"{\"not\": \"a dump\"}",
+            b"num     #instances         #bytes  class name\n   1:  10  100  Foo\n",
+            b"Exception in thread \"main\" java.lang.NullPointerException\n\tat A.b(A.java:1)\n",
+            b"Full thread dump OpenJDK 64-Bit Server VM (17 mixed mode):\n\n",
+            b"0SECTION       TITLE subcomponent dump routine\n1TIDATETIME    Date: 2024/01/01 at 10:00:00\n",
+        ] {
+            let r = verdict(b);
+            assert!(!r.readable, "{:?}", String::from_utf8_lossy(b));
+            never_a_false_all_clear(&r).unwrap();
+        }
+        assert!(verdict(b"").verdict[0].contains("looks like empty"));
+        assert!(
+            verdict(b"{\"threadDump\": {\"threadContainers\": [").verdict[0].contains("truncated")
+        );
+    }
+
+    proptest::proptest! {
+        // Any bytes, dump-like or not: no panic, and no all-clear unless a thread was read.
+        #[test]
+        fn any_bytes(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            let r = verdict(&b);
+            proptest::prop_assert!(never_a_false_all_clear(&r).is_ok(), "{:?}", r.verdict);
+            let _ = r.to_text();
+        }
+
+        #[test]
+        fn dump_like_lines(lines in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::Just("\"a\" #1 prio=5 nid=0x1 runnable  [0x0]".to_string()),
+            proptest::prelude::Just("\"a\" #1 prio=5 cpu=10.0ms elapsed=2.0s nid=0x1 runnable  [0x0]".to_string()),
+            proptest::prelude::Just("   java.lang.Thread.State: BLOCKED (on object monitor)".to_string()),
+            proptest::prelude::Just("\tat A.b(A.java:1)".to_string()),
+            proptest::prelude::Just("\t- waiting to lock <0x1> (a X)".to_string()),
+            proptest::prelude::Just("\t- locked <0x1> (a X)".to_string()),
+            proptest::prelude::Just("Found one Java-level deadlock:".to_string()),
+            proptest::prelude::Just("\"a\":".to_string()),
+            proptest::prelude::Just("Java stack information for the threads listed above:".to_string()),
+            proptest::prelude::Just("Found 2 deadlocks.".to_string()),
+            proptest::prelude::Just("Full thread dump X:".to_string()),
+            proptest::prelude::Just("12345:".to_string()),
+            proptest::prelude::Just("2024-01-01 10:00:00".to_string()),
+            proptest::prelude::Just("0SECTION       TITLE subcomponent dump routine".to_string()),
+            proptest::prelude::Just("3XMTHREADINFO      \"t\" J9VMThread:0x1, state:B, prio=5".to_string()),
+            proptest::prelude::Just("3XMTHREADBLOCK     Blocked on: a/B@0x1 Owned by: \"u\" (J9VMThread:0x2)".to_string()),
+            proptest::prelude::Just("4XESTACKTRACE                at a/B.c(B.java:1)".to_string()),
+            proptest::prelude::Just("1LKDEADLOCK    Deadlock detected !!!".to_string()),
+            proptest::prelude::Just("   Carrying virtual thread #22".to_string()),
+            proptest::prelude::Just("#22 \"\" virtual RUNNABLE 2024-01-01T10:00:00Z".to_string()),
+            "\\PC{0,30}",
+        ], 0..60)) {
+            let r = verdict(lines.join("\n").as_bytes());
+            proptest::prop_assert!(never_a_false_all_clear(&r).is_ok(), "{:?}", r.verdict);
+            let _ = r.to_text();
+        }
+    }
+}
