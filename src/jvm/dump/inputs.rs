@@ -7,8 +7,37 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::path::PathBuf;
 
-/// Dumps kept whole for the analysis across time (the last ones); earlier ones are only summarised.
+/// Dumps kept for the analysis across time: the last ones. Only the last is kept whole; the earlier ones keep
+/// the top frames of each thread (what comparisons across dumps look at), within a budget of frames.
 pub const KEPT_DUMPS: usize = 16;
+/// Frames kept per thread of an earlier dump.
+pub const EARLIER_FRAMES: usize = 16;
+/// Frames kept over all earlier dumps: at least one earlier dump is kept whatever its size.
+pub const EARLIER_BUDGET: usize = 400_000;
+
+fn frames(d: &ThreadDump) -> usize {
+    d.threads.iter().map(|t| t.frames.len()).sum()
+}
+
+/// Keeps `d` as the last dump, trimming the one before it, and drops the oldest beyond the bounds: memory
+/// stays bounded by one whole dump and the budget, however many dumps the inputs hold.
+fn keep(kept: &mut VecDeque<ThreadDump>, d: ThreadDump) {
+    if let Some(prev) = kept.back_mut() {
+        for t in &mut prev.threads {
+            t.frames.truncate(EARLIER_FRAMES);
+            t.frames.shrink_to_fit();
+        }
+        prev.unparsed.clear();
+        prev.unparsed.shrink_to_fit();
+    }
+    kept.push_back(d);
+    let mut earlier: usize = kept.iter().rev().skip(1).map(frames).sum();
+    while kept.len() > KEPT_DUMPS || kept.len() > 2 && earlier > EARLIER_BUDGET {
+        if let Some(old) = kept.pop_front() {
+            earlier -= frames(&old);
+        }
+    }
+}
 
 /// Reads one input, keeping the last dumps in `kept`.
 pub fn read_one<R: Read>(name: &str, r: R, kept: &mut VecDeque<ThreadDump>) -> InputSummary {
@@ -31,10 +60,7 @@ pub fn read_one<R: Read>(name: &str, r: R, kept: &mut VecDeque<ThreadDump>) -> I
         {
             s.pids.push(p);
         }
-        if kept.len() == KEPT_DUMPS {
-            kept.pop_front();
-        }
-        kept.push_back(d);
+        keep(kept, d);
     }
     let st = &reader.stats;
     s.encoding = st.decode.encoding.to_string();
@@ -86,6 +112,45 @@ mod tests {
             return Err(format!("{:?}", r.verdict));
         }
         Ok(())
+    }
+
+    #[test]
+    fn memory_is_bounded_by_one_dump_and_the_budget() {
+        let thread = |i: usize| crate::jvm::dump::Thread {
+            name: format!("t{i}"),
+            id: Some(i as u64),
+            frames: vec![Default::default(); 50],
+            ..Default::default()
+        };
+        let dump = || ThreadDump {
+            threads: (0..2000).map(thread).collect(),
+            ..Default::default()
+        };
+        let mut kept = VecDeque::new();
+        for _ in 0..40 {
+            keep(&mut kept, dump());
+        }
+        // 2,000 threads x 16 frames per earlier dump within 400,000 frames: 12 earlier ones and the last.
+        assert_eq!(kept.len(), 13);
+        assert_eq!(frames(kept.back().unwrap()), 2000 * 50);
+        assert!(
+            kept.iter()
+                .rev()
+                .skip(1)
+                .all(|d| frames(d) == 2000 * EARLIER_FRAMES)
+        );
+        // Dumps larger than the budget: the last whole and one earlier.
+        let mut kept = VecDeque::new();
+        for _ in 0..5 {
+            keep(
+                &mut kept,
+                ThreadDump {
+                    threads: (0..30_000).map(thread).collect(),
+                    ..Default::default()
+                },
+            );
+        }
+        assert_eq!(kept.len(), 2);
     }
 
     #[test]
