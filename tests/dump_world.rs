@@ -420,6 +420,29 @@ fn every_dump_reads_as_its_source_says() {
                 r.deadlocks
             ));
         }
+        // Each cycle the JVM reported is found, in the JVM's wait order (up to where it starts).
+        if let Some(last) = g.dumps.iter().rev().find(|d| !d.threads.is_empty()) {
+            for jvm in &last.jvm_deadlocks {
+                let rotations = |c: &Vec<String>| -> Vec<Vec<String>> {
+                    (0..c.len())
+                        .map(|k| {
+                            let mut v: Vec<String> = c
+                                .iter()
+                                .map(|l| l.split(" (#").next().unwrap_or(l).to_string())
+                                .collect();
+                            v.rotate_left(k);
+                            v
+                        })
+                        .collect()
+                };
+                if !r.deadlocks.iter().any(|c| rotations(c).contains(jvm)) {
+                    bad.push(format!(
+                        "{}: the JVM's cycle {jvm:?} not among {:?}",
+                        e.entry, r.deadlocks
+                    ));
+                }
+            }
+        }
         let verdict = r.verdict.join("\n");
         for w in e.verdict {
             if !verdict.contains(w) {

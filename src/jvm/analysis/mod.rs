@@ -512,6 +512,50 @@ mod tests {
         assert!(r.to_text().starts_with("* DEADLOCK"));
     }
 
+    /// jstack without -l has no owner of a ReentrantLock: the JVM's own report is the only evidence.
+    #[test]
+    fn the_jvms_deadlock_report_counts_without_owner_information() {
+        let t = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/jdk17-jstack.txt"),
+        )
+        .unwrap();
+        let r = analyze(&[crate::jvm::dump::parse(&t)], None);
+        assert!(
+            r.verdict.contains(
+                &"DEADLOCK between rl-deadlock-1, rl-deadlock-2 (reported by the JVM)".to_string()
+            ) || r.verdict.contains(
+                &"DEADLOCK between rl-deadlock-2, rl-deadlock-1 (reported by the JVM)".to_string()
+            ),
+            "{:?}",
+            r.verdict
+        );
+        assert_eq!(r.deadlocks.len(), 2);
+    }
+
+    /// Two threads with one name are two threads: a deadlock between same-named pairs is found for each.
+    #[test]
+    fn threads_are_told_apart_by_id_not_name() {
+        let mut s = String::from("Full thread dump OpenJDK 64-Bit Server VM (17 mixed mode):\n\n");
+        for (id, name, waits, holds) in [
+            (1, "A", 2, 1),
+            (2, "B", 1, 2),
+            (3, "A", 4, 3),
+            (4, "B", 3, 4),
+        ] {
+            s.push_str(&format!(
+                "\"{name}\" #{id} prio=5 os_prio=0 tid=0x1 nid=0x{id:x} waiting for monitor entry  [0x0]\n   java.lang.Thread.State: BLOCKED (on object monitor)\n\tat X.y(X.java:1)\n\t- waiting to lock <0x{waits:x}> (a L)\n\t- locked <0x{holds:x}> (a L)\n\n"
+            ));
+        }
+        let r = analyze(&[crate::jvm::dump::parse(&s)], None);
+        assert_eq!(
+            r.deadlocks,
+            vec![
+                vec!["A (#1)".to_string(), "B (#2)".to_string()],
+                vec!["A (#3)".to_string(), "B (#4)".to_string()]
+            ]
+        );
+    }
+
     /// `n` BLOCKED threads, thread i waiting for the monitor thread i+1 holds; the last waits for thread 0's
     /// when `cycle`.
     fn chain_dump(n: usize, cycle: bool) -> crate::jvm::dump::ThreadDump {
