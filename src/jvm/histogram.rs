@@ -108,7 +108,7 @@ pub fn diff_files(a: &std::path::Path, b: &std::path::Path) -> anyhow::Result<Hi
         let mut lines = super::dump::decode::open(f);
         let mut text = String::new();
         while let Some(l) = lines.next_line() {
-            text.push_str(&l);
+            text.push_str(l);
             text.push('\n');
         }
         let h = parse(&text);

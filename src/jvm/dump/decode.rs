@@ -116,6 +116,8 @@ impl<R: Read> Read for Decoder<R> {
 pub struct Lines<'a> {
     src: BufReader<Decoder<Box<dyn Read + 'a>>>,
     buf: Vec<u8>,
+    /// The decoded line, reused: one allocation for the whole input, not one per line.
+    line: String,
     /// The last line read ended with a line feed.
     nl: bool,
     pub stats: DecodeStats,
@@ -163,6 +165,7 @@ pub fn open<'a, R: Read + 'a>(r: R) -> Lines<'a> {
     Lines {
         src: BufReader::with_capacity(64 * 1024, dec),
         buf: Vec::new(),
+        line: String::new(),
         nl: true,
         stats: DecodeStats {
             encoding,
@@ -173,7 +176,7 @@ pub fn open<'a, R: Read + 'a>(r: R) -> Lines<'a> {
 
 impl<'a> Lines<'a> {
     /// The next line without its end (LF or CRLF); None at the end of input or on a read error.
-    pub fn next_line(&mut self) -> Option<String> {
+    pub fn next_line(&mut self) -> Option<&str> {
         self.buf.clear();
         let mut cut = false;
         loop {
@@ -210,15 +213,15 @@ impl<'a> Lines<'a> {
             self.buf.pop();
         }
         self.stats.lines += 1;
-        let mut s = String::with_capacity(self.buf.len());
+        self.line.clear();
         for c in self.buf.utf8_chunks() {
-            s.push_str(c.valid());
+            self.line.push_str(c.valid());
             if !c.invalid().is_empty() {
-                s.push('\u{FFFD}');
+                self.line.push('\u{FFFD}');
                 self.stats.replaced += 1;
             }
         }
-        Some(s)
+        Some(&self.line)
     }
 
     /// The input ended with a line feed (a dump cut short usually does not).
@@ -260,7 +263,7 @@ mod tests {
         let mut l = open(b);
         let mut v = Vec::new();
         while let Some(x) = l.next_line() {
-            v.push(x);
+            v.push(x.to_string());
         }
         (v, l.stats)
     }

@@ -303,11 +303,7 @@ impl Parser {
         }
         if let Some(f) = t.strip_prefix("at ") {
             // JRockit writes java/lang/Object.wait(J)V
-            let f = if th.id.is_some()
-                && f.contains('/')
-                && !f.contains(".java")
-                && !f.contains("java.base")
-            {
+            let f = if self.d.format == "jrockit" {
                 f.replace('/', ".")
             } else {
                 f.to_string()

@@ -115,14 +115,14 @@ impl<'a> Reader<'a> {
                 let got = match j9.as_mut() {
                     Some(p) => {
                         let lt = p.live_threads;
-                        let d = p.line(&l);
+                        let d = p.line(l);
                         if d.is_some() {
                             self.stats.javacore_live_threads.extend(lt);
                             p.live_threads = None;
                         }
                         d
                     }
-                    None => hs.line(&l),
+                    None => hs.line(l),
                 };
                 if let Some(d) = got {
                     self.ready.push_back(d);
