@@ -4,6 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export CARGO_TERM_COLOR=never
+# A clean CI build gains nothing from incremental state: off, it compiles faster.
+export CARGO_INCREMENTAL=0
+# Line tables are all a failing test's backtrace needs; full debug info made linking the test binaries slow.
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
+mkdir -p target
+# cargo-deb and cargo-generate-rpm compile from source for minutes and need nothing from apt: start them now,
+# next to apt-get, fmt and clippy, and wait for them before packaging.
+./scripts/package.sh tools >target/ci-tools.log 2>&1 &
+tools=$!
+
 # Debian packages: the classic tools wasp is compared with (sysstat, procps, iproute2, coreutils), a JDK with
 # jstat/jstack/jcmd/jmap, strace for the exact replay tests, setpriv/unshare (util-linux) for the other-user,
 # private-/tmp and hardened-attach tests, systemd/binutils/rpm/help2man/time for the packaging tests,
@@ -23,10 +34,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-# Release artifacts (.deb, .rpm, the glibc-2.17 build): tests/packaging.rs checks them.
+# Release artifacts (.deb, .rpm, the glibc-2.17 build): tests/it/packaging.rs checks them.
+wait "$tools" || { cat target/ci-tools.log; echo "installing cargo-deb/cargo-generate-rpm failed"; exit 1; }
 ./scripts/package.sh
 # A failing test must still leave the summary below: no early exit on this pipeline.
 set +e

@@ -5,19 +5,7 @@ use crate::config::Config;
 use crate::host::{HostCollector, Roots};
 use crate::jvm::JvmCollector;
 use crate::model::{Collection, CollectorError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// The newest collection with how long it took: published by the daemon's collection loop, read by the
-/// snapshot worker (the host figures of the moment in a bundle) and `wasp status`.
-#[derive(Debug, Clone)]
-pub struct LatestCollection {
-    pub collection: Arc<Collection>,
-    pub took: Duration,
-}
-
-/// A shared handle to the newest collection; `None` before the first.
-pub type Latest = Arc<Mutex<Option<Arc<LatestCollection>>>>;
+use std::time::Instant;
 
 pub struct Collector {
     hostname: String,
@@ -53,7 +41,7 @@ impl Collector {
     pub fn collect(&mut self) -> Collection {
         let now = Instant::now();
         let mut c = Collection {
-            timestamp_ms: now_ms(),
+            timestamp_ms: crate::util::clock::now_ms(),
             interval_s: self.last.map(|l| now.duration_since(l).as_secs_f64()),
             hostname: self.hostname.clone(),
             ..Default::default()
@@ -72,11 +60,4 @@ impl Collector {
         self.last = Some(now);
         c
     }
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

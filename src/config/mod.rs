@@ -3,11 +3,14 @@
 //! Each section's type lives with the part of wasp that uses it (`host::HostConfig`, `jvm::JvmConfig`, ...);
 //! this module only assembles them, reads the file and turns any error into "file:line:column: what is expected".
 
-mod duration;
-mod types;
+pub mod units;
+mod validate;
 
-pub use duration::{Dur, Interval, format_duration, parse_duration};
-pub use types::{ByteSize, Pattern, parse_size};
+pub use crate::logging::{LogConfig, LogLevel};
+pub use units::{
+    ByteSize, Dur, Interval, Pattern, format_duration, is_label_name, is_name, parse_duration,
+    parse_size,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -18,16 +21,16 @@ use std::path::{Path, PathBuf};
 /// Where the packaged agent looks for its configuration.
 pub const DEFAULT_PATH: &str = "/etc/wasp/wasp.toml";
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub agent: AgentConfig,
     pub server: ServerConfig,
-    pub log: LogConfig,
+    pub log: crate::logging::LogConfig,
     pub host: crate::host::HostConfig,
     pub jvm: crate::jvm::JvmConfig,
     /// Thread dumps and incident bundles on SIGUSR1 / SIGUSR2.
-    pub snapshots: crate::trigger::SnapshotConfig,
+    pub snapshots: crate::snapshot::SnapshotConfig,
     /// Conditions over the collected figures, and what to do when they hold.
     pub rules: Vec<crate::trigger::rules::RuleConfig>,
     /// Periodic dumps, histograms and bundles.
@@ -42,7 +45,7 @@ pub struct Config {
     pub control: crate::control::ControlConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// How often to collect.
@@ -76,7 +79,7 @@ impl Default for AgentConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Serve /metrics and /healthz.
@@ -94,46 +97,6 @@ impl Default for ServerConfig {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9780)),
             bearer_token_file: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// error, warn, info, debug or trace; RUST_LOG overrides it.
-    pub level: LogLevel,
-    /// How often an INFO heartbeat line says the agent is alive, so that silence itself is a signal.
-    pub heartbeat: Interval,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: LogLevel::Info,
-            heartbeat: Interval::secs(300),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-    Trace,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-            LogLevel::Trace => "trace",
         }
     }
 }
@@ -184,33 +147,6 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Finds where `key` is set inside the table `[table]` (dotted, e.g. "sinks.prom"), for errors found after parsing.
-pub fn locate_key(text: &str, table: &str, key: &str) -> (usize, usize) {
-    let mut current = String::new();
-    let mut table_line = (0, 0);
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.starts_with('[') {
-            current = line
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_string();
-            if current == table {
-                table_line = (i + 1, 1);
-            }
-            continue;
-        }
-        if current == table
-            && let Some(eq) = line.find('=')
-            && line[..eq].trim().trim_matches('"') == key
-        {
-            let col = raw.find(key).map(|c| c + 1).unwrap_or(1);
-            return (i + 1, col);
-        }
-    }
-    table_line
-}
-
 impl Config {
     /// Parses config text. `path` is only used to name the place in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -223,7 +159,7 @@ impl Config {
                 message: e.message().trim().to_string(),
             }
         })?;
-        cfg.validate(text, path)?;
+        validate::validate(&cfg, text, path)?;
         Ok(cfg)
     }
 
@@ -250,71 +186,14 @@ impl Config {
         }
     }
 
-    /// Checks that need more than one value; errors point at the key with [`locate_key`].
-    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
-        let err = |table: &str, key: &str, message: String| {
-            let (line, column) = locate_key(text, table, key);
-            ConfigError {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        };
-        if self.server.enabled && self.server.listen.port() == 0 {
-            return Err(err(
-                "server",
-                "listen",
-                "listen needs a port between 1 and 65535, e.g. \"127.0.0.1:9780\"".into(),
-            ));
+    /// The sections the triggers read.
+    pub fn triggers(&self) -> crate::trigger::Sections<'_> {
+        crate::trigger::Sections {
+            rules: &self.rules,
+            schedules: &self.schedules,
+            logs: &self.logs,
+            checks: &self.checks,
         }
-        if !(self.agent.cpu_budget_percent > 0.0 && self.agent.cpu_budget_percent <= 100.0) {
-            return Err(err(
-                "agent",
-                "cpu_budget_percent",
-                "cpu_budget_percent must be above 0 and at most 100 (percent of one core)".into(),
-            ));
-        }
-        for (k, _) in self.agent.labels.iter() {
-            if !is_label_name(k) {
-                return Err(err(
-                    "agent",
-                    "labels",
-                    format!(
-                        "label name \"{k}\" must match [a-zA-Z_][a-zA-Z0-9_]* (Prometheus label rules)"
-                    ),
-                ));
-            }
-        }
-        for (name, sink) in &self.sinks.0 {
-            let table = format!("sinks.{name}");
-            if !is_label_name(name) {
-                return Err(err(
-                    &table,
-                    "type",
-                    format!(
-                        "sink name \"{name}\" must match [a-zA-Z_][a-zA-Z0-9_]* (it names metrics and spool directories)"
-                    ),
-                ));
-            }
-            if let Err((key, message)) = sink.check() {
-                // The key may sit in a sub-table ([sinks.NAME.auth]...): try those too.
-                let mut at = locate_key(text, &table, key);
-                for sub in ["auth", "tls", "retry", "spool", "batch"] {
-                    let sub_at = locate_key(text, &format!("{table}.{sub}"), key);
-                    if sub_at.0 != 0 && (at == locate_key(text, &table, "\u{0}") || at.0 == 0) {
-                        at = sub_at;
-                    }
-                }
-                return Err(ConfigError {
-                    path: path.to_path_buf(),
-                    line: at.0,
-                    column: at.1,
-                    message: format!("[{table}] {message}"),
-                });
-            }
-        }
-        crate::trigger::engine::validate(self, text, path)
     }
 
     /// The host name to put on samples.
@@ -368,12 +247,6 @@ pub fn unsafe_permissions(meta: &std::fs::Metadata) -> Option<String> {
         ));
     }
     None
-}
-
-pub fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -441,6 +314,24 @@ mod tests {
         let e = parse("[sinks.p]\ntype = \"file\"\nbatch = { max_delay = \"0s\" }\n").unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         assert!(parse("[sinks.p]\ntype = \"file\"\n[sinks.q]\ntype = \"influx_line\"\nurl = \"http://x/write?db=w\"\n").is_ok());
+    }
+
+    #[test]
+    fn sink_errors_point_at_the_key_from_the_parser() {
+        // A key in an inline table.
+        let e = parse(
+            "[sinks.p]\ntype = \"http_json\"\nurl = \"http://x\"\ntls = { cert_file = \"/c\" }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 9), "{e}");
+        // A bad sink name: at the name in its table header.
+        let e = parse("[sinks.bad-name]\ntype = \"file\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 8), "{e}");
+        // A key left at its default: at the deepest key the file has.
+        let e = parse("[sinks.p]\ntype = \"http_json\"\nurl = \"http://x\"\n[sinks.p.retry]\nmax_backoff = \"10ms\"\n")
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("initial_backoff"), "{e}");
     }
 
     #[test]

@@ -1,36 +1,38 @@
 //! The local control socket: `wasp trigger`, `wasp status` ask the running agent through a Unix socket under
 //! the data dir (mode 0600; each peer's credentials checked: root or the agent's own user). One JSON line in,
 //! one JSON line out. The agent side (`server`) runs on the daemon's tokio runtime, never on the collection
-//! loop; `client` is the command-line side; `cli` the commands themselves.
+//! loop; `client` is the command-line side (the commands themselves are in `crate::cli::agent`).
 //!
-//! `wasp status` is assembled from status providers: any part of the agent (collection, snapshots, and later
-//! the shippers with their queues and spools) registers a [`StatusProvider`] and gets its own section, with no
-//! change here.
+//! `wasp status` is assembled from status sections ([`StatusProvider`], all in `status`): the agent, the
+//! collection, the snapshots, the shippers with their queues and spools, the triggers.
 
-pub mod cli;
 pub mod client;
 pub mod server;
 pub mod status;
 
-use crate::trigger::snapshot::{Kind, Select, Snapshots};
+use crate::snapshot::request::{Kind, Select};
+use crate::snapshot::worker::Snapshots;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 /// What the daemon hands the control socket.
 pub struct Wiring<'a> {
-    pub cfg: &'a crate::config::Config,
+    pub cfg: &'a ControlConfig,
+    /// Where the socket goes (`crate::paths::socket_in`).
+    pub socket: PathBuf,
     pub cfg_path: Option<&'a Path>,
     pub data_dir: &'a Path,
     pub shared: &'a crate::serve::http::Shared,
-    pub latest: &'a crate::collect::Latest,
+    pub latest: &'a crate::model::Latest,
     pub snapshots: &'a Snapshots,
+    pub shipping: crate::ship::ShippingStatus,
+    pub triggers: crate::trigger::engine::TriggerStatus,
     pub counters: Arc<server::ControlCounters>,
 }
 
-/// The running control socket: its status providers (register more at any time) and its file.
+/// The running control socket: its file, removed at the stop.
 pub struct Control {
-    pub providers: StatusProviders,
     socket: Option<PathBuf>,
 }
 
@@ -47,24 +49,23 @@ impl Control {
 /// socket that cannot be bound is logged; the agent runs on without it.
 pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     let providers = StatusProviders::default();
-    let socket = socket_in(w.cfg, w.data_dir);
-    providers.register(Arc::new(status::AgentStatus {
+    let socket = w.socket.clone();
+    providers.register(Arc::new(status::AgentSection {
         started: std::time::Instant::now(),
         config: w.cfg_path.map(Path::to_path_buf),
         data_dir: w.data_dir.to_path_buf(),
         socket: socket.clone(),
         control: w.counters.clone(),
     }));
-    providers.register(Arc::new(status::CollectionStatus {
+    providers.register(Arc::new(status::CollectionSection {
         shared: w.shared.clone(),
         latest: w.latest.clone(),
     }));
-    providers.register(Arc::new(status::SnapshotStatus(w.snapshots.clone())));
-    if !w.cfg.control.enabled {
-        return Control {
-            providers,
-            socket: None,
-        };
+    providers.register(Arc::new(status::SnapshotSection(w.snapshots.clone())));
+    providers.register(Arc::new(status::ShippingSection(w.shipping)));
+    providers.register(Arc::new(status::TriggerSection(w.triggers)));
+    if !w.cfg.enabled {
+        return Control { socket: None };
     }
     let bound = {
         let _in_rt = rt.enter();
@@ -80,21 +81,17 @@ pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
                 w.counters,
             ));
             Control {
-                providers,
                 socket: Some(socket),
             }
         }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "no control socket: `wasp trigger` and `wasp status` will not reach this agent");
-            Control {
-                providers,
-                socket: None,
-            }
+            Control { socket: None }
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlConfig {
     /// Serve the control socket (`wasp trigger`, `wasp status`).
@@ -110,29 +107,6 @@ impl Default for ControlConfig {
             socket: None,
         }
     }
-}
-
-/// The socket the agent binds, in the data dir it uses.
-pub fn socket_in(cfg: &crate::config::Config, data_dir: &std::path::Path) -> PathBuf {
-    cfg.control
-        .socket
-        .clone()
-        .unwrap_or_else(|| data_dir.join("wasp.sock"))
-}
-
-/// Where a client finds the agent's data: the configured data dir when it exists (a root agent's, also for a
-/// user who cannot write it), else the per-user fallback an unprivileged agent uses.
-pub fn client_data_dir(cfg: &crate::config::Config) -> PathBuf {
-    if cfg.agent.data_dir.is_dir() {
-        cfg.agent.data_dir.clone()
-    } else {
-        crate::daemon::data_dir(cfg)
-    }
-}
-
-/// The socket a client connects to.
-pub fn socket_path(cfg: &crate::config::Config) -> PathBuf {
-    socket_in(cfg, &client_data_dir(cfg))
 }
 
 /// A request is one line of at most this many bytes.
@@ -157,10 +131,12 @@ pub enum ControlRequest {
 }
 
 /// One section of `wasp status`. Implementations must answer at once (read counters and copies of state,
-/// never wait on I/O): they are called on the agent's runtime.
+/// never wait on I/O): they are called on the agent's runtime. The convention: every section is a
+/// `<Name>Section` in `status.rs` wrapping a handle its subsystem hands out (which knows nothing of this
+/// trait), registered by `start`; so the subsystems below never import the control socket.
 pub trait StatusProvider: Send + Sync {
     /// The section's name ("collection", "snapshots", "shipping"...).
-    fn name(&self) -> String;
+    fn name(&self) -> &'static str;
     /// The section: a JSON object; the CLI prints its keys and values as they are, unless it knows the
     /// section better.
     fn status(&self) -> serde_json::Value;
@@ -181,7 +157,7 @@ impl StatusProviders {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|p| (p.name(), p.status()))
+            .map(|p| (p.name().to_string(), p.status()))
             .collect()
     }
 }

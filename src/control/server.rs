@@ -4,7 +4,8 @@
 //! connections at once; more are closed at once (counted and logged).
 
 use super::{ControlRequest, MAX_REQUEST, StatusProviders};
-use crate::trigger::snapshot::{Reason, Request, Snapshots, State};
+use crate::snapshot::request::{Reason, Request};
+use crate::snapshot::worker::{Snapshots, State};
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -247,13 +248,13 @@ mod tests {
     use super::*;
     use crate::control::client::call;
     use crate::control::{ControlRequest, StatusProvider};
-    use crate::trigger::snapshot::{Kind, Select};
+    use crate::snapshot::request::{Kind, Select};
     use std::io::{Read, Write};
 
     struct Spool;
     impl StatusProvider for Spool {
-        fn name(&self) -> String {
-            "shipping".into()
+        fn name(&self) -> &'static str {
+            "shipping"
         }
         fn status(&self) -> serde_json::Value {
             json!({"queue": 7, "spool_bytes": 4096})
@@ -281,7 +282,8 @@ mod tests {
             Default::default(),
             d.path().join("snapshots"),
             Default::default(),
-            crate::trigger::documents::discard(),
+            crate::snapshot::documents::discard(),
+            Default::default(),
         )
         .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()

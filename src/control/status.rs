@@ -1,19 +1,21 @@
-//! The built-in sections of `wasp status`: the agent itself, the collection (last time, duration, errors,
-//! the JVMs it watches) and the snapshots (counters, budget, recent triggers with their outcome).
+//! The sections of `wasp status`, one convention for all: a `<Name>Section` wrapping a handle of its subsystem.
+//! The agent itself, the collection (last time, duration, errors, the JVMs it watches), the snapshots
+//! (counters, budget, recent triggers with their outcome), the shipping (queues, spools, deliveries per sink)
+//! and the triggers (rules, schedules, log watches, checks, one line each).
 
 use super::StatusProvider;
 use super::server::ControlCounters;
-use crate::collect::Latest;
+use crate::model::Latest;
 use crate::serve::http;
-use crate::trigger::bundle::utc;
-use crate::trigger::snapshot::Snapshots;
+use crate::snapshot::store::utc;
+use crate::snapshot::worker::Snapshots;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, UNIX_EPOCH};
 
-pub struct AgentStatus {
+pub struct AgentSection {
     pub started: Instant,
     pub config: Option<PathBuf>,
     pub data_dir: PathBuf,
@@ -21,9 +23,9 @@ pub struct AgentStatus {
     pub control: Arc<ControlCounters>,
 }
 
-impl StatusProvider for AgentStatus {
-    fn name(&self) -> String {
-        "agent".into()
+impl StatusProvider for AgentSection {
+    fn name(&self) -> &'static str {
+        "agent"
     }
     fn status(&self) -> Value {
         let c = &self.control;
@@ -42,14 +44,14 @@ impl StatusProvider for AgentStatus {
     }
 }
 
-pub struct CollectionStatus {
+pub struct CollectionSection {
     pub shared: http::Shared,
     pub latest: Latest,
 }
 
-impl StatusProvider for CollectionStatus {
-    fn name(&self) -> String {
-        "collection".into()
+impl StatusProvider for CollectionSection {
+    fn name(&self) -> &'static str {
+        "collection"
     }
     fn status(&self) -> Value {
         let (interval, last_wall) = {
@@ -67,7 +69,7 @@ impl StatusProvider for CollectionStatus {
         let mut v = json!({
             "interval_s": interval.as_secs_f64(),
             "last": last_ms.map(utc),
-            "age_s": last_ms.map(|ms| (crate::collect::now_ms() - ms) as f64 / 1000.0),
+            "age_s": last_ms.map(|ms| (crate::util::clock::now_ms() - ms) as f64 / 1000.0),
         });
         if let Some(l) = latest {
             let c = &l.collection;
@@ -96,11 +98,11 @@ impl StatusProvider for CollectionStatus {
     }
 }
 
-pub struct SnapshotStatus(pub Snapshots);
+pub struct SnapshotSection(pub Snapshots);
 
-impl StatusProvider for SnapshotStatus {
-    fn name(&self) -> String {
-        "snapshots".into()
+impl StatusProvider for SnapshotSection {
+    fn name(&self) -> &'static str {
+        "snapshots"
     }
     fn status(&self) -> Value {
         let s = &self.0;
@@ -117,5 +119,27 @@ impl StatusProvider for SnapshotStatus {
             "budget_left": s.budget_left(),
             "recent": s.recent(),
         })
+    }
+}
+
+pub struct ShippingSection(pub crate::ship::ShippingStatus);
+
+impl StatusProvider for ShippingSection {
+    fn name(&self) -> &'static str {
+        "shipping"
+    }
+    fn status(&self) -> Value {
+        serde_json::to_value(self.0.status()).unwrap_or_default()
+    }
+}
+
+pub struct TriggerSection(pub crate::trigger::engine::TriggerStatus);
+
+impl StatusProvider for TriggerSection {
+    fn name(&self) -> &'static str {
+        "triggers"
+    }
+    fn status(&self) -> Value {
+        self.0.current()
     }
 }

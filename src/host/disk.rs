@@ -1,14 +1,15 @@
 //! Disks as `iostat -x` shows them, from /proc/diskstats (14, 18 or 20 fields: kernels 3.10, 4.18+, 5.5+).
 
 use super::Roots;
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::model::Collection;
+use crate::model::derive::{counter, counter32, interval_s};
 use crate::model::disk::{Disk, DiskTotals};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub enabled: bool,
@@ -70,12 +71,12 @@ pub fn parse_line(line: &str) -> Option<(String, DiskTotals)> {
     ))
 }
 
-/// Counter delta; the kernel prints the millisecond fields as u32, so those wrap at 2^32.
+/// Counter increase (model::derive's rule); the kernel prints the millisecond fields as u32, so those wrap.
 fn dl(c: u64, p: u64) -> f64 {
-    c.wrapping_sub(p) as f64
+    counter(c, p) as f64
 }
 fn dms(c: u64, p: u64) -> f64 {
-    (c as u32).wrapping_sub(p as u32) as f64
+    counter32(c, p) as f64
 }
 fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { 0.0 }
@@ -168,9 +169,7 @@ impl DiskCollector {
         let path = roots.proc.join("diskstats");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let itv = self
-            .prev_up
-            .map(|p| uptime_cs.saturating_sub(p).max(1) as f64 / 100.0);
+        let itv = self.prev_up.map(|p| interval_s(uptime_cs, p));
         let mut now = HashMap::new();
         for line in text.lines() {
             let Some((name, t)) = parse_line(line) else {

@@ -2,7 +2,7 @@
 //! /proc/1/mountinfo (the host's mount table, also when wasp runs in a container with the host's /proc).
 
 use super::Roots;
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::model::Collection;
 use crate::model::fs::Filesystem;
 use anyhow::Context;
@@ -10,7 +10,7 @@ use procfs::FromBufRead;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub enabled: bool,

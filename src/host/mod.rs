@@ -4,10 +4,11 @@
 pub mod cgroup;
 pub mod disk;
 pub mod fs;
+pub mod kernel;
 pub mod net;
+pub mod netclass;
 pub mod pidinfo;
 pub mod process;
-pub mod rate;
 pub mod sockdiag;
 pub mod system;
 
@@ -32,7 +33,7 @@ impl Default for Roots {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostConfig {
     pub cpu: system::Toggle,
@@ -40,6 +41,7 @@ pub struct HostConfig {
     pub memory: system::Toggle,
     pub load: system::Toggle,
     pub pressure: system::Toggle,
+    pub kernel: system::Toggle,
     pub disk: disk::Config,
     pub filesystem: fs::Config,
     pub net: net::Config,
@@ -124,6 +126,12 @@ impl HostCollector {
         let system_on = want.cpu || want.vmstat || want.memory || want.load;
         if c.pressure.enabled {
             out.pressure = system::read_pressure(r);
+        }
+        if c.kernel.enabled {
+            let t = Instant::now();
+            out.kernel = Some(kernel::read(r));
+            out.timings
+                .push(("kernel".into(), t.elapsed().as_secs_f64()));
         }
         let results: [(&'static str, (anyhow::Result<()>, f64)); 6] = [
             (

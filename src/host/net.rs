@@ -2,15 +2,16 @@
 //! overall and per local listening port (a Tomcat on 8080 piling up CLOSE_WAIT shows on port 8080).
 
 use super::Roots;
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::model::Collection;
+use crate::model::derive::{counter, interval_s, per_sec};
 use crate::model::net::{Interface, Net, PortStates, Sockets, Tcp};
 use anyhow::Context;
 use procfs::FromBufRead;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub enabled: bool,
@@ -63,6 +64,7 @@ struct RawNet {
 pub struct NetCollector {
     cfg: Config,
     prev: Option<RawNet>,
+    class: super::netclass::NetClassReader,
 }
 
 fn dev_counters(d: &procfs::net::DeviceStatus) -> [u64; 16] {
@@ -106,6 +108,54 @@ pub const TCPEXT: &[&str] = &[
     "TCPOFOQueue",
 ];
 
+/// node_exporter's default `--collector.netstat.fields`, less the Tcp and TcpExt fields exported above.
+const NETSTAT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+
+/// Counters of the protocols other than Tcp in /proc/net/snmp, netstat (pairs of lines) and snmp6 (one
+/// "Ip6InOctets 123" line each), named "Proto_Field" and filtered as node_exporter does by default.
+pub fn parse_netstat_others(snmp: &str, netstat: &str, snmp6: &str) -> Vec<(String, i64)> {
+    static FIELDS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(NETSTAT_FIELDS).expect("a valid pattern"));
+    let mut out = Vec::new();
+    for text in [snmp, netstat] {
+        let mut lines = text.lines();
+        while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+            let (Some((proto, names)), Some((_, values))) =
+                (names.split_once(':'), values.split_once(':'))
+            else {
+                break;
+            };
+            if proto.starts_with("Tcp") {
+                continue;
+            }
+            for (n, v) in names.split_whitespace().zip(values.split_whitespace()) {
+                if let Ok(v) = v.parse::<i64>() {
+                    out.push((format!("{proto}_{n}"), v));
+                }
+            }
+        }
+    }
+    for line in snmp6.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(key), Some(Ok(v))) = (f.next(), f.next().map(str::parse::<i64>)) else {
+            continue;
+        };
+        let split = ["UdpLite6", "Icmp6", "Udp6", "Ip6"]
+            .iter()
+            .find_map(|p| key.strip_prefix(p).map(|rest| (*p, rest)));
+        if let Some((proto, field)) = split
+            && !field.is_empty()
+            && !field.starts_with(|c: char| c.is_ascii_digit() || c == '_')
+        {
+            out.push((format!("{proto}_{field}"), v));
+        }
+    }
+    out.retain(|(k, _)| FIELDS.is_match(k));
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
 /// A "Proto: names" / "Proto: values" line pair (snmp and netstat files), by name; kernels add fields anywhere.
 pub fn parse_pairs(text: &str, proto: &str) -> HashMap<String, i64> {
     let mut lines = text.lines().filter(|l| l.starts_with(proto));
@@ -123,6 +173,7 @@ pub fn parse_pairs(text: &str, proto: &str) -> HashMap<String, i64> {
 /// /proc/net/sockstat and sockstat6 (procfs does not parse them).
 pub fn parse_sockstat(v4: &str, v6: &str) -> Sockets {
     let mut kv: HashMap<String, u64> = HashMap::new();
+    let mut fields = Vec::new();
     for line in v4.lines().chain(v6.lines()) {
         let Some((proto, rest)) = line.split_once(':') else {
             continue;
@@ -133,6 +184,7 @@ pub fn parse_sockstat(v4: &str, v6: &str) -> Sockets {
                 && let Ok(n) = v.parse()
             {
                 kv.insert(format!("{proto}:{k}"), n);
+                fields.push((proto.to_string(), k.to_string(), n));
             }
         }
     }
@@ -147,6 +199,11 @@ pub fn parse_sockstat(v4: &str, v6: &str) -> Sockets {
         tcp_alloc: g("TCP:alloc"),
         tcp_orphan: g("TCP:orphan"),
         tcp6sck: g("TCP6:inuse"),
+        fields,
+        page_bytes: nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .map_or(4096, |p| p as u64),
     }
 }
 
@@ -189,17 +246,22 @@ pub fn ifutil(rx_bytes_s: f64, tx_bytes_s: f64, speed_mbps: Option<u64>, full_du
     }
 }
 
+fn wanted(cfg: &Config, name: &str) -> bool {
+    !(cfg.include.as_ref().is_some_and(|p| !p.is_match(name))
+        || cfg.exclude.as_ref().is_some_and(|p| p.is_match(name)))
+}
+
 impl NetCollector {
     pub fn new(cfg: &Config) -> Self {
         NetCollector {
             cfg: cfg.clone(),
             prev: None,
+            class: Default::default(),
         }
     }
 
     fn wanted(&self, name: &str) -> bool {
-        !(self.cfg.include.as_ref().is_some_and(|p| !p.is_match(name))
-            || self.cfg.exclude.as_ref().is_some_and(|p| p.is_match(name)))
+        wanted(&self.cfg, name)
     }
 
     pub fn collect(
@@ -224,17 +286,20 @@ impl NetCollector {
         let snmp = std::fs::read_to_string(p.join("snmp")).unwrap_or_default();
         let netstat = std::fs::read_to_string(p.join("netstat")).unwrap_or_default();
         let ext = parse_pairs(&netstat, "TcpExt:");
+        let snmp6 = std::fs::read_to_string(p.join("snmp6")).unwrap_or_default();
+        let netstat_others = parse_netstat_others(&snmp, &netstat, &snmp6);
         let cur = RawNet {
             dev,
             tcp: parse_snmp_tcp(&snmp),
             up: uptime_cs,
         };
-        let itv = self
-            .prev
-            .as_ref()
-            .map(|pr| uptime_cs.saturating_sub(pr.up).max(1) as f64 / 100.0);
+        let itv = self.prev.as_ref().map(|pr| interval_s(uptime_cs, pr.up));
 
-        let mut net = Net::default();
+        let cfg = &self.cfg;
+        let mut net = Net {
+            classes: self.class.read(&roots.sys, |n| wanted(cfg, n)),
+            ..Default::default()
+        };
         for (name, c) in &cur.dev {
             let prev = self
                 .prev
@@ -248,12 +313,13 @@ impl NetCollector {
             };
             // sar: a counter that went down means the interface was re-registered; start it from zero.
             if let (Some(itv), Some(pv)) = (itv, prev) {
+                // An interface restarted: every counter from zero (sysstat), whichever went back.
                 let pv = if (0..16).any(|k| c[k] < pv[k]) {
                     &[0u64; 16]
                 } else {
                     pv
                 };
-                let r = |k: usize| c[k].wrapping_sub(pv[k]) as f64 / itv;
+                let r = |k: usize| per_sec(counter(c[k], pv[k]), itv);
                 i.rxkb = r(0) / 1024.0;
                 i.rxpck = r(1);
                 i.rxerr = r(2);
@@ -270,15 +336,13 @@ impl NetCollector {
                 i.coll = r(13);
                 i.txcarr = r(14);
                 i.txcmp = r(15);
-                let sys = roots.sys.join("class/net").join(name);
-                let speed = std::fs::read_to_string(sys.join("speed"))
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i64>().ok())
+                let class = net.classes.iter().find(|c| &c.device == name);
+                let speed = class
+                    .and_then(|c| c.numbers.iter().find(|(k, _)| *k == "speed_bytes"))
+                    .map(|(_, b)| b / 125_000)
                     .filter(|&s| s > 0)
                     .map(|s| s as u64);
-                let full = std::fs::read_to_string(sys.join("duplex"))
-                    .map(|s| s.trim() == "full")
-                    .unwrap_or(false);
+                let full = class.is_some_and(|c| c.duplex == "full");
                 i.ifutil = ifutil(r(0), r(8), speed, full);
             }
             net.interfaces.push(i);
@@ -290,6 +354,7 @@ impl NetCollector {
                 .iter()
                 .filter_map(|k| Some((k.to_string(), *ext.get(*k)?)))
                 .collect(),
+            netstat: netstat_others,
             snmp: {
                 let mut v: Vec<(String, i64)> =
                     cur.tcp.iter().map(|(k, v)| (k.clone(), *v)).collect();
@@ -304,7 +369,7 @@ impl NetCollector {
                     cur.tcp.get(k).copied().unwrap_or(0),
                     pr.tcp.get(k).copied().unwrap_or(0),
                 );
-                (c as u64).wrapping_sub(p as u64) as f64 / itv
+                per_sec(counter(c.max(0) as u64, p.max(0) as u64), itv)
             };
             tcp.active = r("ActiveOpens");
             tcp.passive = r("PassiveOpens");
@@ -389,6 +454,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn other_protocols_as_node_exporter_names_them() {
+        let snmp = "Ip: Forwarding DefaultTTL InReceives InHdrErrors\nIp: 2 64 100 3\n\
+                    Icmp: InMsgs InErrors OutMsgs\nIcmp: 5 1 6\n\
+                    Tcp: ActiveOpens\nTcp: 9\n\
+                    Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors\nUdp: 10 2 0 11 0 0 0\n";
+        let netstat = "IpExt: InNoRoutes InOctets OutOctets\nIpExt: 0 1000 2000\n";
+        let snmp6 = "Ip6InReceives                   \t7\nIp6InOctets 70\nIcmp6InMsgs 3\nIcmp6OutType133 1\nUdp6InDatagrams 4\nUdpLite6InErrors 0\n";
+        let m: HashMap<String, i64> = parse_netstat_others(snmp, netstat, snmp6)
+            .into_iter()
+            .collect();
+        for (k, v) in [
+            ("Ip_Forwarding", 2),
+            ("Icmp_InMsgs", 5),
+            ("Icmp_InErrors", 1),
+            ("Udp_InDatagrams", 10),
+            ("Udp_InErrors", 0),
+            ("IpExt_InOctets", 1000),
+            ("Ip6_InOctets", 70),
+            ("Icmp6_InMsgs", 3),
+            ("Udp6_InDatagrams", 4),
+            ("UdpLite6_InErrors", 0),
+        ] {
+            assert_eq!(m.get(k), Some(&v), "{k} in {m:?}");
+        }
+        assert!(!m.contains_key("Ip_DefaultTTL") && !m.contains_key("Tcp_ActiveOpens"));
+        assert!(!m.keys().any(|k| k.contains("Type133")));
+    }
+
+    #[test]
     fn old_kernel_snmp_without_incsumerrors() {
         let t = "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts\nTcp: 1 200 120000 -1 10 20 1 2 3 400 500 6 0 7\n";
         let m = parse_snmp_tcp(t);
@@ -441,6 +535,7 @@ mod tests {
         #[test]
         fn parsers_never_panic(s in "\\PC{0,400}") {
             let _ = parse_snmp_tcp(&s);
+            let _ = parse_netstat_others(&s, &s, &s);
             let _ = parse_pairs(&s, "TcpExt:");
             let _ = parse_sockstat(&s, &s);
             let mut m = HashMap::new();

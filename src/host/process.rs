@@ -3,13 +3,14 @@
 //! start time) and only when groups need it; user, fd count and command line for the top N only.
 
 use super::Roots;
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::model::Collection;
+use crate::model::derive;
 use crate::model::process::{Group, ProcInfo, Processes};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub enabled: bool,
@@ -29,7 +30,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GroupConfig {
     pub name: String,
@@ -154,7 +155,7 @@ impl ProcessCollector {
             // top: a task not seen last time counts its whole life as this interval's delta.
             let cpu = match et {
                 Some(et) => {
-                    let d = ticks.saturating_sub(prev.as_ref().map(|s| s.ticks).unwrap_or(0));
+                    let d = derive::ticks(ticks, prev.as_ref().map(|s| s.ticks).unwrap_or(0));
                     d as f64 * 100.0 / (self.hz * et)
                 }
                 None => 0.0,

@@ -6,9 +6,9 @@
 //! so that rates agree with sar to the printed digit.
 
 use super::Roots;
-use super::rate::pct;
 use crate::model::Collection;
 use crate::model::cpu::{Cpu, CpuTicks, CpuUtil};
+use crate::model::derive::{counter, interval_s, pct, per_sec, ticks as dc};
 use crate::model::load::Load;
 use crate::model::memory::{Memory, Swap};
 use crate::model::pressure::{Pressure, Resource, Stall};
@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// One section's switch.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Toggle {
     pub enabled: bool,
@@ -290,15 +290,6 @@ fn pgsteal(v: &HashMap<String, i64>) -> u64 {
         .sum()
 }
 
-fn d(cur: u64, prev: u64) -> f64 {
-    cur.wrapping_sub(prev) as f64
-}
-
-/// Clamped difference for tick fields that may step back (NO_HZ idle accounting).
-fn dc(cur: u64, prev: u64) -> u64 {
-    cur.saturating_sub(prev)
-}
-
 /// sar's per-CPU figures over one interval (sysstat rd_stats.c get_per_cpu_interval, pr_stats.c).
 pub fn cpu_util(name: &str, c: &CpuTicks, p: &CpuTicks) -> (CpuUtil, u64) {
     let usr_c = c.user.saturating_sub(c.guest);
@@ -438,8 +429,8 @@ pub fn derive(prev: Option<&Raw>, cur: &Raw, hz: u64, page_kib: u64) -> Sections
     };
 
     // sysstat's interval: the uptime delta in centiseconds (0 -> 1).
-    let itv = cur.uptime_cs.saturating_sub(p.uptime_cs).max(1) as f64 / 100.0;
-    let rate = |c: u64, pv: u64| d(c, pv) / itv;
+    let itv = interval_s(cur.uptime_cs, p.uptime_cs);
+    let rate = |c: u64, pv: u64| per_sec(counter(c, pv), itv);
 
     // CPU "all" as sar rebuilds it: the sum of the per-CPU lines present in both readings (the aggregate line
     // on a single CPU).

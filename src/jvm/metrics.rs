@@ -134,7 +134,7 @@ fn ticks_now(p: &PerfData) -> Option<i64> {
     // sun.os.hrt.ticks is gone in JDK 25: use the wall clock against createVmBeginTime there.
     p.long("sun.os.hrt.ticks").or_else(|| {
         let begin = p.long("sun.rt.createVmBeginTime")?;
-        let now = crate::collect::now_ms();
+        let now = crate::util::clock::now_ms();
         let freq = p.long("sun.os.hrt.frequency").unwrap_or(1_000_000_000);
         Some((now - begin).max(0) * (freq / 1000))
     })

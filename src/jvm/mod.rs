@@ -3,10 +3,8 @@
 
 pub mod analysis;
 pub mod attach;
-pub mod cli;
 pub mod discover;
 pub mod dump;
-pub mod dump_cli;
 pub mod fallback;
 pub mod histogram;
 pub mod metrics;
@@ -16,7 +14,7 @@ pub mod tomcat;
 /// The name the dump model had before it became a module family; tests and other code still use it.
 pub use dump as threaddump;
 
-use crate::config::Pattern;
+use crate::config::units::Pattern;
 use crate::host::Roots;
 use crate::model::Collection;
 use crate::model::jvm::Jvm;
@@ -24,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct JvmConfig {
     pub enabled: bool,
@@ -51,7 +49,7 @@ impl Default for JvmConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AppRule {
     #[serde(rename = "match")]

@@ -11,6 +11,9 @@ pub type Str = Cow<'static, str>;
 pub enum MetricKind {
     Gauge,
     Counter,
+    /// What node_exporter leaves untyped (kernel counters of varying meaning, e.g. node_netstat_*): sinks with
+    /// types treat it as a gauge.
+    Untyped,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

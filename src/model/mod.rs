@@ -6,10 +6,12 @@
 
 pub mod cgroup;
 pub mod cpu;
+pub mod derive;
 pub mod disk;
 pub mod doc;
 pub mod fs;
 pub mod jvm;
+pub mod kernel;
 pub mod load;
 pub mod memory;
 pub mod metric;
@@ -22,6 +24,8 @@ pub use doc::Document;
 pub use metric::{Family, MetricKind, MetricSet, Sample};
 
 use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// One reading of the host and its JVMs. A section is `None` when its collector is off or failed.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -44,12 +48,24 @@ pub struct Collection {
     pub processes: Option<process::Processes>,
     pub cgroup: Option<cgroup::Cgroup>,
     pub pressure: Option<pressure::Pressure>,
+    pub kernel: Option<kernel::Kernel>,
     pub jvms: Vec<jvm::Jvm>,
     /// Collectors that failed or were incomplete in this reading: (collector, message).
     pub errors: Vec<CollectorError>,
     /// How long each collector took in this reading, seconds.
     pub timings: Vec<(String, f64)>,
 }
+
+/// The newest collection with how long it took: published by the daemon's collection loop, read by the
+/// snapshot worker (the host figures of the moment in a bundle) and `wasp status`.
+#[derive(Debug, Clone)]
+pub struct LatestCollection {
+    pub collection: Arc<Collection>,
+    pub took: Duration,
+}
+
+/// A shared handle to the newest collection; `None` before the first.
+pub type Latest = Arc<Mutex<Option<Arc<LatestCollection>>>>;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CollectorError {

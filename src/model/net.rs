@@ -47,6 +47,21 @@ pub struct Interface {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Net {
     pub interfaces: Vec<Interface>,
+    /// /sys/class/net per device, for node_network_info, _up, _carrier, _speed_bytes...
+    #[serde(skip)]
+    pub classes: Vec<NetClass>,
+}
+
+/// One device of /sys/class/net: the labels of node_network_info and its numeric files by metric suffix.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NetClass {
+    pub device: String,
+    pub address: String,
+    pub broadcast: String,
+    pub duplex: String,
+    pub ifalias: String,
+    pub operstate: String,
+    pub numbers: Vec<(&'static str, i64)>,
 }
 
 /// sar -n TCP and ETCP, and socket counts per state (ss -tan) overall and per local listening port.
@@ -79,6 +94,10 @@ pub struct Tcp {
     pub snmp: Vec<(String, i64)>,
     /// Selected TcpExt counters of /proc/net/netstat since boot (listen overflows and drops...).
     pub ext: Vec<(String, i64)>,
+    /// The other protocols' counters node_exporter's netstat collector exports by default (Udp, Icmp, Ip, IpExt
+    /// and their v6 forms), as ("Proto_Field", value) since boot.
+    #[serde(skip)]
+    pub netstat: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -102,4 +121,10 @@ pub struct Sockets {
     pub tcp_alloc: u64,
     pub tcp_orphan: u64,
     pub tcp6sck: u64,
+    /// Every (protocol, field, value) of sockstat and sockstat6 as the kernel prints them, for node_sockstat_*.
+    #[serde(skip)]
+    pub fields: Vec<(String, String, u64)>,
+    /// The page size: sockstat's `mem` fields count pages.
+    #[serde(skip)]
+    pub page_bytes: u64,
 }

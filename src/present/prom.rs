@@ -13,6 +13,7 @@ pub fn render(set: &MetricSet, common: &[(String, String)], out: &mut String) {
         let kind = match fam.kind {
             MetricKind::Gauge => "gauge",
             MetricKind::Counter => "counter",
+            MetricKind::Untyped => "untyped",
         };
         let _ = writeln!(out, "# TYPE {} {}", fam.name, kind);
         for s in &fam.samples {

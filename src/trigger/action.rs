@@ -6,9 +6,10 @@
 //! bounded number of times, then given up and counted.
 
 use super::logwatch::Matched;
-use crate::config::{ByteSize, Interval};
+use crate::config::units::{ByteSize, Interval};
 use crate::model::{Document, MetricSet};
-use crate::ship::{Item, Shipper};
+use crate::snapshot::documents::Publish;
+use crate::snapshot::request::{Kind, Request};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,14 +38,6 @@ impl ActionKind {
             ActionKind::Log => "log",
         }
     }
-}
-
-/// The snapshots a rule or a schedule can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotKind {
-    Dump,
-    Histo,
-    Bundle,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -171,7 +164,8 @@ impl Counters {
     }
 }
 
-pub type SnapshotSink = Box<dyn Fn(SnapshotKind, &Firing) + Send>;
+/// Where snapshot requests go (the snapshot worker's `request`, which never blocks).
+pub type SnapshotSink = Box<dyn Fn(Request) + Send>;
 
 /// The loop-side handle: hands actions over without waiting.
 pub struct Actions {
@@ -188,8 +182,7 @@ impl Actions {
         let c = counters.clone();
         rt.spawn(async move {
             let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
-            let client = reqwest::Client::builder()
-                .user_agent(concat!("wasp/", env!("CARGO_PKG_VERSION")))
+            let client = crate::ship::http::client_builder()
                 .build()
                 .unwrap_or_default();
             while let Some(job) = rx.recv().await {
@@ -215,16 +208,17 @@ impl Actions {
     }
 
     /// Carries out a plan for one firing. Never blocks: everything slow is handed over.
-    pub fn dispatch(&self, f: Firing, plan: &Plan, shipper: &Shipper) {
+    /// `publish` hands the event document of a `log` action to the document sinks (never blocks).
+    pub fn dispatch(&self, f: Firing, plan: &Plan, publish: &Publish) {
         let f = Arc::new(f);
         for a in &plan.actions {
             match a {
-                ActionKind::Dump => (self.snapshot)(SnapshotKind::Dump, &f),
-                ActionKind::Histo => (self.snapshot)(SnapshotKind::Histo, &f),
-                ActionKind::Bundle => (self.snapshot)(SnapshotKind::Bundle, &f),
+                ActionKind::Dump => (self.snapshot)(f.snapshot_request(Kind::Dump)),
+                ActionKind::Histo => (self.snapshot)(f.snapshot_request(Kind::Histo)),
+                ActionKind::Bundle => (self.snapshot)(f.snapshot_request(Kind::Bundle)),
                 ActionKind::Log => {
                     log_event(&f);
-                    shipper.submit(Item::Document(event_document(&f)));
+                    publish(event_document(&f));
                 }
                 ActionKind::Script => {
                     if let Some(s) = &plan.script {
@@ -515,7 +509,6 @@ async fn send_webhook(f: &Firing, w: &WebhookConfig, client: &reqwest::Client, c
             return;
         }
     };
-    let mut wait = w.backoff.0;
     for attempt in 0..=w.retries {
         let mut req = client
             .post(&w.url)
@@ -541,9 +534,10 @@ async fn send_webhook(f: &Firing, w: &WebhookConfig, client: &reqwest::Client, c
             return;
         }
         *c.webhook_retries.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        // At least `backoff`, doubling (as documented), jittered above it.
+        let wait = crate::ship::retry::at_least(attempt + 1, w.backoff.0, MAX_BACKOFF);
         tracing::debug!(rule = %f.rule, url = %w.url, attempt = attempt + 1, error = %why, retry_in = ?wait, "webhook failed; retrying");
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -815,7 +809,7 @@ mod tests {
     fn a_full_action_queue_drops_and_counts() {
         let rt = rt();
         // The runtime is not driven here, so nothing is taken off the queue: exactly QUEUE fit.
-        let a = Actions::start(rt.handle(), Box::new(|_, _| {}));
+        let a = Actions::start(rt.handle(), Box::new(|_| {}));
         let s = ScriptConfig {
             path: "/bin/true".into(),
             args: vec![],

@@ -2,7 +2,7 @@
 //! A TCP connect or an HTTP GET every interval, each bounded by its timeout, on the daemon's tokio runtime;
 //! results are published for the rules and the metrics, never waited for by the collection loop.
 
-use crate::config::Interval;
+use crate::config::units::Interval;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -71,7 +71,7 @@ impl Checks {
 }
 
 async fn run(cfg: CheckConfig, state: Arc<Mutex<CheckState>>) {
-    let client = reqwest::Client::builder()
+    let client = crate::ship::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(cfg.timeout.0)
         .build();

@@ -3,17 +3,17 @@
 //! fires, and add the trigger metrics. Also the config validation of `[[rules]]`, `[[schedules]]`,
 //! `[[logs]]` and `[[checks]]`, with errors at their line and column.
 
-use super::action::{ActionKind, Actions, Firing, Plan, SnapshotSink};
+use super::Sections;
+use super::action::{Actions, Firing, Plan, SnapshotSink};
 use super::check::{self, CheckConfig, Checks};
 use super::figures::{Catalogue, Sources};
 use super::logwatch::{self, LogWatchConfig, LogWatches};
-use super::rules::{self, Engine, Place};
-use super::schedule::{self, ScheduleConfig, Timer};
-use crate::config::{Config, ConfigError, line_col, locate_key};
+use super::rules::{self, Engine};
+use super::schedule::{ScheduleConfig, Timer};
 use crate::model::{Collection, MetricSet};
-use crate::ship::Shipper;
+use crate::snapshot::blocked::BlockedThreads;
+use crate::snapshot::documents::Publish;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Instant;
 
 pub struct Triggers {
@@ -22,6 +22,8 @@ pub struct Triggers {
     schedules: Vec<(ScheduleConfig, Timer, u64)>,
     sources: Sources,
     actions: Actions,
+    /// Where event documents go: the same way as the snapshot worker's documents.
+    publish: Publish,
     logs: Vec<LogWatchConfig>,
     checks: Vec<CheckConfig>,
 }
@@ -29,18 +31,20 @@ pub struct Triggers {
 impl Triggers {
     /// Starts the watches, checks and the action runner. `cfg` was validated when it was read.
     pub fn start(
-        cfg: &Config,
+        cfg: Sections,
         rt: &tokio::runtime::Handle,
         snapshot: SnapshotSink,
+        blocked: BlockedThreads,
+        publish: Publish,
     ) -> anyhow::Result<Triggers> {
-        let logs = LogWatches::start(&cfg.logs)?;
-        let checks = Checks::start(&cfg.checks, rt);
+        let logs = LogWatches::start(cfg.logs)?;
+        let checks = Checks::start(cfg.checks, rt);
         let actions = Actions::start(rt, snapshot);
         let cat = Catalogue {
-            logs: &cfg.logs,
-            checks: &cfg.checks,
+            logs: cfg.logs,
+            checks: cfg.checks,
         };
-        let rules = rules::compile(&cfg.rules, &cat)
+        let rules = rules::compile(cfg.rules, &cat)
             .map_err(|(i, _, m)| anyhow::anyhow!("rule {}: {m}", i + 1))?;
         if !cfg.rules.is_empty() || !cfg.schedules.is_empty() || !cfg.logs.is_empty() {
             tracing::info!(
@@ -54,17 +58,18 @@ impl Triggers {
         Ok(Triggers {
             status: TriggerStatus::default(),
             engine: Engine::new(rules),
-            schedules: timers(&cfg.schedules),
-            sources: Sources::new(logs, checks),
+            schedules: timers(cfg.schedules),
+            sources: Sources::new(logs, checks, blocked),
             actions,
-            logs: cfg.logs.clone(),
-            checks: cfg.checks.clone(),
+            publish,
+            logs: cfg.logs.to_vec(),
+            checks: cfg.checks.to_vec(),
         })
     }
 
     /// Applies changed rules and schedules (unchanged rules keep their state). Watches and checks run on their own threads and tasks, so their
     /// changes wait for a restart (and so does a reload that changes them: rules may name them).
-    pub fn reload(&mut self, cfg: &Config) {
+    pub fn reload(&mut self, cfg: Sections) {
         if cfg.logs != self.logs || cfg.checks != self.checks {
             tracing::warn!(
                 "[[logs]] and [[checks]] changes take effect at the next restart; rules and schedules are kept as they were"
@@ -75,25 +80,25 @@ impl Triggers {
             logs: &self.logs,
             checks: &self.checks,
         };
-        match rules::compile(&cfg.rules, &cat) {
+        match rules::compile(cfg.rules, &cat) {
             Ok(r) => {
                 let old = std::mem::replace(&mut self.engine, Engine::new(r));
                 self.engine.carry_over(old);
-                self.schedules = timers(&cfg.schedules);
+                self.schedules = timers(cfg.schedules);
             }
             Err((i, _, m)) => tracing::error!(rule = i + 1, error = %m, "rules not reloaded"),
         }
     }
 
     /// Once per collection: evaluate, hand over what fires, add the metrics. No I/O and no waiting.
-    pub fn on_collection(&mut self, c: &Collection, m: &mut MetricSet, shipper: &Shipper) {
+    pub fn on_collection(&mut self, c: &Collection, m: &mut MetricSet) {
         let now = Instant::now();
         let view = self.sources.view();
         let logs = &self.sources.logs;
         let fired = self.engine.evaluate(c, &view, now, &|w| logs.recent(w));
         for (ri, f) in fired {
             self.actions
-                .dispatch(f, &self.engine.rules[ri].plan, shipper);
+                .dispatch(f, &self.engine.rules[ri].plan, &self.publish);
         }
         let wall = c.timestamp_ms.div_euclid(1000);
         for (s, timer, n) in &mut self.schedules {
@@ -124,7 +129,8 @@ impl Triggers {
             match &s.app {
                 None => {
                     *n += 1;
-                    self.actions.dispatch(firing(None, None), &plan, shipper);
+                    self.actions
+                        .dispatch(firing(None, None), &plan, &self.publish);
                 }
                 Some(p) => {
                     for j in c.jvms.iter().filter(|j| p.is_match(&j.app)) {
@@ -132,7 +138,7 @@ impl Triggers {
                         self.actions.dispatch(
                             firing(Some(j.pid), Some(j.app.clone())),
                             &plan,
-                            shipper,
+                            &self.publish,
                         );
                     }
                 }
@@ -227,18 +233,16 @@ impl Triggers {
 #[derive(Clone, Default)]
 pub struct TriggerStatus(std::sync::Arc<std::sync::Mutex<serde_json::Value>>);
 
-impl crate::control::StatusProvider for TriggerStatus {
-    fn name(&self) -> String {
-        "triggers".into()
-    }
-    fn status(&self) -> serde_json::Value {
+impl TriggerStatus {
+    /// The section as of the latest collection.
+    pub fn current(&self) -> serde_json::Value {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
 fn timers(s: &[ScheduleConfig]) -> Vec<(ScheduleConfig, Timer, u64)> {
     let now = Instant::now();
-    let wall = crate::collect::now_ms().div_euclid(1000);
+    let wall = crate::util::clock::now_ms().div_euclid(1000);
     s.iter()
         .map(|c| (c.clone(), Timer::new(c, now, wall), 0))
         .collect()
@@ -366,171 +370,4 @@ fn check_metrics(c: &Checks, m: &mut MetricSet) {
     for (n, _, s) in &states {
         fam.push([("check", n.clone())], s.failures as f64);
     }
-}
-
-/// Where key `key` of the `n`-th `[[table]]` is set; its header when the key is not there; the table's
-/// first mention otherwise (an inline array).
-pub fn locate_nth(text: &str, table: &str, n: usize, key: &str) -> (usize, usize) {
-    let header = format!("[[{table}]]");
-    let mut seen = 0;
-    let mut inside = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.starts_with('[') {
-            if inside.is_some() {
-                break;
-            }
-            if line.replace(' ', "") == header {
-                if seen == n {
-                    inside = Some(i + 1);
-                }
-                seen += 1;
-            }
-            continue;
-        }
-        if inside.is_some()
-            && let Some(eq) = line.find('=')
-            && line[..eq].trim().trim_matches('"') == key
-        {
-            return (i + 1, raw.find(key).map(|c| c + 1).unwrap_or(1));
-        }
-    }
-    match inside {
-        Some(l) => (l, 1),
-        None => locate_key(text, "", table),
-    }
-}
-
-/// Where a spanned string's character `offset` is; the value's start when the text is not written plainly.
-fn spanned_at(text: &str, s: &toml::Spanned<String>, offset: usize) -> (usize, usize) {
-    let span = s.span();
-    let raw = text.get(span.clone()).unwrap_or("");
-    let plain = raw.len() == s.get_ref().len() + 2
-        && (raw.starts_with('"') || raw.starts_with('\''))
-        && &raw[1..raw.len() - 1] == s.get_ref();
-    if plain {
-        line_col(text, span.start + 1 + offset.min(s.get_ref().len()))
-    } else {
-        line_col(text, span.start)
-    }
-}
-
-/// Each watch is a thread; systemd's TasksMax=64 bounds the agent.
-const MAX_WATCHES: usize = 16;
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-}
-
-/// Validates the trigger sections; errors name the file, line and column.
-pub fn validate(cfg: &Config, text: &str, path: &Path) -> Result<(), ConfigError> {
-    let err = |(line, column): (usize, usize), message: String| ConfigError {
-        path: path.to_path_buf(),
-        line,
-        column,
-        message,
-    };
-    let name_rule = "names are letters, digits, _ and -, starting with a letter";
-    if cfg.logs.len() > MAX_WATCHES {
-        return Err(err(
-            locate_nth(text, "logs", MAX_WATCHES, "name"),
-            format!(
-                "at most {MAX_WATCHES} [[logs]] watches (each is a thread; the unit allows 64 tasks); use a glob to follow several files in one"
-            ),
-        ));
-    }
-    for (i, l) in cfg.logs.iter().enumerate() {
-        let at = |k| locate_nth(text, "logs", i, k);
-        if !is_name(&l.name) {
-            return Err(err(
-                at("name"),
-                format!("log watch name \"{}\": {name_rule}", l.name),
-            ));
-        }
-        if cfg.logs[..i].iter().any(|o| o.name == l.name) {
-            return Err(err(
-                at("name"),
-                format!("a log watch named \"{}\" is already defined", l.name),
-            ));
-        }
-        if !l.path.is_absolute() {
-            return Err(err(
-                at("path"),
-                format!("path \"{}\" must be absolute", l.path.display()),
-            ));
-        }
-        for p in l.patterns.keys() {
-            if !is_name(p) || logwatch::RESERVED.contains(&p.as_str()) {
-                return Err(err(
-                    at("patterns"),
-                    format!("pattern name \"{p}\": {name_rule}, and not lines, silence or silent"),
-                ));
-            }
-        }
-    }
-    for (i, c) in cfg.checks.iter().enumerate() {
-        let at = |k| locate_nth(text, "checks", i, k);
-        if !is_name(&c.name) {
-            return Err(err(
-                at("name"),
-                format!("check name \"{}\": {name_rule}", c.name),
-            ));
-        }
-        if cfg.checks[..i].iter().any(|o| o.name == c.name) {
-            return Err(err(
-                at("name"),
-                format!("a check named \"{}\" is already defined", c.name),
-            ));
-        }
-        if let Err(m) = check::validate(c) {
-            let key = if c.http.is_some() { "http" } else { "tcp" };
-            return Err(err(at(key), m));
-        }
-    }
-    let cat = Catalogue {
-        logs: &cfg.logs,
-        checks: &cfg.checks,
-    };
-    if let Err((i, place, m)) = rules::compile(&cfg.rules, &cat) {
-        let r = &cfg.rules[i];
-        let at = match place {
-            Place::When(off) => spanned_at(text, &r.when, off),
-            Place::Key(k) => locate_nth(text, "rules", i, k),
-        };
-        return Err(err(at, format!("rule \"{}\": {m}", r.name)));
-    }
-    for (i, s) in cfg.schedules.iter().enumerate() {
-        if cfg.schedules[..i].iter().any(|o| o.name == s.name) {
-            return Err(err(
-                locate_nth(text, "schedules", i, "name"),
-                format!("a schedule named \"{}\" is already defined", s.name),
-            ));
-        }
-        if let Err(m) = schedule::validate(s) {
-            let key =
-                if s.actions.iter().any(|a| {
-                    !matches!(a, ActionKind::Dump | ActionKind::Histo | ActionKind::Bundle)
-                }) || s.actions.is_empty()
-                {
-                    "do"
-                } else {
-                    "every"
-                };
-            return Err(err(locate_nth(text, "schedules", i, key), m));
-        }
-        if let Some(c) = &s.cron
-            && let Err(m) = schedule::Cron::parse(c.get_ref())
-        {
-            return Err(err(
-                line_col(text, c.span().start),
-                format!("schedule \"{}\": {m}", s.name),
-            ));
-        }
-    }
-    Ok(())
 }

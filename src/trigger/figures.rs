@@ -6,8 +6,8 @@ use super::check::{self, CheckConfig, Checks};
 use super::logwatch::{self, LogWatchConfig, LogWatches};
 use crate::model::Collection;
 use crate::model::jvm::Jvm;
+use crate::snapshot::blocked::BlockedThreads;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fig {
@@ -259,14 +259,17 @@ pub struct View {
 pub struct Sources {
     pub logs: LogWatches,
     pub checks: Checks,
+    /// The snapshot worker's record of the BLOCKED threads of each JVM's latest dump.
+    blocked: BlockedThreads,
     prev: Vec<(Vec<u64>, u64)>,
 }
 
 impl Sources {
-    pub fn new(logs: LogWatches, checks: Checks) -> Self {
+    pub fn new(logs: LogWatches, checks: Checks, blocked: BlockedThreads) -> Self {
         Sources {
             logs,
             checks,
+            blocked,
             prev: Vec::new(),
         }
     }
@@ -303,7 +306,7 @@ impl Sources {
         for (_, st) in &self.checks.checks {
             v.checks.push(check::lock(st).clone());
         }
-        v.blocked = latest_blocked();
+        v.blocked = self.blocked.latest();
         v
     }
 }
@@ -384,35 +387,10 @@ impl View {
     }
 }
 
-/// BLOCKED-thread counts of the latest dump per pid, recorded by whoever takes dumps.
-static LATEST: Mutex<Vec<(u32, u32)>> = Mutex::new(Vec::new());
-/// Bound: pids remembered.
-const LATEST_MAX: usize = 256;
-
-/// Records the BLOCKED threads of a dump just taken of `pid` (the snapshot worker calls it).
-pub fn note_dump(pid: u32, dump: &crate::jvm::dump::ThreadDump) {
-    let blocked = dump.threads.iter().filter(|t| t.state == "BLOCKED").count() as u32;
-    let mut l = LATEST.lock().unwrap_or_else(|e| e.into_inner());
-    l.retain(|(p, _)| *p != pid);
-    if l.len() >= LATEST_MAX {
-        l.remove(0);
-    }
-    l.push((pid, blocked));
-}
-
-fn latest_blocked() -> HashMap<u32, f64> {
-    LATEST
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(p, b)| (*p, *b as f64))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ByteSize, Interval, Pattern};
+    use crate::config::units::{ByteSize, Interval, Pattern};
     use std::io::Write;
     use std::time::Duration;
 
@@ -442,7 +420,7 @@ mod tests {
         let silent = cat.resolve("log.x.silent", None).unwrap();
         let total = cat.resolve("log.x.oom.total", None).unwrap();
         assert!(cat.resolve("log.x.nope.total", None).is_err());
-        let mut s = Sources::new(logs.clone(), Checks::default());
+        let mut s = Sources::new(logs.clone(), Checks::default(), BlockedThreads::default());
         let c = Collection::default();
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(s.view().value(&oom, &c, None), Some(0.0));
@@ -483,8 +461,9 @@ mod tests {
         let dump = crate::jvm::dump::parse(&text);
         let want = dump.threads.iter().filter(|t| t.state == "BLOCKED").count() as f64;
         assert!(want >= 2.0);
-        note_dump(j.pid, &dump);
-        let mut s = Sources::default();
+        let blocked = BlockedThreads::default();
+        blocked.note(j.pid, &dump);
+        let mut s = Sources::new(LogWatches::default(), Checks::default(), blocked);
         assert_eq!(s.view().value(&f, &c, Some(&j)), Some(want));
         assert!(cat.resolve("jvm.blocked_threads", Some("1")).is_err());
         assert!(cat.resolve("host.close_wait", Some("x")).is_err());

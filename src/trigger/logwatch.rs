@@ -7,7 +7,7 @@
 //! read from its start; a copytruncate shrinks the file below the read offset, which restarts at 0. Files
 //! present when the watch starts are read from their end: old lines are not news.
 
-use crate::config::{ByteSize, Interval, Pattern};
+use crate::config::units::{ByteSize, Interval, Pattern};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
@@ -368,7 +368,7 @@ impl Follower {
                 st.recent.pop_front();
             }
             st.recent.push_back(Matched {
-                timestamp_ms: crate::collect::now_ms(),
+                timestamp_ms: crate::util::clock::now_ms(),
                 pattern: self.names[i].clone(),
                 file: path.display().to_string(),
                 line,

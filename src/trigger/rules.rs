@@ -12,7 +12,7 @@ use super::action::{ActionKind, Firing, Plan, ScriptConfig, WebhookConfig};
 use super::expr::{self, Expr};
 use super::figures::{Catalogue, Fig, View};
 use super::logwatch::Matched;
-use crate::config::{Dur, Pattern};
+use crate::config::units::{Dur, Pattern};
 use crate::model::{Collection, MetricSet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -264,8 +264,10 @@ impl Engine {
             .zip(&self.stats)
             .map(|(r, s)| {
                 let last = match (s.last_ms, s.last_pid) {
-                    (Some(t), Some(p)) => format!(", last {} (pid {p})", super::bundle::utc(t)),
-                    (Some(t), None) => format!(", last {}", super::bundle::utc(t)),
+                    (Some(t), Some(p)) => {
+                        format!(", last {} (pid {p})", crate::util::clock::utc(t))
+                    }
+                    (Some(t), None) => format!(", last {}", crate::util::clock::utc(t)),
                     _ => String::new(),
                 };
                 (

@@ -3,7 +3,8 @@
 //! comparison); the snapshots themselves are the snapshot worker's, within its hourly budget.
 
 use super::action::ActionKind;
-use crate::config::{Interval, Pattern};
+use crate::config::units::{Interval, Pattern};
+use crate::util::clock::{date_of_day, utc_offset};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -94,7 +95,7 @@ impl Cron {
         let first_day = local.div_euclid(86400);
         let start_min = (local.rem_euclid(86400) / 60) as u32;
         for day in first_day..first_day + 8 * 366 {
-            let (_, m, d) = civil(day);
+            let (_, m, d) = date_of_day(day);
             let dow = (day + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
             if !self.day_matches(d, m, dow) {
                 continue;
@@ -158,29 +159,6 @@ fn field(s: &str, lo: u32, hi: u32, names: &[&str], what: &str) -> Result<u64, S
         }
     }
     Ok(bits)
-}
-
-/// Days since 1970-01-01 to (year, month 1-12, day 1-31); Howard Hinnant's civil_from_days.
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// The local zone's offset east of UTC at `t`, from the C library (TZ, /etc/localtime).
-pub fn utc_offset(t: i64) -> i64 {
-    let tt = t as libc::time_t;
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: localtime_r writes only into `tm`, which lives for the call.
-    let ok = unsafe { !libc::localtime_r(&tt, &mut tm).is_null() };
-    if ok { tm.tm_gmtoff as i64 } else { 0 }
 }
 
 /// When each schedule is next due.
@@ -288,9 +266,9 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(T.div_euclid(86400)), (2026, 11, 24));
-        assert_eq!(civil(11_016), (2000, 2, 29));
+        assert_eq!(date_of_day(0), (1970, 1, 1));
+        assert_eq!(date_of_day(T.div_euclid(86400)), (2026, 11, 24));
+        assert_eq!(date_of_day(11_016), (2000, 2, 29));
     }
 
     #[test]
@@ -324,7 +302,7 @@ mod tests {
     }
 
     fn civil_days(y: i64, m: u32, d: u32) -> i64 {
-        (0..30_000).find(|&z| civil(z) == (y, m, d)).unwrap()
+        (0..30_000).find(|&z| date_of_day(z) == (y, m, d)).unwrap()
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A collection as metric samples: the one mapping that the exposition and every metric sink share.
 
 mod jvm;
+mod kernel;
 mod storage_net;
 mod system;
 
@@ -9,6 +10,7 @@ use crate::model::{Collection, MetricSet};
 pub fn from_collection(c: &Collection) -> MetricSet {
     let mut m = MetricSet::new(c.timestamp_ms);
     system::add(c, &mut m);
+    kernel::add(c, &mut m);
     storage_net::add(c, &mut m);
     jvm::add(c, &mut m);
     m.gauge(

@@ -188,6 +188,9 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
             u.push([("device", i.iface.clone())], i.ifutil);
         }
     }
+    if let Some(n) = &c.net {
+        netclass(n, m);
+    }
     if let Some(t) = &c.tcp {
         for (k, v) in &t.snmp {
             m.family(
@@ -208,6 +211,14 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
             m.counter(
                 format!("node_netstat_TcpExt_{k}"),
                 format!("Statistic TcpExt{k}."),
+            )
+            .set(*v as f64);
+        }
+        for (k, v) in &t.netstat {
+            m.family(
+                format!("node_netstat_{k}"),
+                format!("Statistic {}.", k.replace('_', "")),
+                crate::model::MetricKind::Untyped,
             )
             .set(*v as f64);
         }
@@ -232,48 +243,80 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
         }
     }
     if let Some(s) = &c.sockets {
-        m.gauge(
-            "node_sockstat_sockets_used",
-            "Number of IPv4 sockets in use.",
-        )
-        .set(s.totsck as f64);
-        m.gauge(
-            "node_sockstat_TCP_inuse",
-            "Number of TCP sockets in state inuse.",
-        )
-        .set(s.tcpsck as f64);
-        m.gauge("node_sockstat_TCP_tw", "Number of TCP sockets in state tw.")
-            .set(s.tcp_tw as f64);
-        m.gauge(
-            "node_sockstat_TCP_alloc",
-            "Number of TCP sockets in state alloc.",
-        )
-        .set(s.tcp_alloc as f64);
-        m.gauge(
-            "node_sockstat_TCP_orphan",
-            "Number of TCP sockets in state orphan.",
-        )
-        .set(s.tcp_orphan as f64);
-        m.gauge(
-            "node_sockstat_UDP_inuse",
-            "Number of UDP sockets in state inuse.",
-        )
-        .set(s.udpsck as f64);
-        m.gauge(
-            "node_sockstat_RAW_inuse",
-            "Number of RAW sockets in state inuse.",
-        )
-        .set(s.rawsck as f64);
-        m.gauge(
-            "node_sockstat_FRAG_inuse",
-            "Number of FRAG sockets in state inuse.",
-        )
-        .set(s.ip_frag as f64);
-        m.gauge(
-            "node_sockstat_TCP6_inuse",
-            "Number of TCP6 sockets in state inuse.",
-        )
-        .set(s.tcp6sck as f64);
+        // Every field of sockstat and sockstat6 under node_exporter's names; `mem` (pages) also in bytes.
+        for (proto, key, v) in &s.fields {
+            let (name, help) = if proto == "sockets" {
+                (
+                    "node_sockstat_sockets_used".to_string(),
+                    "Number of IPv4 sockets in use.".to_string(),
+                )
+            } else {
+                (
+                    format!("node_sockstat_{proto}_{key}"),
+                    format!("Number of {proto} sockets in state {key}."),
+                )
+            };
+            m.gauge(name, help).set(*v as f64);
+            if key == "mem" {
+                m.gauge(
+                    format!("node_sockstat_{proto}_mem_bytes"),
+                    format!("Number of {proto} sockets in state mem_bytes."),
+                )
+                .set((*v * s.page_bytes) as f64);
+            }
+        }
+    }
+}
+
+/// node_exporter's netclass collector: node_network_info, _up and one gauge per numeric sysfs file.
+fn netclass(n: &crate::model::net::Net, m: &mut MetricSet) {
+    if n.classes.is_empty() {
+        return;
+    }
+    let info = m.gauge(
+        "node_network_info",
+        "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+    );
+    for c in &n.classes {
+        info.push(
+            [
+                ("address", c.address.clone()),
+                ("broadcast", c.broadcast.clone()),
+                ("device", c.device.clone()),
+                ("duplex", c.duplex.clone()),
+                ("ifalias", c.ifalias.clone()),
+                ("operstate", c.operstate.clone()),
+            ],
+            1.0,
+        );
+    }
+    let up = m.gauge(
+        "node_network_up",
+        "Value is 1 if operstate is 'up', 0 otherwise.",
+    );
+    for c in &n.classes {
+        up.push(
+            [("device", c.device.clone())],
+            f64::from(u8::from(c.operstate == "up")),
+        );
+    }
+    let mut by_metric: std::collections::BTreeMap<&str, Vec<(&str, i64)>> = Default::default();
+    for c in &n.classes {
+        for (k, v) in &c.numbers {
+            by_metric.entry(k).or_default().push((&c.device, *v));
+        }
+    }
+    for (k, devices) in by_metric {
+        let name = format!("node_network_{k}");
+        let help = format!("Network device property: {k}");
+        let f = if k.ends_with("_total") {
+            m.counter(name, help)
+        } else {
+            m.gauge(name, help)
+        };
+        for (d, v) in devices {
+            f.push([("device", d.to_string())], v as f64);
+        }
     }
 }
 

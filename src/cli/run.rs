@@ -1,0 +1,33 @@
+//! `wasp run` (the agent in the foreground) and `wasp reload` (tell the running agent to re-read its file).
+
+use crate::config::Config;
+use std::path::{Path, PathBuf};
+
+/// Loads the file, starts logging at its level, and runs the agent until SIGTERM/SIGINT.
+pub(crate) fn run(path: Option<&Path>) -> anyhow::Result<()> {
+    let (cfg, path): (Config, Option<PathBuf>) = Config::load_default_or(path)?;
+    let _guard = crate::logging::init(cfg.log.level);
+    crate::daemon::run(cfg, path)
+}
+
+pub(crate) fn reload(path: Option<&Path>) -> anyhow::Result<()> {
+    // Validate here first, so the operator sees the error on the terminal and not only in the journal.
+    let (cfg, used) = Config::load_default_or(path)?;
+    let pid_path = crate::paths::pid_file(&cfg);
+    let pid: i32 = std::fs::read_to_string(&pid_path)
+        .map_err(|e| anyhow::anyhow!("no running agent found ({}: {e})", pid_path.display()))?
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{} does not hold a pid", pid_path.display()))?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot signal the agent (pid {pid}): {e}"))?;
+    println!(
+        "{}: valid; agent {pid} told to reload",
+        used.map(|p| p.display().to_string())
+            .unwrap_or_else(|| "embedded defaults".into())
+    );
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! Checks that need more than one value, and where in the file each error is.
+//!
+//! Places come from the TOML parser itself: the file is parsed once more into toml's spanned document
+//! (`DeTable`), and an error names a path of keys and indexes (`rules[2].when`) that is looked up there. No
+//! text is scanned for keys; a key left out (a default) points at the table that would hold it.
+
+use super::{Config, ConfigError};
+use crate::config::units::{is_label_name, is_name};
+use crate::trigger::action::ActionKind;
+use crate::trigger::{check, figures, logwatch, rules, schedule};
+use std::ops::Range;
+use std::path::Path;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// One step of a path into the document.
+#[derive(Debug, Clone, Copy)]
+pub enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+use Seg::{Index, Key};
+
+/// Each log watch is a thread; systemd's TasksMax=64 bounds the agent.
+const MAX_WATCHES: usize = 16;
+const NAME_RULE: &str = "names are letters, digits, _ and -, starting with a letter";
+
+/// The parsed file with its spans.
+struct Doc<'t> {
+    text: &'t str,
+    path: &'t Path,
+    root: Option<Spanned<DeTable<'t>>>,
+}
+
+/// A step down the document: the span of what was found (the key where there is one) and its value.
+fn step<'a, 't>(
+    table: Option<&'a DeTable<'t>>,
+    value: Option<&'a DeValue<'t>>,
+    seg: Seg,
+) -> Option<(Range<usize>, &'a DeValue<'t>)> {
+    match seg {
+        Key(k) => table?
+            .iter()
+            .find(|(key, _)| key.get_ref().as_ref() == k)
+            .map(|(key, v)| (key.span(), v.get_ref())),
+        Index(i) => match value? {
+            DeValue::Array(a) => a.get(i).map(|e| (e.span(), e.get_ref())),
+            _ => None,
+        },
+    }
+}
+
+fn as_table<'a, 't>(v: &'a DeValue<'t>) -> Option<&'a DeTable<'t>> {
+    match v {
+        DeValue::Table(t) => Some(t),
+        _ => None,
+    }
+}
+
+impl Doc<'_> {
+    /// The deepest element of `path` that the file has: its span and value (None for the root).
+    fn lookup(&self, path: &[Seg]) -> (Range<usize>, Option<&DeValue<'_>>) {
+        let Some(root) = &self.root else {
+            return (0..0, None);
+        };
+        let mut found = (root.span(), None);
+        let mut table = Some(root.get_ref());
+        for seg in path {
+            let Some((span, v)) = step(table, found.1, *seg) else {
+                break;
+            };
+            found = (span, Some(v));
+            table = as_table(v);
+        }
+        found
+    }
+
+    fn err_at(&self, offset: usize, message: String) -> ConfigError {
+        let (line, column) = super::line_col(self.text, offset);
+        ConfigError {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn err(&self, path: &[Seg], message: impl Into<String>) -> ConfigError {
+        self.err_at(self.lookup(path).0.start, message.into())
+    }
+
+    /// Where character `offset` of a spanned string value is; the value's start when it is not written plainly.
+    fn err_in_string(&self, s: &Spanned<String>, offset: usize, message: String) -> ConfigError {
+        let span = s.span();
+        let raw = self.text.get(span.clone()).unwrap_or("");
+        let plain = raw.len() == s.get_ref().len() + 2
+            && (raw.starts_with('"') || raw.starts_with('\''))
+            && &raw[1..raw.len() - 1] == s.get_ref();
+        let at = if plain {
+            span.start + 1 + offset.min(s.get_ref().len())
+        } else {
+            span.start
+        };
+        self.err_at(at, message)
+    }
+}
+
+/// Checks `cfg`, read from `text`; the first error names its file, line and column.
+pub fn validate(cfg: &Config, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let doc = Doc {
+        text,
+        path,
+        root: DeTable::parse(text).ok(),
+    };
+    agent(cfg, &doc)?;
+    sinks(cfg, &doc)?;
+    logs(cfg, &doc)?;
+    checks(cfg, &doc)?;
+    rules(cfg, &doc)?;
+    schedules(cfg, &doc)
+}
+
+fn agent(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
+    if cfg.server.enabled && cfg.server.listen.port() == 0 {
+        return Err(doc.err(
+            &[Key("server"), Key("listen")],
+            "listen needs a port between 1 and 65535, e.g. \"127.0.0.1:9780\"",
+        ));
+    }
+    if !(cfg.agent.cpu_budget_percent > 0.0 && cfg.agent.cpu_budget_percent <= 100.0) {
+        return Err(doc.err(
+            &[Key("agent"), Key("cpu_budget_percent")],
+            "cpu_budget_percent must be above 0 and at most 100 (percent of one core)",
+        ));
+    }
+    for k in cfg.agent.labels.keys() {
+        if !is_label_name(k) {
+            return Err(doc.err(
+                &[Key("agent"), Key("labels"), Key(k)],
+                format!(
+                    "label name \"{k}\" must match [a-zA-Z_][a-zA-Z0-9_]* (Prometheus label rules)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn sinks(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
+    for (name, sink) in &cfg.sinks.0 {
+        let at = [Key("sinks"), Key(name)];
+        if !is_label_name(name) {
+            return Err(doc.err(
+                &at,
+                format!(
+                    "sink name \"{name}\" must match [a-zA-Z_][a-zA-Z0-9_]* (it names metrics and spool directories)"
+                ),
+            ));
+        }
+        if let Err(e) = sink.check() {
+            let mut path = at.to_vec();
+            path.extend(e.key.iter().map(|k| Key(k)));
+            return Err(doc.err(&path, format!("[sinks.{name}] {}", e.message)));
+        }
+    }
+    Ok(())
+}
+
+fn logs(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
+    if cfg.logs.len() > MAX_WATCHES {
+        return Err(doc.err(
+            &[Key("logs"), Index(MAX_WATCHES), Key("name")],
+            format!(
+                "at most {MAX_WATCHES} [[logs]] watches (each is a thread; the unit allows 64 tasks); use a glob to follow several files in one"
+            ),
+        ));
+    }
+    for (i, l) in cfg.logs.iter().enumerate() {
+        let at = |k| [Key("logs"), Index(i), Key(k)];
+        if !is_name(&l.name) {
+            return Err(doc.err(
+                &at("name"),
+                format!("log watch name \"{}\": {NAME_RULE}", l.name),
+            ));
+        }
+        if cfg.logs[..i].iter().any(|o| o.name == l.name) {
+            return Err(doc.err(
+                &at("name"),
+                format!("a log watch named \"{}\" is already defined", l.name),
+            ));
+        }
+        if !l.path.is_absolute() {
+            return Err(doc.err(
+                &at("path"),
+                format!("path \"{}\" must be absolute", l.path.display()),
+            ));
+        }
+        for p in l.patterns.keys() {
+            if !is_name(p) || logwatch::RESERVED.contains(&p.as_str()) {
+                return Err(doc.err(
+                    &[Key("logs"), Index(i), Key("patterns"), Key(p)],
+                    format!("pattern name \"{p}\": {NAME_RULE}, and not lines, silence or silent"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn checks(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
+    for (i, c) in cfg.checks.iter().enumerate() {
+        let at = |k| [Key("checks"), Index(i), Key(k)];
+        if !is_name(&c.name) {
+            return Err(doc.err(
+                &at("name"),
+                format!("check name \"{}\": {NAME_RULE}", c.name),
+            ));
+        }
+        if cfg.checks[..i].iter().any(|o| o.name == c.name) {
+            return Err(doc.err(
+                &at("name"),
+                format!("a check named \"{}\" is already defined", c.name),
+            ));
+        }
+        if let Err(m) = check::validate(c) {
+            let key = if c.http.is_some() { "http" } else { "tcp" };
+            return Err(doc.err(&at(key), m));
+        }
+    }
+    Ok(())
+}
+
+fn rules(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
+    let cat = figures::Catalogue {
+        logs: &cfg.logs,
+        checks: &cfg.checks,
+    };
+    if let Err((i, place, m)) = rules::compile(&cfg.rules, &cat) {
+        let r = &cfg.rules[i];
+        let m = format!("rule \"{}\": {m}", r.name);
+        return Err(match place {
+            rules::Place::When(off) => doc.err_in_string(&r.when, off, m),
+            rules::Place::Key(k) => doc.err(&[Key("rules"), Index(i), Key(k)], m),
+        });
+    }
+    Ok(())
+}
+
+fn schedules(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
+    for (i, s) in cfg.schedules.iter().enumerate() {
+        let at = |k| [Key("schedules"), Index(i), Key(k)];
+        if cfg.schedules[..i].iter().any(|o| o.name == s.name) {
+            return Err(doc.err(
+                &at("name"),
+                format!("a schedule named \"{}\" is already defined", s.name),
+            ));
+        }
+        if let Err(m) = schedule::validate(s) {
+            let snapshot_only = !s.actions.is_empty()
+                && s.actions.iter().all(|a| {
+                    matches!(a, ActionKind::Dump | ActionKind::Histo | ActionKind::Bundle)
+                });
+            let key = if snapshot_only { "every" } else { "do" };
+            return Err(doc.err(&at(key), m));
+        }
+        if let Some(c) = &s.cron
+            && let Err(m) = schedule::Cron::parse(c.get_ref())
+        {
+            return Err(doc.err_at(c.span().start, format!("schedule \"{}\": {m}", s.name)));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! `wasp run` alone creates the data dir: the configured one, or, when it cannot be created or written (not
+//! root), the per-user fallback (`crate::paths`, which only computes paths and is what read-only commands use).
+
+use crate::config::Config;
+use crate::paths::{fallback_data_dir, is_writable};
+use std::path::PathBuf;
+
+/// Creates and returns the data dir this agent uses.
+pub(crate) fn create_data_dir(cfg: &Config) -> PathBuf {
+    let want = &cfg.agent.data_dir;
+    if std::fs::create_dir_all(want).is_ok() && is_writable(want) {
+        return want.clone();
+    }
+    let fallback = fallback_data_dir();
+    tracing::warn!(
+        wanted = %want.display(),
+        using = %fallback.display(),
+        "data_dir is not writable; using a per-user directory"
+    );
+    let _ = std::fs::create_dir_all(&fallback);
+    fallback
+}

@@ -1,0 +1,3 @@
+//! Leaves every layer may use: they import nothing else of wasp.
+
+pub mod clock;

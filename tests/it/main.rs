@@ -1,0 +1,35 @@
+//! The integration tests: one crate (one binary to compile and link), one module per subject.
+//! Tests run in parallel threads of this one process: anything per-process before (ports, scratch
+//! paths, the machine's quiet) is shared now; `common::alone()` and `common::beside()` keep timing-sensitive
+//! tests to themselves.
+
+mod common;
+
+mod attach_dump;
+mod attach_robust;
+mod attach_safepoint;
+mod cli_commands;
+mod config_example;
+mod control_socket;
+mod daemon_reload;
+mod daemon_run;
+mod encode_influx;
+mod encode_json;
+mod encode_otlp;
+mod encode_prw;
+mod encode_servers;
+mod hardened_attach;
+mod host_replay;
+mod host_tools;
+mod jvm_jstat;
+mod layers;
+mod packaging;
+mod ship_outage;
+mod ship_roundtrip;
+mod ship_strict;
+mod ship_tls;
+mod snapshot_documents;
+mod tomcat_pool;
+mod tomcat_rule;
+mod trigger_rules;
+mod trigger_signals;
