@@ -141,10 +141,9 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
             match format {
                 DumpFormat::Text => out!("{text}"),
-                DumpFormat::Json => outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&dump::parse(&text))?
-                ),
+                DumpFormat::Json => {
+                    outln!("{}", serde_json::to_string_pretty(&dump::parse(&text))?)
+                }
                 DumpFormat::Report => {
                     // A Tomcat's server.xml says whether a busy request pool is at its maximum.
                     let cmdline = procfs::process::Process::new_with_root(
