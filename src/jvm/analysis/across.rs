@@ -160,4 +160,32 @@ mod tests {
             vec!["acceptor at sun.nio.ch.Net.accept(Native Method) (0% CPU)".to_string()]
         );
     }
+
+    #[test]
+    fn a_carrier_under_one_virtual_thread_in_every_dump_is_stuck() {
+        let d = |cpu: f64, vt: u32| {
+            parse(&format!(
+                "Full thread dump OpenJDK 64-Bit Server VM (21 mixed mode):\n\n\
+\"ForkJoinPool-1-worker-1\" #11 daemon [11] prio=5 os_prio=0 cpu={cpu:.2}ms elapsed={:.2}s tid=0x1 nid=0x1ac7 runnable  [0x0]\n   java.lang.Thread.State: RUNNABLE\n\tat app.Stuck.heavy(Stuck.java:45)\n\tat java.lang.VirtualThread.run(java.base@21/VirtualThread.java:309)\n   Carrying virtual thread #{vt}\n\n",
+                100.0 + cpu / 1000.0
+            ))
+        };
+        let ds = [d(1000.0, 21), d(2000.0, 21), d(3000.0, 21)];
+        let run: Vec<&ThreadDump> = ds.iter().collect();
+        let a = across(&run, &crate::jvm::analysis::locks::labels(&ds[2]));
+        assert_eq!(
+            a.carriers_stuck,
+            vec![
+                "carrier \"ForkJoinPool-1-worker-1\" carried virtual thread #21 in all 3 dumps"
+                    .to_string()
+            ]
+        );
+        let ds = [d(1000.0, 21), d(2000.0, 22)];
+        let run: Vec<&ThreadDump> = ds.iter().collect();
+        assert!(
+            across(&run, &crate::jvm::analysis::locks::labels(&ds[1]))
+                .carriers_stuck
+                .is_empty()
+        );
+    }
 }

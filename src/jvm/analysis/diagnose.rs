@@ -407,4 +407,26 @@ mod tests {
         assert_eq!(request_pool("tomcat-exec-1"), Some("tomcat-exec"));
         assert_eq!(request_pool("tomcat-exec-"), None);
     }
+
+    /// JDK 21-23: a virtual thread blocking inside `synchronized` parks its carrier.
+    #[test]
+    fn a_pinned_carrier_is_named() {
+        let d = crate::jvm::dump::parse(
+            "Full thread dump OpenJDK 64-Bit Server VM (21 mixed mode):\n\n\
+\"ForkJoinPool-1-worker-1\" #30 daemon [30] prio=5 os_prio=0 cpu=1.00ms elapsed=1.00s tid=0x1 nid=0x10 waiting on condition  [0x0]\n   java.lang.Thread.State: WAITING (parking)\n   Carrying virtual thread #29\n\tat jdk.internal.misc.Unsafe.park(java.base@21/Native Method)\n\tat java.lang.VirtualThread.parkOnCarrierThread(java.base@21/VirtualThread.java:661)\n\tat java.lang.VirtualThread.park(java.base@21/VirtualThread.java:593)\n\tat shop.Cart.add(Cart.java:12)\n\tat jdk.internal.vm.Continuation.run(java.base@21/Continuation.java:251)\n\n",
+        );
+        let r = analyze(&[d], None);
+        let dg = r
+            .diagnoses
+            .iter()
+            .find(|d| d.name.contains("pinned"))
+            .expect("pinned");
+        assert_eq!(
+            dg.evidence,
+            vec![
+                "\"ForkJoinPool-1-worker-1\" parked on its carrier at shop.Cart.add(Cart.java:12)"
+                    .to_string()
+            ]
+        );
+    }
 }
