@@ -151,6 +151,10 @@ pub fn analyze_inputs(
             .collect(),
         ..Default::default()
     };
+    // Dumps read in all (the inputs say; only the last ones are handed over whole).
+    if !inputs.is_empty() {
+        r.dumps = inputs.iter().map(|i| i.threads_per_dump.len()).sum();
+    }
     let (run, jvms) = last_jvm(dumps);
     let Some(d) = run.last().copied() else {
         r.verdict.push(not_readable(inputs));
@@ -296,7 +300,10 @@ fn verdict(
             "busiest thread: \"{}\" {:.0}% CPU at {} ({})",
             h.thread,
             h.cpu_pct,
-            h.top_frames.first().cloned().unwrap_or_default(),
+            h.top_frames
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "(no Java frame)".into()),
             h.source
         ));
     }
@@ -362,7 +369,7 @@ impl Report {
         if self.dumps > 1 {
             let _ = writeln!(
                 s,
-                "{} dumps read; the last analysed, compared with {} earlier one(s) of the same JVM",
+                "{} dumps read; the last analysed, compared with the {} before it of the same JVM",
                 self.dumps,
                 self.dumps_analysed.saturating_sub(1)
             );
