@@ -293,9 +293,7 @@ fn verdict(
             dg.evidence.first().cloned().unwrap_or_default()
         ));
     }
-    if let Some(h) = r.hot.first()
-        && busy.is_empty()
-    {
+    if let Some(h) = r.hot.first() {
         v.push(format!(
             "busiest thread: \"{}\" {:.0}% CPU at {} ({})",
             h.thread,

@@ -37,7 +37,6 @@ fn name_end(line: &str, first: usize) -> Option<usize> {
         " - Thread",
         " tid=",
         " os_prio=",
-        " [",
         " virtual",
         " cpu=",
         " nid=",
@@ -47,7 +46,13 @@ fn name_end(line: &str, first: usize) -> Option<usize> {
     let mut best = None;
     for (i, _) in line.match_indices('"').filter(|(i, _)| *i > first) {
         let rest = &line[i + 1..];
+        // JDK 21+: "name" #1 [1234] ...; a name may hold " [x]" itself.
+        let os_tid = rest
+            .strip_prefix(" [")
+            .and_then(|r| r.split_once(']'))
+            .is_some_and(|(d, _)| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
         if rest.trim().is_empty()
+            || os_tid
             || TAILS.iter().any(|t| rest.starts_with(t))
             || STATES
                 .iter()
@@ -260,5 +265,17 @@ mod tests {
             (t.cpu_ms, t.nid, t.os_state.as_str()),
             (Some(62.5), Some(0x81f4), "runnable")
         );
+    }
+
+    /// A name holding quotes and " [x]" (not JDK 21's " [tid]") is read whole.
+    #[test]
+    fn names_with_quotes_and_brackets() {
+        let (t, _, _) = parse("\"worker \"quoted\" [x] \u{d55c}\" #22 prio=5 os_prio=0 tid=0x1 nid=0x4145 waiting on condition  [0x0]").unwrap();
+        assert_eq!(
+            (t.name.as_str(), t.id),
+            ("worker \"quoted\" [x] \u{d55c}", Some(22))
+        );
+        let (t, _, _) = parse("\"main\" #1 [18286] prio=5 os_prio=0 cpu=1.00ms elapsed=2.00s tid=0x1 nid=18286 runnable  [0x0]").unwrap();
+        assert_eq!((t.name.as_str(), t.nid), ("main", Some(18286)));
     }
 }
