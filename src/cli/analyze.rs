@@ -1,7 +1,7 @@
 //! `wasp analyze FILE...`: thread dumps from anywhere (jstack, jcmd, wasp), verdict first; `--diff` compares
 //! two class histograms.
 
-use crate::jvm::{analysis, histogram, threaddump};
+use crate::jvm::{dump, histogram};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -24,31 +24,24 @@ pub enum AnalyzeFormat {
     Json,
 }
 
+/// Exits non-zero when no thread was read (after printing "not a thread dump wasp can read"): no script takes
+/// that for an all-clear.
 pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(files) = &args.diff {
-        let read = |p: &PathBuf| {
-            std::fs::read_to_string(p)
-                .map(|t| histogram::parse(&t))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-        };
-        let (a, b) = (read(&files[0])?, read(&files[1])?);
-        let d = histogram::diff(&a, &b);
+        let d = histogram::diff_files(&files[0], &files[1])?;
         match args.format {
             AnalyzeFormat::Report => out!("{}", d.to_text()),
             AnalyzeFormat::Json => outln!("{}", serde_json::to_string_pretty(&d)?),
         }
         return Ok(());
     }
-    let mut dumps = Vec::new();
-    for f in &args.files {
-        let text =
-            std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        dumps.push(threaddump::parse(&text));
-    }
-    let r = analysis::analyze(&dumps, None);
+    let (r, readable) = dump::inputs::analyze_inputs(&args.files)?;
     match args.format {
         AnalyzeFormat::Report => out!("{}", r.to_text()),
         AnalyzeFormat::Json => outln!("{}", serde_json::to_string_pretty(&r)?),
+    }
+    if !readable {
+        anyhow::bail!("no thread read: not a thread dump wasp can read");
     }
     Ok(())
 }

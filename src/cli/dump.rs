@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::config::units::Interval;
-use crate::jvm::{analysis, attach, threaddump};
+use crate::jvm::{analysis, attach, dump};
 use clap::{Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,10 @@ pub enum DumpCmd {
         cpu_window: Interval,
         #[arg(long, default_value = "10s", value_parser = parse_interval)]
         timeout: Interval,
+        /// Virtual threads too (JDK 21+): the JVM writes Thread.dump_to_file -format=json, read back; as text,
+        /// that JSON as the JVM wrote it.
+        #[arg(long = "virtual")]
+        virtual_threads: bool,
     },
     /// Class histogram (jmap -histo), all objects or only live ones (a full GC).
     Histo {
@@ -98,21 +102,52 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
         DumpCmd::Threads {
             pid,
             format,
+            timeout,
+            virtual_threads: true,
+            ..
+        } => {
+            let mut f = dump::to_file::json_dump(pid, &opts(cfg, timeout))?;
+            match format {
+                DumpFormat::Text => {
+                    let r = std::io::copy(&mut f.reader(), &mut std::io::stdout().lock());
+                    match r {
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                            return Err(super::output::StdoutClosed.into());
+                        }
+                        r => {
+                            r?;
+                        }
+                    }
+                }
+                DumpFormat::Json | DumpFormat::Report => {
+                    let d = dump::Reader::new(f.reader()).next().unwrap_or_default();
+                    if format == DumpFormat::Json {
+                        outln!("{}", serde_json::to_string_pretty(&d)?);
+                    } else {
+                        out!("{}", analysis::analyze(&[d], None).to_text());
+                    }
+                }
+            }
+        }
+        DumpCmd::Threads {
+            pid,
+            format,
             cpu_window,
             timeout,
+            ..
         } => {
             let cpu = if format == DumpFormat::Report {
-                analysis::sample_thread_cpu(pid, cpu_window.0).ok()
+                crate::host::pidinfo::sample_thread_cpu(&cfg.agent.proc_root, pid, cpu_window.0)
+                    .ok()
             } else {
                 None
             };
             let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
             match format {
                 DumpFormat::Text => out!("{text}"),
-                DumpFormat::Json => outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&threaddump::parse(&text))?
-                ),
+                DumpFormat::Json => {
+                    outln!("{}", serde_json::to_string_pretty(&dump::parse(&text))?)
+                }
                 DumpFormat::Report => {
                     // A Tomcat's server.xml says whether a busy request pool is at its maximum.
                     let cmdline = procfs::process::Process::new_with_root(
@@ -124,7 +159,7 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
                         crate::jvm::tomcat::pool_limits(&cfg.agent.proc_root, pid, &cmdline);
                     out!(
                         "{}",
-                        analysis::analyze_with(&[threaddump::parse(&text)], cpu.as_ref(), &limits)
+                        analysis::analyze_with(&[dump::parse(&text)], cpu.as_ref(), &limits)
                             .to_text()
                     )
                 }
@@ -181,6 +216,7 @@ pub fn quick_threads(args: &[std::ffi::OsString]) -> Option<DumpCmd> {
         format: DumpFormat::Text,
         cpu_window: Interval(std::time::Duration::from_millis(500)),
         timeout: parse_interval(timeout).ok()?,
+        virtual_threads: false,
     })
 }
 

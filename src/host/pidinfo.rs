@@ -360,17 +360,12 @@ pub struct ProcessFigures {
     pub thread_states: BTreeMap<char, usize>,
 }
 
-/// Process status and every thread's figures; `cpu` is a sample of CPU percent per tid (from the analysis).
-pub fn process_figures(
-    proc_root: &Path,
-    pid: u32,
-    cpu: Option<&HashMap<u64, f64>>,
-) -> anyhow::Result<ProcessFigures> {
-    let base = proc_root.join(pid.to_string());
-    let status = std::fs::read_to_string(base.join("status"))?;
-    let hz = procfs::ticks_per_second().max(1) as f64;
-    let mut threads = Vec::new();
-    for e in std::fs::read_dir(base.join("task"))?.flatten() {
+/// One reading of /proc/<pid>/task/*/stat: per thread, its name, state letter and CPU ticks (user + system).
+/// Threads that vanish while read are skipped. The one walk over a process's threads, under the configured
+/// proc root.
+pub fn task_ticks(proc_root: &Path, pid: u32) -> anyhow::Result<Vec<(u32, String, char, u64)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(proc_root.join(pid.to_string()).join("task"))?.flatten() {
         let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
@@ -380,14 +375,67 @@ pub fn process_figures(
         let Ok(st) = <procfs::process::Stat as procfs::FromRead>::from_read(&b[..]) else {
             continue;
         };
-        threads.push(ThreadFigures {
-            tid,
-            name: st.comm.clone(),
-            state: st.state,
-            cpu_s: (st.utime + st.stime) as f64 / hz,
-            cpu_pct: cpu.and_then(|c| c.get(&(tid as u64)).copied()),
-        });
+        out.push((tid, st.comm, st.state, st.utime + st.stime));
     }
+    Ok(out)
+}
+
+/// CPU per OS thread over a short window: nid (tid) -> percent of one core.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ThreadCpu {
+    pub window_s: f64,
+    pub by_nid: HashMap<u64, f64>,
+}
+
+/// Reads the threads' CPU twice, `window` apart (what top -H shows).
+pub fn sample_thread_cpu(
+    proc_root: &Path,
+    pid: u32,
+    window: std::time::Duration,
+) -> anyhow::Result<ThreadCpu> {
+    let a: HashMap<u32, u64> = task_ticks(proc_root, pid)?
+        .into_iter()
+        .map(|(t, _, _, v)| (t, v))
+        .collect();
+    let t = std::time::Instant::now();
+    std::thread::sleep(window);
+    let b = task_ticks(proc_root, pid)?;
+    let secs = t.elapsed().as_secs_f64();
+    let hz = procfs::ticks_per_second().max(1) as f64;
+    let by_nid = b
+        .iter()
+        .map(|(tid, _, _, v)| {
+            let before = *a.get(tid).unwrap_or(v);
+            (
+                *tid as u64,
+                v.saturating_sub(before) as f64 / hz / secs * 100.0,
+            )
+        })
+        .collect();
+    Ok(ThreadCpu {
+        window_s: secs,
+        by_nid,
+    })
+}
+
+/// Process status and every thread's figures; `cpu` is a sample of CPU percent per tid.
+pub fn process_figures(
+    proc_root: &Path,
+    pid: u32,
+    cpu: Option<&HashMap<u64, f64>>,
+) -> anyhow::Result<ProcessFigures> {
+    let status = std::fs::read_to_string(proc_root.join(pid.to_string()).join("status"))?;
+    let hz = procfs::ticks_per_second().max(1) as f64;
+    let mut threads: Vec<ThreadFigures> = task_ticks(proc_root, pid)?
+        .into_iter()
+        .map(|(tid, name, state, ticks)| ThreadFigures {
+            tid,
+            name,
+            state,
+            cpu_s: ticks as f64 / hz,
+            cpu_pct: cpu.and_then(|c| c.get(&(tid as u64)).copied()),
+        })
+        .collect();
     threads.sort_by(|a, b| {
         b.cpu_pct
             .unwrap_or(0.0)
@@ -565,5 +613,63 @@ mod tests {
         assert!(p.status_field("Threads").is_some());
         assert!(p.threads.iter().any(|t| t.tid == me));
         drop((c, f));
+    }
+
+    /// The per-thread CPU is read under the configured proc root: a replayed root whose stat files change
+    /// between the two readings gives exactly their difference.
+    #[test]
+    fn thread_cpu_comes_from_the_proc_root() {
+        let root = tempfile::tempdir().unwrap();
+        let stat = |tid: u32, ticks: u64| {
+            format!(
+                "{tid} (worker {tid}) R 1 1 1 0 -1 4194560 100 0 0 0 {ticks} 0 0 0 20 0 2 0 100 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+            )
+        };
+        let write = |tid: u32, ticks: u64| {
+            let d = root.path().join("4242/task").join(tid.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("stat"), stat(tid, ticks)).unwrap();
+        };
+        std::fs::write(root.path().join("4242/status").as_path(), "").ok();
+        write(4243, 1000);
+        write(4244, 50);
+        let hz = procfs::ticks_per_second() as u64;
+        let path = root.path().to_path_buf();
+        // While wasp waits between its readings, thread 4243 burns one second of CPU (hz ticks).
+        let w = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let d = path.join("4242/task/4243");
+            std::fs::write(d.join("stat"), format!(
+                "4243 (worker 4243) R 1 1 1 0 -1 4194560 100 0 0 0 {} 0 0 0 20 0 2 0 100 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n",
+                1000 + hz
+            )).unwrap();
+        });
+        let c = sample_thread_cpu(root.path(), 4242, std::time::Duration::from_secs(1)).unwrap();
+        w.join().unwrap();
+        // hz ticks over ~1 s (more on a loaded machine): up to 100 %.
+        let busy = c.by_nid[&4243];
+        assert!(busy > 50.0 && busy <= 100.5, "{c:?}");
+        assert_eq!(c.by_nid[&4244], 0.0);
+        assert_eq!(c.by_nid.len(), 2);
+        // The same walk gives the process figures.
+        std::fs::write(
+            root.path().join("4242/status"),
+            "Name:\tjava\nThreads:\t2\n",
+        )
+        .unwrap();
+        let p = process_figures(root.path(), 4242, Some(&c.by_nid)).unwrap();
+        assert_eq!(p.threads[0].tid, 4243);
+        assert_eq!(p.threads[0].name, "worker 4243");
+        assert_eq!(p.status_field("Threads"), Some("2"));
+        // Not under /proc: this pid has no such threads there.
+        assert!(
+            sample_thread_cpu(
+                std::path::Path::new("/proc"),
+                4242,
+                std::time::Duration::ZERO
+            )
+            .map(|c| !c.by_nid.contains_key(&4243))
+            .unwrap_or(true)
+        );
     }
 }

@@ -11,6 +11,8 @@ pub struct Entry {
     pub module: Option<String>,
     pub instances: u64,
     pub bytes: u64,
+    /// Rows of this class (one per class loader that loaded it), added up.
+    pub loaders: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -23,6 +25,8 @@ pub struct Histogram {
 
 pub fn parse(text: &str) -> Histogram {
     let mut h = Histogram::default();
+    // One class loaded by several loaders has a row per loader: one entry, added up.
+    let mut at: HashMap<(String, Option<String>), usize> = HashMap::new();
     for line in text.lines() {
         let t = line.trim();
         if t.is_empty()
@@ -51,12 +55,25 @@ pub fn parse(text: &str) -> Histogram {
                 let module = f
                     .next()
                     .map(|m| m.trim_matches(|c| c == '(' || c == ')').to_string());
-                h.entries.push(Entry {
-                    class: class.to_string(),
-                    module,
-                    instances,
-                    bytes,
-                });
+                let key = (class.to_string(), module.clone());
+                match at.get(&key) {
+                    Some(&i) => {
+                        let e = &mut h.entries[i];
+                        e.instances += instances;
+                        e.bytes += bytes;
+                        e.loaders += 1;
+                    }
+                    None => {
+                        at.insert(key, h.entries.len());
+                        h.entries.push(Entry {
+                            class: class.to_string(),
+                            module,
+                            instances,
+                            bytes,
+                            loaders: 1,
+                        });
+                    }
+                }
             }
             _ => h.unparsed += 1,
         }
@@ -83,22 +100,71 @@ pub struct HistogramDiff {
     pub leak_suspects: Vec<String>,
 }
 
+/// Two histogram files, refused when either is not a class histogram (a thread dump given by mistake would
+/// make every class a leak suspect).
+pub fn diff_files(a: &std::path::Path, b: &std::path::Path) -> anyhow::Result<HistogramDiff> {
+    let read = |p: &std::path::Path| -> anyhow::Result<Histogram> {
+        let f = std::fs::File::open(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let mut lines = super::dump::decode::open(f);
+        let mut text = String::new();
+        while let Some(l) = lines.next_line() {
+            text.push_str(l);
+            text.push('\n');
+        }
+        let h = parse(&text);
+        if h.entries.is_empty() {
+            let what =
+                if text.contains("Full thread dump") || text.contains("java.lang.Thread.State") {
+                    "a thread dump"
+                } else {
+                    "no histogram row"
+                };
+            anyhow::bail!(
+                "{}: not a class histogram wasp can read ({what})",
+                p.display()
+            );
+        }
+        Ok(h)
+    };
+    Ok(diff(&read(a)?, &read(b)?))
+}
+
 pub fn diff(a: &Histogram, b: &Histogram) -> HistogramDiff {
-    let before: HashMap<&str, &Entry> = a.entries.iter().map(|e| (e.class.as_str(), e)).collect();
-    let mut growth: Vec<Growth> = b
+    let before: HashMap<(&str, Option<&str>), &Entry> = a
         .entries
         .iter()
-        .map(|e| {
-            let p = before.get(e.class.as_str());
+        .map(|e| ((e.class.as_str(), e.module.as_deref()), e))
+        .collect();
+    let after: std::collections::HashSet<(&str, Option<&str>)> = b
+        .entries
+        .iter()
+        .map(|e| (e.class.as_str(), e.module.as_deref()))
+        .collect();
+    // Classes gone since: a shrink to zero.
+    let gone = a
+        .entries
+        .iter()
+        .filter(|e| !after.contains(&(e.class.as_str(), e.module.as_deref())))
+        .map(|e| Entry {
+            instances: 0,
+            bytes: 0,
+            ..e.clone()
+        });
+    let b_entries: Vec<Entry> = b.entries.iter().cloned().chain(gone).collect();
+    let mut growth: Vec<Growth> = b_entries
+        .iter()
+        .filter_map(|e| {
+            let p = before.get(&(e.class.as_str(), e.module.as_deref()));
             let (ib, bb) = p.map(|p| (p.instances, p.bytes)).unwrap_or((0, 0));
-            Growth {
+            // Unchanged classes are not growth: a histogram diffed with itself is empty.
+            (ib != e.instances || bb != e.bytes).then(|| Growth {
                 class: e.class.clone(),
                 instances_before: ib,
                 instances_after: e.instances,
                 bytes_before: bb,
                 bytes_after: e.bytes,
                 bytes_delta: e.bytes as i64 - bb as i64,
-            }
+            })
         })
         .collect();
     growth.sort_by_key(|g| std::cmp::Reverse(g.bytes_delta));
@@ -180,7 +246,8 @@ mod tests {
                 class: "Lab$Payload".into(),
                 module: None,
                 instances: 20000,
-                bytes: 480000
+                bytes: 480000,
+                loaders: 1
             }
         );
     }
@@ -194,11 +261,61 @@ mod tests {
         assert_eq!(d.leak_suspects.len(), 1);
     }
 
+    #[test]
+    fn rows_of_one_class_from_several_loaders_add_up() {
+        let t = " 1: 10 1000 Foo\n 2: 5 100 Bar\n 3: 7 700 Foo\n 4: 1 10 Baz (java.base@17)\nTotal 23 1810\n";
+        let h = parse(t);
+        assert_eq!(h.entries.len(), 3);
+        assert_eq!(
+            (
+                h.entries[0].instances,
+                h.entries[0].bytes,
+                h.entries[0].loaders
+            ),
+            (17, 1700, 2)
+        );
+        assert_eq!(
+            h.entries.iter().map(|e| e.bytes).sum::<u64>(),
+            h.total_bytes
+        );
+        let d = diff(&h, &h);
+        assert!(d.growth.is_empty() && d.leak_suspects.is_empty(), "{d:?}");
+        assert_eq!(d.total_bytes_delta, 0);
+        // A class gone since is a shrink, not silence.
+        let d = diff(
+            &h,
+            &parse(" 1: 10 1000 Foo\n 2: 5 100 Bar\nTotal 15 1100\n"),
+        );
+        assert_eq!(d.growth.iter().map(|g| g.bytes_delta).sum::<i64>(), -710);
+    }
+
+    #[test]
+    fn a_thread_dump_is_not_a_histogram() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h, t) = (dir.path().join("h.txt"), dir.path().join("t.txt"));
+        std::fs::write(&h, fx("jdk17-jmap-histo.txt")).unwrap();
+        std::fs::write(
+            &t,
+            std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dumps/jdk17-jstack.txt"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let e = diff_files(&t, &h).unwrap_err().to_string();
+        assert!(
+            e.contains("not a class histogram") && e.contains("a thread dump"),
+            "{e}"
+        );
+        assert!(diff_files(&h, &h).unwrap().growth.is_empty());
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,400}") {
             let h = parse(&s);
-            let _ = diff(&h, &h);
+            let d = diff(&h, &h);
+            proptest::prop_assert!(d.growth.is_empty());
         }
     }
 }

@@ -4,15 +4,18 @@
 pub mod analysis;
 pub mod attach;
 pub mod discover;
+pub mod dump;
 pub mod fallback;
 pub mod heap_dump;
 pub mod histogram;
 pub mod metrics;
 pub mod perfdata;
 mod proc_state;
-pub mod threaddump;
 pub mod tomcat;
 mod trigger_file;
+
+/// The name the dump model had before it became a module family; tests and other code still use it.
+pub use dump as threaddump;
 
 use crate::config::units::Pattern;
 use crate::host::Roots;

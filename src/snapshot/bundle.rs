@@ -249,8 +249,12 @@ fn build(
             for (i, j) in jvms.iter().enumerate() {
                 if bundle && round + 1 == rounds {
                     // CPU per thread just before the last dump: top -H and jstack of one moment.
-                    got[i].cpu =
-                        analysis::sample_thread_cpu(j.pid, Duration::from_millis(500)).ok();
+                    got[i].cpu = pidinfo::sample_thread_cpu(
+                        &job.roots.proc,
+                        j.pid,
+                        Duration::from_millis(500),
+                    )
+                    .ok();
                 }
                 match attach::thread_dump(j.pid, &opts) {
                     Ok(text) => {

@@ -7,8 +7,8 @@
 use super::request::{Kind, Reason, Request};
 use super::store::JvmEntry;
 use crate::jvm::analysis::Report;
+use crate::jvm::dump::ThreadDump;
 use crate::jvm::histogram::Histogram;
-use crate::jvm::threaddump::ThreadDump;
 use crate::model::Document;
 use crate::model::LatestCollection;
 use serde_json::{Value, json};

@@ -458,7 +458,7 @@ mod tests {
                 .join("tests/fixtures/dumps/jdk17-jstack-l.txt"),
         )
         .unwrap();
-        let dump = crate::jvm::threaddump::parse(&text);
+        let dump = crate::jvm::dump::parse(&text);
         let want = dump.threads.iter().filter(|t| t.state == "BLOCKED").count() as f64;
         assert!(want >= 2.0);
         let blocked = BlockedThreads::default();

@@ -13,6 +13,8 @@ mod config_example;
 mod control_socket;
 mod daemon_reload;
 mod daemon_run;
+mod dump_live;
+mod dump_world;
 mod encode_influx;
 mod encode_json;
 mod encode_otlp;
