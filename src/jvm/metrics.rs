@@ -118,6 +118,19 @@ fn names(gc: &str) -> ([&'static str; 3], [&'static str; 3]) {
     }
 }
 
+/// java.runtime.name from java.vm.name, the only one of the two in hsperfdata: OpenJDK builds (Temurin, Debian,
+/// Corretto, Zulu) name the runtime "OpenJDK Runtime Environment", Oracle's "Java(TM) SE Runtime Environment";
+/// any other VM keeps its own name rather than a guess.
+pub fn runtime_name(vm_name: &str) -> String {
+    if vm_name.starts_with("OpenJDK") {
+        "OpenJDK Runtime Environment".into()
+    } else if vm_name.starts_with("Java HotSpot(TM)") {
+        "Java(TM) SE Runtime Environment".into()
+    } else {
+        vm_name.into()
+    }
+}
+
 /// State kept between readings of one JVM.
 #[derive(Debug, Clone, Default)]
 pub struct Previous {
@@ -178,6 +191,7 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
                 used,
                 committed: cap,
                 max: mx,
+                init: None,
             });
         }
     }
@@ -187,6 +201,7 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
             used: u(gen_space(p, 1, 0, "used")),
             committed: u(gen_space(p, 1, 0, "capacity")),
             max: max(gen_space(p, 1, 0, "maxCapacity")),
+            init: None,
         });
     }
     let heap = Area {
@@ -196,6 +211,7 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
             .zip(max(p.long("sun.gc.generation.1.maxCapacity")))
             // G1 reports nearly the whole heap as each generation's max: never add them there.
             .map(|(a, b)| if gc == "G1" { a.max(b) } else { a + b }),
+        init: None,
     };
     for (name, pre) in [
         ("Metaspace", "sun.gc.metaspace"),
@@ -207,6 +223,7 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
                 used: used.max(0) as u64,
                 committed: u(p.long(&format!("{pre}.capacity"))),
                 max: max(p.long(&format!("{pre}.maxCapacity"))),
+                init: None,
             });
         }
     }
@@ -215,6 +232,7 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
         used: meta.map(|m| m.used).unwrap_or(0),
         committed: meta.map(|m| m.committed).unwrap_or(0),
         max: meta.and_then(|m| m.max),
+        init: None,
     };
     let mut collectors = Vec::new();
     for (n, kind) in [(0u32, "young"), (1, "old"), (2, "concurrent")] {

@@ -27,6 +27,8 @@ pub struct JvmConfig {
     pub apps: Vec<AppRule>,
     /// A jcmd to run (as the JVM's user) when wasp's own attach is impossible; empty: never.
     pub attach_fallback: PathBuf,
+    /// client_java (1.x names, the default) or client_java_legacy (0.x names, jvm_info).
+    pub metric_names: crate::model::jvm::JvmMetricNames,
 }
 
 impl JvmConfig {
@@ -42,6 +44,7 @@ impl Default for JvmConfig {
             enabled: true,
             apps: Vec::new(),
             attach_fallback: PathBuf::new(),
+            metric_names: Default::default(),
         }
     }
 }
@@ -92,14 +95,14 @@ impl JvmCollector {
             // The file may appear after start-up or vanish; identity (app, cmdline) stays cached.
             k.proc_.hsperfdata = j.hsperfdata;
             k.proc_.not_measurable = j.not_measurable;
-            out.jvms.push(self.read(&mut k));
+            out.jvms.push(self.read(&mut k, &roots.proc));
             next.insert(key, k);
         }
         self.known = next;
         Ok(())
     }
 
-    fn read(&self, k: &mut Known) -> Jvm {
+    fn read(&self, k: &mut Known, proc_root: &std::path::Path) -> Jvm {
         let p = &k.proc_;
         let start_time = self.boot + p.start_ticks / self.hz;
         let mut jvm = Jvm {
@@ -114,6 +117,7 @@ impl JvmCollector {
             reason: p.not_measurable.clone(),
             ..Default::default()
         };
+        jvm.process = crate::host::pidstat::read(proc_root, p.pid, self.boot, self.hz);
         let Some(path) = &p.hsperfdata else {
             return jvm;
         };
@@ -133,6 +137,9 @@ impl JvmCollector {
                 jvm.reason = None;
                 jvm.version = pd.string("java.property.java.vm.version").map(String::from);
                 jvm.vendor = pd.string("java.property.java.vm.vendor").map(String::from);
+                jvm.runtime = pd
+                    .string("java.property.java.vm.name")
+                    .map(metrics::runtime_name);
                 jvm.gc = metrics::gc_name(&pd);
                 if let Some(cmd) = pd.string("sun.rt.javaCommand")
                     && let Some(main) = cmd.split_whitespace().next()
