@@ -118,6 +118,21 @@ fn names(gc: &str) -> ([&'static str; 3], [&'static str; 3]) {
     }
 }
 
+/// Metaspace has a max only with -XX:MaxMetaspaceSize (the JVM says -1 otherwise); hsperfdata's maxCapacity
+/// is its reserved space, not a limit. A flag the JVM took from elsewhere (a flags file) is not seen here.
+fn metaspace_limited(p: &PerfData) -> bool {
+    ["java.rt.vmArgs", "java.rt.vmFlags"]
+        .iter()
+        .filter_map(|k| p.string(k))
+        .any(|a| a.contains("-XX:MaxMetaspaceSize="))
+}
+
+/// The Java feature release (17, 25), from java.vm.specification.version ("1.8" for 8).
+fn spec_version(p: &PerfData) -> Option<u32> {
+    let v = p.string("java.property.java.vm.specification.version")?;
+    v.strip_prefix("1.").unwrap_or(v).parse().ok()
+}
+
 /// java.runtime.name from java.vm.name, the only one of the two in hsperfdata: OpenJDK builds (Temurin, Debian,
 /// Corretto, Zulu) name the runtime "OpenJDK Runtime Environment", Oracle's "Java(TM) SE Runtime Environment";
 /// any other VM keeps its own name rather than a guess.
@@ -182,7 +197,8 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
             (
                 u(gen_space(p, *g, *s, "used")),
                 u(gen_space(p, *g, *s, "capacity")),
-                max(gen_space(p, *g, *s, "maxCapacity")),
+                // G1's eden has no max of its own (MemoryUsage.getMax() -1); hsperfdata gives the heap's.
+                max(gen_space(p, *g, *s, "maxCapacity")).filter(|_| gc != "G1"),
             )
         };
         if gen_space(p, *g, *s, "used").is_some() {
@@ -222,7 +238,8 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
                 name: name.into(),
                 used: used.max(0) as u64,
                 committed: u(p.long(&format!("{pre}.capacity"))),
-                max: max(p.long(&format!("{pre}.maxCapacity"))),
+                max: max(p.long(&format!("{pre}.maxCapacity")))
+                    .filter(|_| name != "Metaspace" || metaspace_limited(p)),
                 init: None,
             });
         }
@@ -239,6 +256,10 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
         let Some(count) = p.long(&format!("sun.gc.collector.{n}.invocations")) else {
             continue;
         };
+        // The "G1 Concurrent GC" bean exists from JDK 20 on; before, the JVM has no such collector to show.
+        if gc == "G1" && n == 2 && spec_version(p).is_some_and(|v| v < 20) {
+            continue;
+        }
         let name = match coll_names[n as usize] {
             "" => p
                 .string(&format!("sun.gc.collector.{n}.name"))

@@ -91,17 +91,17 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet, names: JvmMetricNames) {
             JvmMetricNames::ClientJava => &CURRENT,
             JvmMetricNames::ClientJavaLegacy => &LEGACY,
         };
-        for (k, area) in [("heap", &f.heap), ("nonheap", &f.nonheap)] {
-            let l = with("area", k);
-            m.gauge(n.area[0], AREA_HELP[0])
-                .push(l.clone(), area.used as f64);
-            m.gauge(n.area[1], AREA_HELP[1])
-                .push(l.clone(), area.committed as f64);
-            m.gauge(n.area[2], AREA_HELP[2])
-                .push(l.clone(), or_undefined(area.max));
-            if let Some(init) = area.init {
-                m.gauge(n.area[3], AREA_HELP[3]).push(l, init as f64);
-            }
+        // Non-heap is left out: the JVM counts the code heap pools in it, and hsperfdata has no code cache
+        // counters, so any figure would be short (docs/jvm-metrics.md). Its Metaspace pools are below.
+        let (l, area) = (with("area", "heap"), &f.heap);
+        m.gauge(n.area[0], AREA_HELP[0])
+            .push(l.clone(), area.used as f64);
+        m.gauge(n.area[1], AREA_HELP[1])
+            .push(l.clone(), area.committed as f64);
+        m.gauge(n.area[2], AREA_HELP[2])
+            .push(l.clone(), or_undefined(area.max));
+        if let Some(init) = area.init {
+            m.gauge(n.area[3], AREA_HELP[3]).push(l, init as f64);
         }
         for p in &f.pools {
             let l = with("pool", &p.name);
@@ -318,7 +318,7 @@ mod tests {
         let t = text(JvmMetricNames::ClientJava);
         for line in [
             "jvm_memory_used_bytes{pid=\"42\",app=\"shop\",area=\"heap\"} 10\n",
-            "jvm_memory_max_bytes{pid=\"42\",app=\"shop\",area=\"nonheap\"} -1\n",
+            "jvm_memory_max_bytes{pid=\"42\",app=\"shop\",area=\"heap\"} 40\n",
             "jvm_memory_pool_max_bytes{pid=\"42\",app=\"shop\",pool=\"G1 Eden Space\"} -1\n",
             "# TYPE jvm_gc_collection_seconds summary\n",
             "jvm_gc_collection_seconds_count{pid=\"42\",app=\"shop\",gc=\"G1 Young Generation\"} 7\n",
@@ -331,6 +331,7 @@ mod tests {
         }
         // Absent rather than wrong: no init in hsperfdata here, no soft limit.
         assert!(!t.contains("jvm_memory_init_bytes") && !t.contains("process_max_fds"));
+        assert!(!t.contains("nonheap"));
         assert!(!t.contains("jvm_memory_bytes_used") && !t.contains("\njvm_info{"));
     }
 
