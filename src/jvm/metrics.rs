@@ -187,7 +187,15 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
             continue;
         }
         // Survivors: the two spaces are one pool for the client.
-        let (used, cap, mx) = if i == 1 {
+        let (used, cap, mx) = if i == 1 && gc != "G1" {
+            // Parallel/Serial: the bean is the from-space (one of the two, the other empty): committed equals
+            // MemoryPoolMXBean's on JDK 25 Parallel. Its max is not in hsperfdata (space maxCapacity is the
+            // young generation's), so it stays unknown.
+            let (s0, s1) = (gen_space(p, 0, 1, "used"), gen_space(p, 0, 2, "used"));
+            let cap = |n| u(gen_space(p, 0, n, "capacity"));
+            (u(s0) + u(s1), cap(1).max(cap(2)), None)
+        } else if i == 1 {
+            // G1: survivor has no max of its own (-1).
             (
                 u(gen_space(p, 0, 1, "used")) + u(gen_space(p, 0, 2, "used")),
                 u(gen_space(p, 0, 1, "capacity")) + u(gen_space(p, 0, 2, "capacity")),
