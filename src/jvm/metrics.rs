@@ -303,10 +303,15 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
         let dt = (now_ticks - pv.uptime_ticks) as f64;
         if dt > 0.0 {
             overhead = Some(((gc_ticks - pv.gc_ticks).max(0) as f64 / dt * 100.0).min(100.0));
-            // Eden growth; after young GCs eden restarted, so count what it had left to fill (it was full at
-            // the GC) plus what it holds now. An approximation: TLAB waste and humongous objects are not seen.
-            let bytes = if next.young_count > pv.young_count {
-                (pv.eden_cap - pv.eden_used).max(0) + next.eden_used
+            // Eden filled: its growth; across young GCs, what it had left at the previous reading (it is full
+            // when a young GC starts), a whole eden for every further young GC, and what it holds now.
+            // hsperfdata has no eden before/after each GC, so this estimates allocation: TLAB waste, direct
+            // old-gen (humongous) allocation and an eden resized between GCs are not seen.
+            let gcs = next.young_count - pv.young_count;
+            let bytes = if gcs > 0 {
+                (pv.eden_cap - pv.eden_used).max(0)
+                    + (gcs - 1) * next.eden_cap.max(0)
+                    + next.eden_used.max(0)
             } else {
                 (next.eden_used - pv.eden_used).max(0)
             };
@@ -492,5 +497,42 @@ mod tests {
         assert!(f.threads_live > 0 && f.classes_loaded > 0);
         let (f, _) = figures(&load("jdk17-Parallel.hsperf"), None);
         assert_eq!(f.collectors[0].name, "PS Scavenge");
+    }
+
+    #[test]
+    fn only_the_collectors_and_maxima_the_jvm_has() {
+        let gcs = |f: &JvmFigures| -> Vec<String> {
+            f.collectors.iter().map(|c| c.name.clone()).collect()
+        };
+        let (f17, _) = figures(&load("jdk17-G1.hsperf"), None);
+        assert_eq!(gcs(&f17), ["G1 Young Generation", "G1 Old Generation"]);
+        let (f25, _) = figures(&load("jdk25-G1.hsperf"), None);
+        assert!(gcs(&f25).contains(&"G1 Concurrent GC".to_string()));
+        let eden = f17
+            .pools
+            .iter()
+            .find(|p| p.name == "G1 Eden Space")
+            .unwrap();
+        assert_eq!(eden.max, None, "G1 Eden has no max of its own");
+        let meta = f17.pools.iter().find(|p| p.name == "Metaspace").unwrap();
+        assert_eq!(meta.max, None, "no -XX:MaxMetaspaceSize: unlimited");
+    }
+
+    #[test]
+    fn eden_fill_counts_a_whole_eden_per_further_young_gc() {
+        let p = load("jdk17-G1.hsperf");
+        let (_, now) = figures(&p, None);
+        let freq = p.long("sun.os.hrt.frequency").unwrap();
+        let before = Previous {
+            young_count: now.young_count - 3,
+            eden_used: 1000,
+            eden_cap: now.eden_cap,
+            uptime_ticks: now.uptime_ticks - freq,
+            gc_ticks: now.gc_ticks,
+            ..Default::default()
+        };
+        let (f, _) = figures(&p, Some(&before));
+        let expect = (now.eden_cap - 1000) + 2 * now.eden_cap + now.eden_used;
+        assert_eq!(f.alloc_bytes_per_s, Some(expect as f64));
     }
 }

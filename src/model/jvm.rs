@@ -125,7 +125,8 @@ pub struct JvmFigures {
     pub last_gc_cause: Option<String>,
     /// Share of the last interval spent in GC pauses, percent.
     pub gc_overhead_pct: Option<f64>,
-    /// Bytes allocated per second over the last interval (eden growth, plus eden emptied by young GCs).
+    /// Eden filled per second over the last interval (its growth, plus a whole eden per young GC between the
+    /// readings): an estimate of the allocation rate, not a count.
     pub alloc_bytes_per_s: Option<f64>,
     /// Old generation used right after the last full collection or concurrent cycle, and as % of its max.
     pub old_after_gc: Option<u64>,

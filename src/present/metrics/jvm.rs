@@ -212,8 +212,8 @@ fn wasp_figures(f: &JvmFigures, id: &Labels, m: &mut MetricSet) {
     }
     if let Some(v) = f.alloc_bytes_per_s {
         m.gauge(
-            "wasp_jvm_allocation_bytes_per_second",
-            "Heap allocation rate over the last interval (from eden).",
+            "wasp_jvm_eden_fill_bytes_per_second",
+            "Eden filled per second over the last interval, a whole eden per young GC: an allocation estimate.",
         )
         .push(id.clone(), v);
     }
