@@ -21,6 +21,7 @@ mod encode_servers;
 mod hardened_attach;
 mod host_replay;
 mod host_tools;
+mod jvm_beans;
 mod jvm_jstat;
 mod layers;
 mod packaging;
