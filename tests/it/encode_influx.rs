@@ -265,7 +265,8 @@ fn a_summary_is_its_count_and_sum_measurements() {
         names,
         [
             "jvm_gc_collection_seconds_count",
-            "jvm_gc_collection_seconds_sum"
+            "jvm_gc_collection_seconds_sum",
+            "process_open_fds"
         ]
     );
     assert!(enc.body.windows(11).any(|w| w == b"value=0.25 "));

@@ -308,7 +308,8 @@ fn a_summary_is_one_summary_point_starting_with_the_jvm() {
     let _floor = crate::common::beside();
     let enc = otlp::encode(&summary_batch(), &origin(), false);
     let req = decode(&enc.body, false);
-    assert_eq!(enc.items, 1);
+    assert_eq!(enc.items, 2);
+    assert_eq!(req.resource_metrics.len(), 1, "the JVM's only");
     let jvm = &req.resource_metrics[0];
     assert_eq!(
         attr(&jvm.resource.as_ref().unwrap().attributes, "process.pid"),
@@ -319,6 +320,11 @@ fn a_summary_is_one_summary_point_starting_with_the_jvm() {
     };
     let p = &sum.data_points[0];
     assert_eq!((p.count, p.sum), (3, 0.25));
+    // process_* of a JVM goes to the JVM's resource too.
+    assert_eq!(
+        points(metric(jvm, "process_open_fds"))[0].attributes,
+        vec![]
+    );
     assert!(p.quantile_values.is_empty());
     assert_eq!(p.time_unix_nano, T0 as u64 * MS);
     assert_eq!(p.start_time_unix_nano, (T0 as u64 - 3_600_000) * MS);

@@ -221,7 +221,7 @@ fn a_summary_is_its_count_and_sum_series() {
     let _floor = crate::common::beside();
     let enc = prw::encode(&summary_batch(), &origin());
     let series = check(&prw::decode(&enc.body).unwrap());
-    assert_eq!(enc.items, 2);
+    assert_eq!(enc.items, 3);
     let value = |name: &str| {
         series
             .iter()

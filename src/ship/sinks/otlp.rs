@@ -1,6 +1,6 @@
 //! OTLP/HTTP metrics in protobuf: an `ExportMetricsServiceRequest` with one resource for the host and one per JVM.
 //!
-//! JVM samples (families `jvm_*` and `wasp_jvm_*` with a `pid` label) go to the JVM's resource: `process.pid`,
+//! JVM samples (families `jvm_*`, `wasp_jvm_*` and `process_*` with a `pid` label) go to the JVM's resource: `process.pid`,
 //! `service.name` = its `app` label (or "jvm"), `host.name`; `pid` and `app` are then not repeated on the points.
 //! Counters are cumulative monotonic sums starting at the host's boot (host series) or the JVM's start (JVM
 //! series); gauges are gauges. Names are wasp's Prometheus names, unchanged, so the same query works on every
@@ -275,8 +275,9 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
     }
 }
 
+/// A JVM's series: jvm_*, wasp_jvm_*, and process_* (wasp exports that family only for JVMs, as client_java).
 fn is_jvm_family(name: &str) -> bool {
-    name.starts_with("jvm_") || name.starts_with("wasp_jvm_")
+    name.starts_with("jvm_") || name.starts_with("wasp_jvm_") || name.starts_with("process_")
 }
 
 fn nanos_from_ms(ms: i64) -> u64 {

@@ -128,6 +128,8 @@ pub fn summary_batch() -> Batch {
         3.0,
         0.25,
     );
+    m.gauge("process_open_fds", "Open fds.")
+        .push([("pid", "4242"), ("app", "shop")], 9.0);
     Batch {
         metrics: vec![Metrics {
             collection: Arc::new(collection(T0)),
