@@ -39,6 +39,7 @@ fn rules(c: &mut Criterion) {
                     used: 500 << 20,
                     committed: 1 << 30,
                     max: Some(1 << 30),
+                    init: None,
                 },
                 gc_overhead_pct: Some(1.0),
                 threads_live: 200,

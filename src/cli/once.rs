@@ -38,7 +38,7 @@ pub(crate) fn once(cfg: &Config, args: &OnceArgs) -> anyhow::Result<()> {
         Format::Table => crate::present::table::render(&c),
         Format::Json => crate::present::json::to_string_pretty(&c) + "\n",
         Format::Prom => {
-            let m = crate::present::metrics::from_collection(&c);
+            let m = crate::present::metrics::from_collection_named(&c, cfg.jvm.metric_names);
             let mut s = String::new();
             crate::present::prom::render(&m, &crate::daemon::common_labels(cfg), &mut s);
             s

@@ -139,7 +139,7 @@ pub(super) fn collection_loop(
         stats.collections += 1;
         stats.refresh();
         tracing::debug!(took = ?took, errors = c.errors.len(), "collection done");
-        let mut m: MetricSet = metrics::from_collection(&c);
+        let mut m: MetricSet = metrics::from_collection_named(&c, cfg.jvm.metric_names);
         stats.add_metrics(&mut m, took);
         shipper.add_metrics(&mut m);
 

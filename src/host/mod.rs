@@ -8,6 +8,7 @@ pub mod kernel;
 pub mod net;
 pub mod netclass;
 pub mod pidinfo;
+pub mod pidstat;
 pub mod process;
 pub mod sockdiag;
 pub mod system;

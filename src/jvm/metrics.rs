@@ -118,6 +118,34 @@ fn names(gc: &str) -> ([&'static str; 3], [&'static str; 3]) {
     }
 }
 
+/// Metaspace has a max only with -XX:MaxMetaspaceSize (the JVM says -1 otherwise); hsperfdata's maxCapacity
+/// is its reserved space, not a limit. A flag the JVM took from elsewhere (a flags file) is not seen here.
+fn metaspace_limited(p: &PerfData) -> bool {
+    ["java.rt.vmArgs", "java.rt.vmFlags"]
+        .iter()
+        .filter_map(|k| p.string(k))
+        .any(|a| a.contains("-XX:MaxMetaspaceSize="))
+}
+
+/// The Java feature release (17, 25), from java.vm.specification.version ("1.8" for 8).
+fn spec_version(p: &PerfData) -> Option<u32> {
+    let v = p.string("java.property.java.vm.specification.version")?;
+    v.strip_prefix("1.").unwrap_or(v).parse().ok()
+}
+
+/// java.runtime.name from java.vm.name, the only one of the two in hsperfdata: OpenJDK builds (Temurin, Debian,
+/// Corretto, Zulu) name the runtime "OpenJDK Runtime Environment", Oracle's "Java(TM) SE Runtime Environment";
+/// any other VM keeps its own name rather than a guess.
+pub fn runtime_name(vm_name: &str) -> String {
+    if vm_name.starts_with("OpenJDK") {
+        "OpenJDK Runtime Environment".into()
+    } else if vm_name.starts_with("Java HotSpot(TM)") {
+        "Java(TM) SE Runtime Environment".into()
+    } else {
+        vm_name.into()
+    }
+}
+
 /// State kept between readings of one JVM.
 #[derive(Debug, Clone, Default)]
 pub struct Previous {
@@ -159,7 +187,15 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
             continue;
         }
         // Survivors: the two spaces are one pool for the client.
-        let (used, cap, mx) = if i == 1 {
+        let (used, cap, mx) = if i == 1 && gc != "G1" {
+            // Parallel/Serial: the bean is the from-space (one of the two, the other empty): committed equals
+            // MemoryPoolMXBean's on JDK 25 Parallel. Its max is not in hsperfdata (space maxCapacity is the
+            // young generation's), so it stays unknown.
+            let (s0, s1) = (gen_space(p, 0, 1, "used"), gen_space(p, 0, 2, "used"));
+            let cap = |n| u(gen_space(p, 0, n, "capacity"));
+            (u(s0) + u(s1), cap(1).max(cap(2)), None)
+        } else if i == 1 {
+            // G1: survivor has no max of its own (-1).
             (
                 u(gen_space(p, 0, 1, "used")).saturating_add(u(gen_space(p, 0, 2, "used"))),
                 u(gen_space(p, 0, 1, "capacity")).saturating_add(u(gen_space(p, 0, 2, "capacity"))),
@@ -169,7 +205,8 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
             (
                 u(gen_space(p, *g, *s, "used")),
                 u(gen_space(p, *g, *s, "capacity")),
-                max(gen_space(p, *g, *s, "maxCapacity")),
+                // G1's eden has no max of its own (MemoryUsage.getMax() -1); hsperfdata gives the heap's.
+                max(gen_space(p, *g, *s, "maxCapacity")).filter(|_| gc != "G1"),
             )
         };
         if gen_space(p, *g, *s, "used").is_some() {
@@ -178,6 +215,7 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
                 used,
                 committed: cap,
                 max: mx,
+                init: None,
             });
         }
     }
@@ -187,6 +225,7 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
             used: u(gen_space(p, 1, 0, "used")),
             committed: u(gen_space(p, 1, 0, "capacity")),
             max: max(gen_space(p, 1, 0, "maxCapacity")),
+            init: None,
         });
     }
     let heap = Area {
@@ -204,6 +243,7 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
                     a.saturating_add(b)
                 }
             }),
+        init: None,
     };
     for (name, pre) in [
         ("Metaspace", "sun.gc.metaspace"),
@@ -214,7 +254,9 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
                 name: name.into(),
                 used: used.max(0) as u64,
                 committed: u(p.long(&format!("{pre}.capacity"))),
-                max: max(p.long(&format!("{pre}.maxCapacity"))),
+                max: max(p.long(&format!("{pre}.maxCapacity")))
+                    .filter(|_| name != "Metaspace" || metaspace_limited(p)),
+                init: None,
             });
         }
     }
@@ -223,12 +265,17 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
         used: meta.map(|m| m.used).unwrap_or(0),
         committed: meta.map(|m| m.committed).unwrap_or(0),
         max: meta.and_then(|m| m.max),
+        init: None,
     };
     let mut collectors = Vec::new();
     for (n, kind) in [(0u32, "young"), (1, "old"), (2, "concurrent")] {
         let Some(count) = p.long(&format!("sun.gc.collector.{n}.invocations")) else {
             continue;
         };
+        // The "G1 Concurrent GC" bean exists from JDK 20 on; before, the JVM has no such collector to show.
+        if gc == "G1" && n == 2 && spec_version(p).is_some_and(|v| v < 20) {
+            continue;
+        }
         let name = match coll_names[n as usize] {
             "" => p
                 .string(&format!("sun.gc.collector.{n}.name"))
@@ -266,13 +313,18 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
         if dt > 0.0 {
             overhead =
                 Some((gc_ticks.saturating_sub(pv.gc_ticks).max(0) as f64 / dt * 100.0).min(100.0));
-            // Eden growth; after young GCs eden restarted, so count what it had left to fill (it was full at
-            // the GC) plus what it holds now. An approximation: TLAB waste and humongous objects are not seen.
-            let bytes = if next.young_count > pv.young_count {
+            // Eden filled: its growth; across young GCs, what it had left at the previous reading (it is full
+            // when a young GC starts), a whole eden for every further young GC, and what it holds now.
+            // hsperfdata has no eden before/after each GC, so this estimates allocation: TLAB waste, direct
+            // old-gen (humongous) allocation and an eden resized between GCs are not seen. Counters come from a
+            // file the JVM's user writes: saturating arithmetic, never a wrap.
+            let gcs = next.young_count.saturating_sub(pv.young_count);
+            let bytes = if gcs > 0 {
                 pv.eden_cap
                     .saturating_sub(pv.eden_used)
                     .max(0)
-                    .saturating_add(next.eden_used)
+                    .saturating_add((gcs - 1).saturating_mul(next.eden_cap.max(0)))
+                    .saturating_add(next.eden_used.max(0))
             } else {
                 next.eden_used.saturating_sub(pv.eden_used).max(0)
             };
@@ -494,5 +546,42 @@ mod tests {
             let _ = figures(&PerfData::from_longs(rev), Some(&prev));
             let _ = jstat(&p);
         }
+    }
+
+    #[test]
+    fn only_the_collectors_and_maxima_the_jvm_has() {
+        let gcs = |f: &JvmFigures| -> Vec<String> {
+            f.collectors.iter().map(|c| c.name.clone()).collect()
+        };
+        let (f17, _) = figures(&load("jdk17-G1.hsperf"), None);
+        assert_eq!(gcs(&f17), ["G1 Young Generation", "G1 Old Generation"]);
+        let (f25, _) = figures(&load("jdk25-G1.hsperf"), None);
+        assert!(gcs(&f25).contains(&"G1 Concurrent GC".to_string()));
+        let eden = f17
+            .pools
+            .iter()
+            .find(|p| p.name == "G1 Eden Space")
+            .unwrap();
+        assert_eq!(eden.max, None, "G1 Eden has no max of its own");
+        let meta = f17.pools.iter().find(|p| p.name == "Metaspace").unwrap();
+        assert_eq!(meta.max, None, "no -XX:MaxMetaspaceSize: unlimited");
+    }
+
+    #[test]
+    fn eden_fill_counts_a_whole_eden_per_further_young_gc() {
+        let p = load("jdk17-G1.hsperf");
+        let (_, now) = figures(&p, None);
+        let freq = p.long("sun.os.hrt.frequency").unwrap();
+        let before = Previous {
+            young_count: now.young_count - 3,
+            eden_used: 1000,
+            eden_cap: now.eden_cap,
+            uptime_ticks: now.uptime_ticks - freq,
+            gc_ticks: now.gc_ticks,
+            ..Default::default()
+        };
+        let (f, _) = figures(&p, Some(&before));
+        let expect = (now.eden_cap - 1000) + 2 * now.eden_cap + now.eden_used;
+        assert_eq!(f.alloc_bytes_per_s, Some(expect as f64));
     }
 }

@@ -35,6 +35,8 @@ pub struct JvmConfig {
     pub attach_fallback: PathBuf,
     /// The largest attach reply (dump, histogram) accepted; a larger one is refused, never cut.
     pub max_attach_reply: crate::config::units::ByteSize,
+    /// client_java (1.x names, the default) or client_java_legacy (0.x names, jvm_info).
+    pub metric_names: crate::model::jvm::JvmMetricNames,
 }
 
 impl JvmConfig {
@@ -51,6 +53,7 @@ impl Default for JvmConfig {
             apps: Vec::new(),
             attach_fallback: PathBuf::new(),
             max_attach_reply: crate::config::units::ByteSize(attach::DEFAULT_MAX_REPLY as u64),
+            metric_names: Default::default(),
         }
     }
 }
@@ -102,14 +105,14 @@ impl JvmCollector {
             k.proc_.hsperfdata = j.hsperfdata;
             k.proc_.perf_source = j.perf_source;
             k.proc_.not_measurable = j.not_measurable;
-            out.jvms.push(self.read(&mut k));
+            out.jvms.push(self.read(&mut k, &roots.proc));
             next.insert(key, k);
         }
         self.known = next;
         Ok(())
     }
 
-    fn read(&self, k: &mut Known) -> Jvm {
+    fn read(&self, k: &mut Known, proc_root: &std::path::Path) -> Jvm {
         let p = &k.proc_;
         let start_time = self.boot + p.start_ticks / self.hz;
         let mut jvm = Jvm {
@@ -124,6 +127,7 @@ impl JvmCollector {
             reason: p.not_measurable.clone(),
             ..Default::default()
         };
+        jvm.process = crate::host::pidstat::read(proc_root, p.pid, self.boot, self.hz);
         let Some(src) = &p.perf_source else {
             return jvm;
         };
@@ -138,6 +142,9 @@ impl JvmCollector {
                 jvm.reason = None;
                 jvm.version = pd.string("java.property.java.vm.version").map(String::from);
                 jvm.vendor = pd.string("java.property.java.vm.vendor").map(String::from);
+                jvm.runtime = pd
+                    .string("java.property.java.vm.name")
+                    .map(metrics::runtime_name);
                 jvm.gc = metrics::gc_name(&pd);
                 if let Some(cmd) = pd.string("sun.rt.javaCommand")
                     && let Some(main) = cmd.split_whitespace().next()

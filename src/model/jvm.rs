@@ -1,7 +1,31 @@
 //! One HotSpot JVM as read from its hsperfdata: identity, jstat's columns, and the figures behind the
 //! Prometheus Java client's hotspot metrics.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// Which names the JVM figures go out under: the current Prometheus Java client's (1.x), or its 0.x names
+/// (jvm_memory_bytes_used, jvm_info) for dashboards built on them, such as Grafana 8563.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JvmMetricNames {
+    #[default]
+    ClientJava,
+    ClientJavaLegacy,
+}
+
+/// The JVM's process as client_java's ProcessMetrics reads it, here from /proc/<pid> (same definitions).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProcessStats {
+    /// User + system CPU seconds.
+    pub cpu_seconds: f64,
+    /// Seconds since the epoch, to the clock tick.
+    pub start_time_seconds: f64,
+    pub resident_bytes: u64,
+    pub virtual_bytes: u64,
+    /// None when /proc/<pid>/fd or limits could not be read (another user's process without privilege).
+    pub open_fds: Option<u64>,
+    pub max_fds: Option<u64>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Jvm {
@@ -14,6 +38,8 @@ pub struct Jvm {
     pub main: String,
     pub version: Option<String>,
     pub vendor: Option<String>,
+    /// java.runtime.name as the JVM would give it (hsperfdata has only java.vm.name: see jvm::runtime_name).
+    pub runtime: Option<String>,
     pub gc: Option<String>,
     pub container_id: Option<String>,
     /// Seconds since the epoch.
@@ -23,6 +49,8 @@ pub struct Jvm {
     pub reason: Option<String>,
     pub jstat: Option<Jstat>,
     pub figures: Option<JvmFigures>,
+    /// From /proc/<pid>; None when the process could not be read.
+    pub process: Option<ProcessStats>,
 }
 
 /// `jstat -gc` and `-gcutil` columns, jstat's own definitions; None prints as "-".
@@ -60,7 +88,10 @@ pub struct Jstat {
 pub struct Area {
     pub used: u64,
     pub committed: u64,
+    /// None where the JVM says undefined (-1).
     pub max: Option<u64>,
+    /// MemoryUsage.getInit(), where hsperfdata holds it.
+    pub init: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -69,7 +100,10 @@ pub struct Pool {
     pub name: String,
     pub used: u64,
     pub committed: u64,
+    /// None where the JVM says undefined (-1).
     pub max: Option<u64>,
+    /// MemoryUsage.getInit(), where hsperfdata holds it.
+    pub init: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -91,7 +125,8 @@ pub struct JvmFigures {
     pub last_gc_cause: Option<String>,
     /// Share of the last interval spent in GC pauses, percent.
     pub gc_overhead_pct: Option<f64>,
-    /// Bytes allocated per second over the last interval (eden growth, plus eden emptied by young GCs).
+    /// Eden filled per second over the last interval (its growth, plus a whole eden per young GC between the
+    /// readings): an estimate of the allocation rate, not a count.
     pub alloc_bytes_per_s: Option<f64>,
     /// Old generation used right after the last full collection or concurrent cycle, and as % of its max.
     pub old_after_gc: Option<u64>,

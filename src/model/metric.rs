@@ -14,6 +14,9 @@ pub enum MetricKind {
     /// What node_exporter leaves untyped (kernel counters of varying meaning, e.g. node_netstat_*): sinks with
     /// types treat it as a gauge.
     Untyped,
+    /// A Prometheus summary without quantiles: each sample's `value` is the count and `sum` the sum; exposed as
+    /// the series `<name>_count` and `<name>_sum` (what client_java's jvm_gc_collection_seconds is).
+    Summary,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -21,6 +24,9 @@ pub struct Sample {
     /// Label pairs, without the host-wide labels (those are added by each view or sink).
     pub labels: Vec<(Str, Str)>,
     pub value: f64,
+    /// The sum of a summary's observations (`value` is their count); None for every other kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sum: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -75,6 +81,10 @@ impl MetricSet {
         self.family(name, help, MetricKind::Counter)
     }
 
+    pub fn summary(&mut self, name: impl Into<Str>, help: impl Into<Str>) -> &mut Family {
+        self.family(name, help, MetricKind::Summary)
+    }
+
     pub fn sample_count(&self) -> usize {
         self.families.iter().map(|f| f.samples.len()).sum()
     }
@@ -94,8 +104,40 @@ impl Family {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
             value,
+            sum: None,
         });
         self
+    }
+
+    /// Adds a summary's point: `count` observations adding up to `sum`.
+    pub fn observe<L, K, V>(&mut self, labels: L, count: f64, sum: f64) -> &mut Self
+    where
+        L: IntoIterator<Item = (K, V)>,
+        K: Into<Str>,
+        V: Into<Str>,
+    {
+        self.push(labels, count);
+        if let Some(s) = self.samples.last_mut() {
+            s.sum = Some(sum);
+        }
+        self
+    }
+
+    /// Every series of the family as (name suffix, sample, value): a summary's sample gives `_count` and `_sum`,
+    /// any other sample itself with no suffix. For the sinks that know only plain series.
+    pub fn series(&self) -> impl Iterator<Item = (&'static str, &Sample, f64)> {
+        let summary = self.kind == MetricKind::Summary;
+        self.samples.iter().flat_map(move |s| {
+            let (a, b) = if summary {
+                (
+                    ("_count", s, s.value),
+                    Some(("_sum", s, s.sum.unwrap_or(f64::NAN))),
+                )
+            } else {
+                (("", s, s.value), None)
+            };
+            std::iter::once(a).chain(b)
+        })
     }
 
     /// Adds an unlabelled sample.
@@ -103,6 +145,7 @@ impl Family {
         self.samples.push(Sample {
             labels: Vec::new(),
             value,
+            sum: None,
         });
         self
     }

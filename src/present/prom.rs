@@ -14,10 +14,12 @@ pub fn render(set: &MetricSet, common: &[(String, String)], out: &mut String) {
             MetricKind::Gauge => "gauge",
             MetricKind::Counter => "counter",
             MetricKind::Untyped => "untyped",
+            MetricKind::Summary => "summary",
         };
         let _ = writeln!(out, "# TYPE {} {}", fam.name, kind);
-        for s in &fam.samples {
+        for (suffix, s, value) in fam.series() {
             out.push_str(&fam.name);
+            out.push_str(suffix);
             let mut first = true;
             let labels = s
                 .labels
@@ -36,7 +38,7 @@ pub fn render(set: &MetricSet, common: &[(String, String)], out: &mut String) {
                 out.push('}');
             }
             out.push(' ');
-            format_value(s.value, out);
+            format_value(value, out);
             out.push('\n');
         }
     }
@@ -83,6 +85,11 @@ mod tests {
         .push([("cpu", "0"), ("mode", "idle")], 12.5);
         m.gauge("node_load1", "1m load average.").set(0.5);
         m.gauge("wasp_x", "x").push([("name", "a\"b\\c\nd")], 1.0);
+        m.summary("jvm_gc_collection_seconds", "GC time.").observe(
+            [("gc", "G1 Young Generation")],
+            3.0,
+            0.25,
+        );
         let mut out = String::new();
         render(&m, &[("env".into(), "prod".into())], &mut out);
         assert!(out.contains("# TYPE node_cpu_seconds_total counter\n"));
@@ -90,6 +97,11 @@ mod tests {
             out.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\",env=\"prod\"} 12.5\n")
         );
         assert!(out.contains("node_load1{env=\"prod\"} 0.5\n"));
+        assert!(out.contains(
+            "# TYPE jvm_gc_collection_seconds summary\n\
+             jvm_gc_collection_seconds_count{gc=\"G1 Young Generation\",env=\"prod\"} 3\n\
+             jvm_gc_collection_seconds_sum{gc=\"G1 Young Generation\",env=\"prod\"} 0.25\n"
+        ));
         assert!(out.contains("wasp_x{name=\"a\\\"b\\\\c\\nd\",env=\"prod\"} 1\n"));
     }
 }

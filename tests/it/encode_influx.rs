@@ -111,7 +111,7 @@ fn batch_of_three_collections_round_trips() {
     let enc = influx::encode(&b, &origin(), false);
     let points = parse_body(&enc.body);
     assert_eq!(points.len() as u64, enc.items);
-    assert_eq!(enc.items as usize, sample_count(&b));
+    assert_eq!(enc.items as usize, series_count(&b));
     assert_eq!(
         (enc.min_ts_ms, enc.max_ts_ms, enc.skipped),
         (T0, T0 + 2000, 0)
@@ -222,7 +222,7 @@ fn real_collections_keep_every_finite_sample() {
     let enc = influx::encode(&b, &origin(), false);
     let points = parse_body(&enc.body);
     assert_eq!(points.len() as u64, enc.items);
-    assert_eq!(enc.items + enc.skipped, sample_count(&b) as u64);
+    assert_eq!(enc.items + enc.skipped, series_count(&b) as u64);
 }
 
 proptest! {
@@ -253,4 +253,22 @@ proptest! {
             prop_assert_eq!(expected(&v), v);
         }
     }
+}
+
+#[test]
+fn a_summary_is_its_count_and_sum_measurements() {
+    let _floor = crate::common::beside();
+    let enc = influx::encode(&summary_batch(), &origin(), false);
+    let points = parse_body(&enc.body);
+    let names: Vec<&str> = points.iter().map(|p| p.measurement.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "jvm_gc_collection_seconds_count",
+            "jvm_gc_collection_seconds_sum",
+            "process_open_fds"
+        ]
+    );
+    assert!(enc.body.windows(11).any(|w| w == b"value=0.25 "));
+    assert!(enc.body.windows(10).any(|w| w == b"value=3.0 "));
 }

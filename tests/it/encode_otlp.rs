@@ -252,7 +252,10 @@ fn real_collections_keep_every_sample() {
         .iter()
         .flat_map(|r| &r.scope_metrics)
         .flat_map(|s| &s.metrics)
-        .map(|m| points(m).len())
+        .map(|m| match m.data.as_ref().unwrap() {
+            Data::Summary(s) => s.data_points.len(),
+            _ => points(m).len(),
+        })
         .sum();
     assert_eq!(n as u64, enc.items);
     assert_eq!(n, sample_count(&b));
@@ -298,4 +301,32 @@ proptest! {
         // Any bytes as a response: an answer or an error, never a panic.
         let _ = otlp::parse_response(&resp);
     }
+}
+
+#[test]
+fn a_summary_is_one_summary_point_starting_with_the_jvm() {
+    let _floor = crate::common::beside();
+    let enc = otlp::encode(&summary_batch(), &origin(), false);
+    let req = decode(&enc.body, false);
+    assert_eq!(enc.items, 2);
+    assert_eq!(req.resource_metrics.len(), 1, "the JVM's only");
+    let jvm = &req.resource_metrics[0];
+    assert_eq!(
+        attr(&jvm.resource.as_ref().unwrap().attributes, "process.pid"),
+        Some(&AV::IntValue(4242))
+    );
+    let Some(Data::Summary(sum)) = &metric(jvm, "jvm_gc_collection_seconds").data else {
+        panic!("a summary is a Summary")
+    };
+    let p = &sum.data_points[0];
+    assert_eq!((p.count, p.sum), (3, 0.25));
+    // process_* of a JVM goes to the JVM's resource too.
+    assert_eq!(
+        points(metric(jvm, "process_open_fds"))[0].attributes,
+        vec![]
+    );
+    assert!(p.quantile_values.is_empty());
+    assert_eq!(p.time_unix_nano, T0 as u64 * MS);
+    assert_eq!(p.start_time_unix_nano, (T0 as u64 - 3_600_000) * MS);
+    assert_eq!(attr(&p.attributes, "gc"), Some(&s("G1 Young Generation")));
 }

@@ -168,7 +168,7 @@ fn real_collections_keep_every_sample() {
     let series = check(&prw::decode(&enc.body).unwrap());
     let n: usize = series.values().map(|s| s.len()).sum();
     assert_eq!(n as u64, enc.items);
-    assert_eq!(n as u64 + enc.skipped, sample_count(&b) as u64);
+    assert_eq!(n as u64 + enc.skipped, series_count(&b) as u64);
     assert!(
         n > 100,
         "a real collection has hundreds of samples, got {n}"
@@ -214,4 +214,24 @@ proptest! {
         prop_assert_eq!(n_out, enc.items);
         prop_assert_eq!(enc.items + enc.skipped, sample_count(&b) as u64);
     }
+}
+
+#[test]
+fn a_summary_is_its_count_and_sum_series() {
+    let _floor = crate::common::beside();
+    let enc = prw::encode(&summary_batch(), &origin());
+    let series = check(&prw::decode(&enc.body).unwrap());
+    assert_eq!(enc.items, 3);
+    let value = |name: &str| {
+        series
+            .iter()
+            .find(|(k, _)| k.contains(&("__name__".to_string(), name.to_string())))
+            .map(|(k, v)| {
+                assert!(k.contains(&("gc".to_string(), "G1 Young Generation".to_string())));
+                v[0]
+            })
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(value("jvm_gc_collection_seconds_count"), (T0, 3.0));
+    assert_eq!(value("jvm_gc_collection_seconds_sum"), (T0, 0.25));
 }

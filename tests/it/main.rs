@@ -23,6 +23,7 @@ mod encode_servers;
 mod hardened_attach;
 mod host_replay;
 mod host_tools;
+mod jvm_beans;
 mod jvm_jstat;
 mod layers;
 mod node_exporter;

@@ -5,14 +5,21 @@ mod kernel;
 mod storage_net;
 mod system;
 
+use crate::model::jvm::JvmMetricNames;
 use crate::model::{Collection, MetricSet};
 
+/// The samples of `c`, JVM figures under client_java 1.x names.
 pub fn from_collection(c: &Collection) -> MetricSet {
+    from_collection_named(c, JvmMetricNames::ClientJava)
+}
+
+/// The samples of `c`, JVM figures under the names `jvm_names` chooses (`[jvm] metric_names`).
+pub fn from_collection_named(c: &Collection, jvm_names: JvmMetricNames) -> MetricSet {
     let mut m = MetricSet::new(c.timestamp_ms);
     system::add(c, &mut m);
     kernel::add(c, &mut m);
     storage_net::add(c, &mut m);
-    jvm::add(c, &mut m);
+    jvm::add(c, &mut m, jvm_names);
     m.gauge(
         "wasp_collector_errors",
         "Collectors that failed in the last collection (1 per failing collector).",

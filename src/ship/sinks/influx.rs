@@ -49,22 +49,23 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
     let mut out = String::with_capacity(64 * 1024);
     let (mut items, mut skipped) = (0u64, 0u64);
     // "measurement,tags" of each series, written once per batch: the labels repeat in every collection.
-    let mut prefixes: FastMap<Given<'_>, String> = FastMap::default();
+    // A summary's sample is two measurements, `<name>_count` and `<name>_sum`, as Prometheus names them.
+    let mut prefixes: FastMap<(&'static str, Given<'_>), String> = FastMap::default();
     for m in &batch.metrics {
         let ts = m.metrics.timestamp_ms;
         for fam in &m.metrics.families {
-            for s in &fam.samples {
-                if !s.value.is_finite() {
+            for (suffix, s, value) in fam.series() {
+                if !value.is_finite() {
                     skipped += 1;
                     continue;
                 }
                 let prefix = prefixes
-                    .entry((fam.name.as_ref(), s.labels.as_slice()))
-                    .or_insert_with(|| series(&fam.name, &base, &s.labels));
+                    .entry((suffix, (fam.name.as_ref(), s.labels.as_slice())))
+                    .or_insert_with(|| series(&format!("{}{suffix}", fam.name), &base, &s.labels));
                 out.push_str(prefix);
                 // Debug gives the shortest text that reads back to the same f64, with an exponent for large
                 // and small magnitudes (1e300, 1e-7), which both InfluxDB and VictoriaMetrics parse as a float.
-                let _ = writeln!(out, " value={:?} {ts}", s.value);
+                let _ = writeln!(out, " value={value:?} {ts}");
                 items += 1;
             }
         }

@@ -1,6 +1,6 @@
 //! OTLP/HTTP metrics in protobuf: an `ExportMetricsServiceRequest` with one resource for the host and one per JVM.
 //!
-//! JVM samples (families `jvm_*` and `wasp_jvm_*` with a `pid` label) go to the JVM's resource: `process.pid`,
+//! JVM samples (families `jvm_*`, `wasp_jvm_*` and `process_*` with a `pid` label) go to the JVM's resource: `process.pid`,
 //! `service.name` = its `app` label (or "jvm"), `host.name`; `pid` and `app` are then not repeated on the points.
 //! Counters are cumulative monotonic sums starting at the host's boot (host series) or the JVM's start (JVM
 //! series); gauges are gauges. Names are wasp's Prometheus names, unchanged, so the same query works on every
@@ -145,7 +145,7 @@ pub mod proto {
         pub description: String,
         #[prost(string, tag = "3")]
         pub unit: String,
-        #[prost(oneof = "metric::Data", tags = "5, 7")]
+        #[prost(oneof = "metric::Data", tags = "5, 7, 11")]
         pub data: Option<metric::Data>,
     }
 
@@ -156,6 +156,8 @@ pub mod proto {
             Gauge(super::Gauge),
             #[prost(message, tag = "7")]
             Sum(super::Sum),
+            #[prost(message, tag = "11")]
+            Summary(super::Summary),
         }
     }
 
@@ -177,6 +179,29 @@ pub mod proto {
     }
 
     pub const CUMULATIVE: i32 = 2;
+
+    /// Cumulative by definition; wasp's summaries have no quantiles (client_java's GC summary has none either).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Summary {
+        #[prost(message, repeated, tag = "1")]
+        pub data_points: Vec<SummaryDataPoint>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SummaryDataPoint {
+        #[prost(message, repeated, tag = "7")]
+        pub attributes: Vec<KeyValue>,
+        #[prost(fixed64, tag = "2")]
+        pub start_time_unix_nano: u64,
+        #[prost(fixed64, tag = "3")]
+        pub time_unix_nano: u64,
+        #[prost(fixed64, tag = "4")]
+        pub count: u64,
+        #[prost(double, tag = "5")]
+        pub sum: f64,
+        #[prost(uint32, tag = "8")]
+        pub flags: u32,
+    }
 
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct NumberDataPoint {
@@ -235,6 +260,7 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
         .map(|m| match &m.data {
             Some(metric::Data::Gauge(g)) => g.data_points.len() as u64,
             Some(metric::Data::Sum(s)) => s.data_points.len() as u64,
+            Some(metric::Data::Summary(s)) => s.data_points.len() as u64,
             None => 0,
         })
         .sum();
@@ -249,8 +275,9 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
     }
 }
 
+/// A JVM's series: jvm_*, wasp_jvm_*, and process_* (wasp exports that family only for JVMs, as client_java).
 fn is_jvm_family(name: &str) -> bool {
-    name.starts_with("jvm_") || name.starts_with("wasp_jvm_")
+    name.starts_with("jvm_") || name.starts_with("wasp_jvm_") || name.starts_with("process_")
 }
 
 fn nanos_from_ms(ms: i64) -> u64 {
@@ -285,6 +312,7 @@ impl Res {
                 aggregation_temporality: CUMULATIVE,
                 is_monotonic: true,
             }),
+            MetricKind::Summary => metric::Data::Summary(Summary::default()),
         };
         self.metrics.push(Metric {
             name: name.to_string(),
@@ -296,11 +324,18 @@ impl Res {
         self.metrics.len() - 1
     }
 
-    fn points(&mut self, metric: usize) -> &mut Vec<NumberDataPoint> {
+    fn points(&mut self, metric: usize) -> Option<&mut Vec<NumberDataPoint>> {
         match &mut self.metrics[metric].data {
-            Some(metric::Data::Gauge(g)) => &mut g.data_points,
-            Some(metric::Data::Sum(s)) => &mut s.data_points,
-            None => unreachable!("every metric is created with data"),
+            Some(metric::Data::Gauge(g)) => Some(&mut g.data_points),
+            Some(metric::Data::Sum(s)) => Some(&mut s.data_points),
+            _ => None,
+        }
+    }
+
+    fn summary_points(&mut self, metric: usize) -> Option<&mut Vec<SummaryDataPoint>> {
+        match &mut self.metrics[metric].data {
+            Some(metric::Data::Summary(s)) => Some(&mut s.data_points),
+            _ => None,
         }
     }
 }
@@ -417,18 +452,34 @@ pub(crate) fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceReq
                     });
                 let start = match (fam.kind, t.pid) {
                     (MetricKind::Gauge | MetricKind::Untyped, _) => 0,
-                    (MetricKind::Counter, None) => host_start,
-                    (MetricKind::Counter, Some(pid)) => started.get(&pid).copied().unwrap_or(0),
+                    (MetricKind::Counter | MetricKind::Summary, None) => host_start,
+                    (MetricKind::Counter | MetricKind::Summary, Some(pid)) => {
+                        started.get(&pid).copied().unwrap_or(0)
+                    }
                 };
-                resources[t.resource]
-                    .points(t.metric)
-                    .push(NumberDataPoint {
+                if fam.kind == MetricKind::Summary {
+                    // Two families of one name but different kinds would share a metric: skip, never panic.
+                    if let Some(points) = resources[t.resource].summary_points(t.metric) {
+                        points.push(SummaryDataPoint {
+                            attributes: t.attributes.clone(),
+                            start_time_unix_nano: start,
+                            time_unix_nano: time,
+                            count: s.value.max(0.0) as u64,
+                            sum: s.sum.unwrap_or(0.0),
+                            flags: 0,
+                        });
+                    }
+                    continue;
+                }
+                if let Some(points) = resources[t.resource].points(t.metric) {
+                    points.push(NumberDataPoint {
                         attributes: t.attributes.clone(),
                         start_time_unix_nano: start,
                         time_unix_nano: time,
                         flags: 0,
                         value: Some(number_data_point::Value::AsDouble(s.value)),
                     });
+                }
             }
         }
     }
@@ -445,6 +496,10 @@ pub(crate) fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceReq
                 let points = match &mut m.data {
                     Some(metric::Data::Gauge(g)) => &mut g.data_points,
                     Some(metric::Data::Sum(s)) => &mut s.data_points,
+                    Some(metric::Data::Summary(s)) => {
+                        s.data_points.sort_by_key(|p| p.time_unix_nano);
+                        continue;
+                    }
                     None => continue,
                 };
                 // Collections arrive in time order; a stable sort keeps it so when they did not.

@@ -105,17 +105,24 @@ pub(crate) fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u6
     // hashing the whole set again (two given sets can still merge into one series: "a-b" and "a_b").
     let mut all: Vec<(Key<'_>, Vec<Sample>)> = Vec::new();
     let mut by_key: FastMap<Key<'_>, usize> = FastMap::default();
-    let mut by_given: FastMap<Given<'_>, usize> = FastMap::default();
+    // A summary's sample is two series (`_count`, `_sum`): the suffix is part of the cheap key.
+    let mut by_given: FastMap<(&'static str, Given<'_>), usize> = FastMap::default();
     for m in &batch.metrics {
         let ts = m.metrics.timestamp_ms;
         for fam in &m.metrics.families {
-            for s in &fam.samples {
+            for (suffix, s, value) in fam.series() {
                 let i = *by_given
-                    .entry((fam.name.as_ref(), s.labels.as_slice()))
+                    .entry((suffix, (fam.name.as_ref(), s.labels.as_slice())))
                     .or_insert_with(|| {
                         let mut labels = merge_labels(&base, &s.labels);
                         labels.retain(|(k, _)| k != "__name__");
-                        let key = (sanitize_metric_name(&fam.name), labels);
+                        let name = match suffix {
+                            "" => sanitize_metric_name(&fam.name),
+                            _ => Cow::Owned(
+                                sanitize_metric_name(&format!("{}{suffix}", fam.name)).into_owned(),
+                            ),
+                        };
+                        let key = (name, labels);
                         let n = all.len();
                         *by_key.entry(key.clone()).or_insert_with(|| {
                             all.push((key, Vec::new()));
@@ -123,7 +130,7 @@ pub(crate) fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u6
                         })
                     });
                 all[i].1.push(Sample {
-                    value: s.value,
+                    value,
                     timestamp: ts,
                 });
             }

@@ -106,6 +106,39 @@ pub fn sample_count(b: &Batch) -> usize {
     b.metrics.iter().map(|m| m.metrics.sample_count()).sum()
 }
 
+/// Every series of a batch's collections (a summary's sample is two: `_count`, `_sum`), for the encoders of
+/// plain series (remote write, Influx).
+pub fn series_count(b: &Batch) -> usize {
+    b.metrics
+        .iter()
+        .flat_map(|m| &m.metrics.families)
+        .map(|f| f.series().count())
+        .sum()
+}
+
+/// One collection holding one GC summary point: 3 collections taking 0.25 s, of JVM 4242 "shop".
+pub fn summary_batch() -> Batch {
+    let mut m = MetricSet::new(T0);
+    m.summary("jvm_gc_collection_seconds", "GC time.").observe(
+        [
+            ("pid", "4242"),
+            ("app", "shop"),
+            ("gc", "G1 Young Generation"),
+        ],
+        3.0,
+        0.25,
+    );
+    m.gauge("process_open_fds", "Open fds.")
+        .push([("pid", "4242"), ("app", "shop")], 9.0);
+    Batch {
+        metrics: vec![Metrics {
+            collection: Arc::new(collection(T0)),
+            metrics: Arc::new(m),
+        }],
+        ..Default::default()
+    }
+}
+
 /// Real collections of this host (two, a second apart, so rates and JVMs are filled in).
 pub fn real_batch() -> Batch {
     let cfg = wasp::config::Config::default();
