@@ -28,6 +28,7 @@ mod ship_outage;
 mod ship_roundtrip;
 mod ship_strict;
 mod ship_tls;
+mod ship_write_ahead;
 mod snapshot_documents;
 mod tomcat_pool;
 mod tomcat_rule;
