@@ -21,7 +21,7 @@ impl Episode {
             }
             None => {
                 *f = Some(1);
-                tracing::warn!(writer, error = %error, "cannot write; counting what is lost until writing works again");
+                tracing::warn!(writer, error = %error, "cannot write; failed writes are counted, one line when it works again");
                 true
             }
         }

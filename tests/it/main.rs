@@ -13,6 +13,7 @@ mod config_example;
 mod control_socket;
 mod daemon_reload;
 mod daemon_run;
+mod disk_full;
 mod encode_influx;
 mod encode_json;
 mod encode_otlp;

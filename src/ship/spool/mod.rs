@@ -289,7 +289,17 @@ impl Spool {
         buf.extend_from_slice(&crc(&len, &payload).to_le_bytes());
         buf.extend_from_slice(&payload);
         let head = self.head.as_mut().expect("rolled");
-        head.write_all(&buf)?;
+        if let Err(e) = head.write_all(&buf) {
+            // A partial write (full disk) must not stay between records: appends go to the end of the file, so
+            // the next record would start where the in-memory offsets do not expect it and the reader would
+            // take the segment for damaged. Cut it back; if even that fails, start a new segment next time.
+            let len = self.segments.back().map_or(0, |s| s.len);
+            if head.set_len(len).is_err() {
+                self.head = None;
+            }
+            return Err(e);
+        }
+        let head = self.head.as_mut().expect("rolled");
         // Durable against kill -9 now (the page cache survives the process); against power loss at the next
         // timed sync: one fdatasync per SYNC_EVERY, not one per collection.
         if self.sync && self.synced.elapsed() >= SYNC_EVERY {
@@ -325,7 +335,12 @@ impl Spool {
             .create_new(true)
             .append(true)
             .open(&path)?;
-        f.write_all(MAGIC)?;
+        if let Err(e) = f.write_all(MAGIC) {
+            // Full disk: leave no headerless file behind, or the next roll would find its name taken.
+            drop(f);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
         if self.sync {
             f.sync_all()?;
             sync_dir(&self.dir);
