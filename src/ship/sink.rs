@@ -148,7 +148,8 @@ impl Sink {
         })
     }
 
-    /// Never blocks: a full queue drops the entry, counts it and logs it.
+    /// A network sink: appended to the spool now (write-ahead; local disk, never the network). The file sink:
+    /// queued without blocking; a full queue drops the entry, counts it and logs it.
     pub fn offer(&self, e: Entry) {
         if let Some(w) = &self.wal {
             self.write_ahead(w, e);
