@@ -1,7 +1,9 @@
-//! Shipping: collections and documents go to every configured sink without ever blocking the collection loop.
+//! Shipping: collections and documents go to every configured sink without the collection loop ever waiting on
+//! the network.
 //!
-//! Each sink (`[sinks.NAME]`) has its own bounded queue, batcher, on-disk spool and sender (`sink`), so a dead
-//! backend never holds up a live one; `encode` makes the request bodies, `spool` keeps them until the backend
+//! Each network sink (`[sinks.NAME]`) has its own on-disk spool, written ahead as each collection is handed over,
+//! and its own sender (`sink`), so a dead backend never holds up a live one (the file sink: a bounded queue and a
+//! writer thread); `encode` makes the request bodies, `spool` keeps them until the backend
 //! accepted them, `deliver` sends them and reads the answers, `stats` counts it all.
 
 pub(crate) mod answer;
@@ -73,7 +75,8 @@ impl Shipper {
         Ok(Shipper { sinks: started })
     }
 
-    /// Hands an item to every sink that takes it; never blocks.
+    /// Hands an item to every sink that takes it: in every network sink's spool when this returns (write-ahead);
+    /// never waits on the network.
     pub fn submit(&self, item: Item) {
         let e = match item {
             Item::Collection {

@@ -1,5 +1,8 @@
-//! One sink at work: a batcher thread (queue -> batches -> encoded bodies -> spool) and a sender thread (spool ->
-//! backend, oldest first, one request in flight, retries). The collection loop only ever `try_send`s to the queue.
+//! One sink at work. A network sink is write-ahead: `offer` encodes each collection or document on the caller's
+//! thread (the collection loop) and appends it to the sink's spool before returning, so a `kill -9` loses at
+//! most the collection being taken; a sender thread reads the spool (oldest first, one request in flight,
+//! retries) and acknowledges what the backend accepted. Appending is local disk only, never the network.
+//! The file sink keeps its queue and writer thread: the file is itself the local record.
 
 use super::answer::Outcome;
 use super::config::{SinkConfig, SinkKind};
@@ -9,9 +12,10 @@ use super::sinks::{self, Backend, file::RotatingFile};
 use super::spool::{Pos, Record, Spool, SpoolStats};
 use super::stats::SinkStats;
 use crate::model::Document;
+use crate::util::episode::Episode;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,11 +35,23 @@ pub struct Sink {
     pub kind: SinkKind,
     pub(crate) backend: Arc<dyn Backend>,
     tx: Option<SyncSender<Entry>>,
+    wal: Option<Wal>,
     pub stats: Arc<SinkStats>,
     pub spool_stats: Option<Arc<SpoolStats>>,
     stop: Arc<AtomicBool>,
     wake: Arc<(Mutex<bool>, Condvar)>,
-    threads: Vec<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
+    sender: Option<JoinHandle<()>>,
+}
+
+/// The write-ahead side of a network sink: what `offer` needs to encode and append on the caller's thread.
+struct Wal {
+    spool: Arc<Mutex<Spool>>,
+    wake: Arc<(Mutex<bool>, Condvar)>,
+    max_bytes: u64,
+    origin: Origin,
+    writer: String,
+    episode: Episode,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -53,84 +69,93 @@ impl Sink {
         let stats = Arc::new(SinkStats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new((Mutex::new(false), Condvar::new()));
-        let (tx, rx) = sync_channel::<Entry>(cfg.queue);
-        let mut threads = Vec::new();
-        let mut spool_stats = None;
         let backend = sinks::backend(cfg);
         if cfg.kind == SinkKind::File {
+            let (tx, rx) = sync_channel::<Entry>(cfg.queue);
             let path = cfg
                 .path
                 .clone()
                 .unwrap_or_else(|| data_dir.join("wasp.jsonl"));
             let out = RotatingFile::open(path, cfg.rotate_bytes.0, cfg.keep)?;
             let (c, b, s) = (cfg.clone(), backend.clone(), stats.clone());
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("wasp-sink-{name}"))
-                    .spawn(move || batcher(rx, c, b, origin, s, Output::File(out)))?,
-            );
-        } else {
-            let dir = data_dir.join("spool").join(name);
-            let (spool, rec) = Spool::open(
-                &dir,
-                cfg.spool.max_bytes.0,
-                cfg.spool.max_age.0.as_millis() as i64,
-                cfg.spool.sync,
-            )?;
-            if rec.pending_records > 0 || rec.torn_bytes > 0 || rec.corrupt_records > 0 {
-                tracing::info!(
-                    sink = name,
-                    batches = rec.pending_records,
-                    bytes = rec.pending_bytes,
-                    torn_bytes = rec.torn_bytes,
-                    corrupt = rec.corrupt_records,
-                    bad_segments = rec.bad_segments,
-                    "spool replay: unsent batches from an earlier run go out first"
-                );
-            }
-            spool_stats = Some(spool.stats());
-            let sender = Sender::new(cfg, backend.clone())?;
-            let spool = Arc::new(Mutex::new(spool));
-            let (c, b, s, sp, w) = (
-                cfg.clone(),
-                backend.clone(),
-                stats.clone(),
-                spool.clone(),
-                wake.clone(),
-            );
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("wasp-sink-{name}"))
-                    .spawn(move || batcher(rx, c, b, origin, s, Output::Spool(sp, w)))?,
-            );
-            let (c, s, st, w, n) = (
-                cfg.clone(),
-                stats.clone(),
-                stop.clone(),
-                wake.clone(),
-                name.to_string(),
-            );
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("wasp-send-{name}"))
-                    .spawn(move || sender_loop(n, c, sender, spool, s, st, w))?,
+            let writer = std::thread::Builder::new()
+                .name(format!("wasp-sink-{name}"))
+                .spawn(move || file_writer(rx, c, b, origin, s, out))?;
+            return Ok(Sink {
+                name: name.to_string(),
+                kind: cfg.kind,
+                backend,
+                tx: Some(tx),
+                wal: None,
+                stats,
+                spool_stats: None,
+                stop,
+                wake,
+                writer: Some(writer),
+                sender: None,
+            });
+        }
+        let dir = data_dir.join("spool").join(name);
+        let (spool, rec) = Spool::open(
+            &dir,
+            cfg.spool.max_bytes.0,
+            cfg.spool.max_age.0.as_millis() as i64,
+            cfg.spool.sync,
+        )?;
+        if rec.pending_records > 0 || rec.torn_bytes > 0 || rec.corrupt_records > 0 {
+            tracing::info!(
+                sink = name,
+                batches = rec.pending_records,
+                bytes = rec.pending_bytes,
+                torn_bytes = rec.torn_bytes,
+                corrupt = rec.corrupt_records,
+                bad_segments = rec.bad_segments,
+                "spool replay: unsent batches from an earlier run go out first"
             );
         }
+        let spool_stats = Some(spool.stats());
+        let sender = Sender::new(cfg, backend.clone())?;
+        let spool = Arc::new(Mutex::new(spool));
+        let (c, s, st, w, n, sp) = (
+            cfg.clone(),
+            stats.clone(),
+            stop.clone(),
+            wake.clone(),
+            name.to_string(),
+            spool.clone(),
+        );
+        let sender = std::thread::Builder::new()
+            .name(format!("wasp-send-{name}"))
+            .spawn(move || sender_loop(n, c, sender, sp, s, st, w))?;
         Ok(Sink {
             name: name.to_string(),
             kind: cfg.kind,
             backend,
-            tx: Some(tx),
+            tx: None,
+            wal: Some(Wal {
+                spool,
+                wake: wake.clone(),
+                max_bytes: cfg.batch.max_bytes.0,
+                origin,
+                writer: format!("spool {name}"),
+                episode: Episode::default(),
+            }),
             stats,
             spool_stats,
             stop,
             wake,
-            threads,
+            writer: None,
+            sender: Some(sender),
         })
     }
 
-    /// Never blocks: a full queue drops the entry, counts it and logs it.
+    /// A network sink: appended to the spool now (write-ahead; local disk, never the network). The file sink:
+    /// queued without blocking; a full queue drops the entry, counts it and logs it.
     pub fn offer(&self, e: Entry) {
+        if let Some(w) = &self.wal {
+            self.write_ahead(w, e);
+            return;
+        }
         let Some(tx) = &self.tx else { return };
         let samples = match &e {
             Entry::Metrics(m) => m.metrics.sample_count() as u64,
@@ -154,38 +179,77 @@ impl Sink {
         }
     }
 
-    /// Flushes the open batch to the spool, gives the sender until `deadline` to finish what it has in flight, and
-    /// stops. Whatever is unsent stays in the spool for the next start.
-    pub fn shutdown(mut self, deadline: Instant) {
-        self.tx.take();
-        // The batcher ends when the queue closes (after writing its open batch); then the sender is told to stop.
-        let mut threads = std::mem::take(&mut self.threads).into_iter();
-        if let Some(b) = threads.next() {
-            while !b.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
+    /// Encodes one collection or document and appends it to the spool; the sender is woken. Local disk only:
+    /// the caller never waits on the network. A failed append (full disk) is counted, and warned once per episode.
+    fn write_ahead(&self, w: &Wal, e: Entry) {
+        let mut b = Batch::default();
+        match e {
+            Entry::Metrics(m) => b.metrics.push(m),
+            Entry::Document(d) => b.documents.push(d),
+        }
+        let mut encoded = Vec::new();
+        encode_bounded(&*self.backend, w.max_bytes, b, &w.origin, &mut encoded);
+        let mut spool = w.spool.lock().unwrap_or_else(|p| p.into_inner());
+        for e in encoded {
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            if e.skipped > 0 {
+                self.stats
+                    .skipped_items
+                    .fetch_add(e.skipped, Ordering::Relaxed);
             }
-            if b.is_finished() {
-                let _ = b.join();
+            let rec = Record {
+                kind: self.kind as u8,
+                items: e.items,
+                min_ts_ms: e.min_ts_ms,
+                max_ts_ms: e.max_ts_ms,
+                created_ms: now_ms(),
+                body: e.body,
+            };
+            match spool.append(&rec) {
+                Ok(()) => {
+                    w.episode.ok(&w.writer);
+                }
+                Err(err) => {
+                    self.stats.encode_errors.fetch_add(1, Ordering::Relaxed);
+                    w.episode.failed(&w.writer, &err);
+                }
             }
         }
-        self.stop.store(true, Ordering::Relaxed);
-        self.wake.1.notify_all();
-        for t in threads {
+        drop(spool);
+        *w.wake.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        w.wake.1.notify_all();
+    }
+
+    /// Lets the file writer finish its queue, syncs the spool, gives the sender until `deadline` to finish what it
+    /// has in flight, and stops. Whatever is unsent stays in the spool for the next start.
+    pub fn shutdown(mut self, deadline: Instant) {
+        self.tx.take();
+        let wait = |t: JoinHandle<()>| {
             while !t.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            if t.is_finished() {
+            let done = t.is_finished();
+            if done {
                 let _ = t.join();
-            } else {
-                tracing::info!(sink = %self.name, "sender still busy at shutdown; its batch stays spooled");
             }
+            done
+        };
+        if let Some(t) = self.writer.take() {
+            wait(t);
+        }
+        if let Some(w) = &self.wal
+            && let Err(e) = w.spool.lock().unwrap_or_else(|p| p.into_inner()).sync()
+        {
+            tracing::warn!(sink = %self.name, error = %e, "cannot sync the spool at shutdown");
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake.1.notify_all();
+        if let Some(t) = self.sender.take()
+            && !wait(t)
+        {
+            tracing::info!(sink = %self.name, "sender still busy at shutdown; its batch stays spooled");
         }
     }
-}
-
-enum Output {
-    File(RotatingFile),
-    Spool(Arc<Mutex<Spool>>, Arc<(Mutex<bool>, Condvar)>),
 }
 
 /// Encodes `b`, splitting it in halves while the body is over the size limit and can still be split.
@@ -226,103 +290,50 @@ fn encode_bounded(
     encode_bounded(backend, max_bytes, y, o, out);
 }
 
-fn batcher(
+/// The file sink's writer: each item is written as it comes (the file is the local record, local disk is
+/// cheap). A write that fails (full disk) is counted, and warned once per episode.
+fn file_writer(
     rx: Receiver<Entry>,
     cfg: SinkConfig,
     backend: Arc<dyn Backend>,
     origin: Origin,
     stats: Arc<SinkStats>,
-    mut out: Output,
+    mut out: RotatingFile,
 ) {
-    let kind = cfg.kind;
-    let mut batch = Batch::default();
-    let mut samples = 0usize;
-    let mut opened: Option<Instant> = None;
-    loop {
-        let wait = opened.map_or(Duration::from_secs(3600), |t| {
-            cfg.batch.max_delay.0.saturating_sub(t.elapsed())
-        });
-        let closed = match rx.recv_timeout(wait) {
-            Ok(e) => {
-                stats.queued.fetch_sub(1, Ordering::Relaxed);
-                match e {
-                    Entry::Metrics(m) if backend.takes_metrics() => {
-                        samples += m.metrics.sample_count();
-                        batch.metrics.push(m);
-                    }
-                    Entry::Document(d) if backend.takes_documents() => batch.documents.push(d),
-                    _ => continue,
-                }
-                opened.get_or_insert_with(Instant::now);
-                false
-            }
-            Err(RecvTimeoutError::Timeout) => false,
-            Err(RecvTimeoutError::Disconnected) => true,
-        };
-        let due = opened.is_some_and(|t| t.elapsed() >= cfg.batch.max_delay.0)
-            || samples >= cfg.batch.max_samples
-            || batch.documents.len() >= cfg.batch.max_documents
-            // A local file is written as each item comes: it is the local record, and local disk is cheap.
-            || (matches!(out, Output::File(_)) && !batch.is_empty());
-        if (due || closed) && !batch.is_empty() {
-            let b = std::mem::take(&mut batch);
-            samples = 0;
-            opened = None;
-            let mut encoded = Vec::new();
-            encode_bounded(&*backend, cfg.batch.max_bytes.0, b, &origin, &mut encoded);
-            for e in encoded {
-                stats.batches.fetch_add(1, Ordering::Relaxed);
-                if e.skipped > 0 {
-                    stats.skipped_items.fetch_add(e.skipped, Ordering::Relaxed);
-                    tracing::debug!(
-                        skipped = e.skipped,
-                        kind = kind.as_str(),
-                        "samples the format cannot carry were left out"
-                    );
-                }
-                match &mut out {
-                    Output::File(f) => {
-                        if let Err(err) = f.write_all(&e.body) {
-                            stats.encode_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(error = %err, path = %f.path().display(), "cannot write the JSON-lines output");
-                        } else {
-                            stats.sent_batches.fetch_add(1, Ordering::Relaxed);
-                            stats.sent_items.fetch_add(e.items, Ordering::Relaxed);
-                            stats
-                                .sent_bytes
-                                .fetch_add(e.body.len() as u64, Ordering::Relaxed);
-                            stats
-                                .last_success_ms
-                                .store(now_ms() as u64, Ordering::Relaxed);
-                        }
-                    }
-                    Output::Spool(sp, wake) => {
-                        let rec = Record {
-                            kind: kind as u8,
-                            items: e.items,
-                            min_ts_ms: e.min_ts_ms,
-                            max_ts_ms: e.max_ts_ms,
-                            created_ms: now_ms(),
-                            body: e.body,
-                        };
-                        let r = sp.lock().unwrap_or_else(|p| p.into_inner()).append(&rec);
-                        if let Err(err) = r {
-                            stats.encode_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(sink = %crate::util::redact::url(cfg.url.as_deref().unwrap_or("")), error = %err, "cannot spool a batch; it is lost");
-                        }
-                        *wake.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
-                        wake.1.notify_all();
-                    }
-                }
-            }
-            if let Output::File(f) = &mut out
-                && let Err(err) = f.flush()
-            {
-                tracing::warn!(error = %err, "cannot flush the JSON-lines output");
-            }
+    let episode = Episode::default();
+    let writer = format!("file {}", out.path().display());
+    while let Ok(e) = rx.recv() {
+        stats.queued.fetch_sub(1, Ordering::Relaxed);
+        let mut b = Batch::default();
+        match e {
+            Entry::Metrics(m) if backend.takes_metrics() => b.metrics.push(m),
+            Entry::Document(d) if backend.takes_documents() => b.documents.push(d),
+            _ => continue,
         }
-        if closed {
-            return;
+        let mut encoded = Vec::new();
+        encode_bounded(&*backend, cfg.batch.max_bytes.0, b, &origin, &mut encoded);
+        for e in encoded {
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            if e.skipped > 0 {
+                stats.skipped_items.fetch_add(e.skipped, Ordering::Relaxed);
+            }
+            match out.write_all(&e.body) {
+                Err(err) => {
+                    stats.encode_errors.fetch_add(1, Ordering::Relaxed);
+                    episode.failed(&writer, &err);
+                }
+                Ok(()) => {
+                    episode.ok(&writer);
+                    stats.sent_batches.fetch_add(1, Ordering::Relaxed);
+                    stats.sent_items.fetch_add(e.items, Ordering::Relaxed);
+                    stats
+                        .sent_bytes
+                        .fetch_add(e.body.len() as u64, Ordering::Relaxed);
+                    stats
+                        .last_success_ms
+                        .store(now_ms() as u64, Ordering::Relaxed);
+                }
+            }
         }
     }
 }

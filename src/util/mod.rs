@@ -1,5 +1,6 @@
 //! Leaves every layer may use: they import nothing else of wasp.
 
 pub mod clock;
+pub mod episode;
 pub mod redact;
 pub mod safe_open;

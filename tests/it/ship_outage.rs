@@ -14,7 +14,7 @@ use wasp::ship::spool::Spool;
 
 const HOST: &str = "outage-host";
 
-fn agent(dir: &Path, sinks: &str, interval: &str, port: u16) -> Reaped {
+pub(crate) fn agent(dir: &Path, sinks: &str, interval: &str, port: u16) -> Reaped {
     let cfg = dir.join("wasp.toml");
     std::fs::write(
         &cfg,
@@ -42,7 +42,7 @@ fn agent(dir: &Path, sinks: &str, interval: &str, port: u16) -> Reaped {
     )
 }
 
-fn term(p: &mut Reaped) {
+pub(crate) fn term(p: &mut Reaped) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(p.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -93,7 +93,7 @@ fn owed(dir: &Path, sink: &str) -> (BTreeSet<i64>, wasp::ship::spool::Recovery) 
     (out, rec)
 }
 
-fn prom_times(port: u16) -> BTreeSet<i64> {
+pub(crate) fn prom_times(port: u16) -> BTreeSet<i64> {
     prom_series(port, &format!("node_load1{{instance=\"{HOST}\"}}"), "1h")
         .into_iter()
         .flat_map(|(_, pts)| pts.into_iter().map(|p| p.0))
@@ -120,7 +120,7 @@ fn self_metric(port: u16, name: &str, filter: &str) -> Option<f64> {
     found
 }
 
-fn wait_drained(port: u16, sinks: &[&str], limit: Duration) {
+pub(crate) fn wait_drained(port: u16, sinks: &[&str], limit: Duration) {
     let end = Instant::now() + limit;
     loop {
         let left: f64 = sinks
@@ -146,7 +146,7 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn rw_sink(name: &str, url: &str, extra: &str) -> String {
+pub(crate) fn rw_sink(name: &str, url: &str, extra: &str) -> String {
     format!(
         "[sinks.{name}]\ntype = \"prometheus_remote_write\"\nurl = \"{url}/api/v1/write\"\n\
          batch = {{ max_delay = \"1s\" }}\nretry = {{ initial_backoff = \"500ms\", max_backoff = \"4s\" }}\n{extra}\n"

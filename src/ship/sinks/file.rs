@@ -59,10 +59,6 @@ impl RotatingFile {
         Ok(())
     }
 
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
     fn rotated(&self, n: usize) -> PathBuf {
         let mut s = self.path.clone().into_os_string();
         s.push(format!(".{n}"));
@@ -112,7 +108,6 @@ mod tests {
         for _ in 0..20 {
             f.write_all(format!("{line}\n").as_bytes()).unwrap();
         }
-        f.flush().unwrap();
         assert!(p.exists());
         assert!(d.path().join("w.jsonl.1").exists());
         assert!(d.path().join("w.jsonl.2").exists());

@@ -21,6 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A length above this is damage, never a record: a corrupt length must not make the reader allocate gigabytes.
 pub const MAX_RECORD: u64 = 64 << 20;
 
+/// With `sync` on, appended records reach stable storage at most this long after they were appended (the next
+/// append after it syncs; a roll and a shutdown sync too): a power loss costs at most the last 5 s of collections.
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// One spooled batch: the exact request body and what it carries.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Record {
@@ -91,6 +95,8 @@ pub struct Spool {
     read: Pos,
     stats: Arc<SpoolStats>,
     ack_file: Option<File>,
+    /// When the head segment was last made durable (`sync`); appends since then are in the page cache only.
+    synced: std::time::Instant,
     _lock: nix::fcntl::Flock<File>,
 }
 
@@ -214,6 +220,7 @@ impl Spool {
             read,
             stats,
             ack_file: None,
+            synced: std::time::Instant::now(),
             _lock: lock,
         };
         // Segments before the read position are fully sent.
@@ -282,9 +289,22 @@ impl Spool {
         buf.extend_from_slice(&crc(&len, &payload).to_le_bytes());
         buf.extend_from_slice(&payload);
         let head = self.head.as_mut().expect("rolled");
-        head.write_all(&buf)?;
-        if self.sync {
+        if let Err(e) = head.write_all(&buf) {
+            // A partial write (full disk) must not stay between records: appends go to the end of the file, so
+            // the next record would start where the in-memory offsets do not expect it and the reader would
+            // take the segment for damaged. Cut it back; if even that fails, start a new segment next time.
+            let len = self.segments.back().map_or(0, |s| s.len);
+            if head.set_len(len).is_err() {
+                self.head = None;
+            }
+            return Err(e);
+        }
+        let head = self.head.as_mut().expect("rolled");
+        // Durable against kill -9 now (the page cache survives the process); against power loss at the next
+        // timed sync: one fdatasync per SYNC_EVERY, not one per collection.
+        if self.sync && self.synced.elapsed() >= SYNC_EVERY {
             head.sync_data()?;
+            self.synced = std::time::Instant::now();
         }
         let seg = self.segments.back_mut().expect("head segment");
         seg.len += n;
@@ -293,6 +313,15 @@ impl Spool {
         self.stats.appended_records.fetch_add(1, Ordering::Relaxed);
         self.stats.appended_bytes.fetch_add(n, Ordering::Relaxed);
         self.refresh_stats();
+        Ok(())
+    }
+
+    /// Makes every appended record durable (shutdown; the timed sync in `append` otherwise).
+    pub fn sync(&mut self) -> io::Result<()> {
+        if let Some(h) = &self.head {
+            h.sync_data()?;
+        }
+        self.synced = std::time::Instant::now();
         Ok(())
     }
 
@@ -306,7 +335,12 @@ impl Spool {
             .create_new(true)
             .append(true)
             .open(&path)?;
-        f.write_all(MAGIC)?;
+        if let Err(e) = f.write_all(MAGIC) {
+            // Full disk: leave no headerless file behind, or the next roll would find its name taken.
+            drop(f);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
         if self.sync {
             f.sync_all()?;
             sync_dir(&self.dir);
@@ -496,10 +530,9 @@ impl Spool {
                     self.ack_file.insert(f)
                 }
             };
+            // Not synced: a lost ack after a power loss only resends batches the backend already holds
+            // (identical samples, which Prometheus and VictoriaMetrics take without complaint).
             f.write_all_at(line.as_bytes(), 0)?;
-            if self.sync {
-                f.sync_data()?;
-            }
         }
         // A segment is done when the read position has left it and it is not the one being written.
         while self.segments.len() > 1
