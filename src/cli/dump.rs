@@ -66,7 +66,7 @@ fn parse_interval(s: &str) -> Result<Interval, String> {
     Ok(Interval(d))
 }
 
-/// The configuration as `wasp dump` needs it: only [agent] proc_root and [jvm] attach_fallback matter to a
+/// The configuration as `wasp dump` needs it: only [agent] proc_root, [jvm] attach_fallback and max_attach_reply matter to a
 /// dump, so a file that names neither (the packaged one) is not parsed, only checked for its permissions; that
 /// spares the dump the TOML parser's ~0.4 MB of RSS (docs/performance.md). A file that names either is loaded
 /// and validated whole, as every other command does.
@@ -75,7 +75,10 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, crate::config::ConfigE
         return Ok(Config::default());
     };
     let text = crate::config::read_text(&p)?;
-    if !text.contains("proc_root") && !text.contains("attach_fallback") {
+    if !text.contains("proc_root")
+        && !text.contains("attach_fallback")
+        && !text.contains("max_attach_reply")
+    {
         return Ok(Config::default());
     }
     Config::parse(&text, &p)
@@ -86,6 +89,7 @@ fn opts(cfg: &Config, timeout: Interval) -> attach::AttachOptions {
         timeout: timeout.0,
         proc_root: cfg.agent.proc_root.clone(),
         fallback: cfg.jvm.fallback(),
+        max_reply: cfg.jvm.max_attach_reply.0 as usize,
     }
 }
 

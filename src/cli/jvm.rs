@@ -72,11 +72,15 @@ pub fn run(cmd: JvmCmd, cfg: &Config) -> anyhow::Result<()> {
         }
         JvmCmd::Stat { pid, format } => {
             let p = discover::find_with(&r, pid, &cfg.jvm)?;
-            let path = p.hsperfdata.ok_or_else(|| {
+            let src = p.perf_source.ok_or_else(|| {
                 anyhow::anyhow!("pid {pid}: {}", p.not_measurable.unwrap_or_default())
             })?;
-            let pd = PerfData::read(&path)
+            let path = src.display_path();
+            let pd = PerfData::read_source(&src)
                 .map_err(|e| anyhow::anyhow!("pid {pid}: {}: {e}", path.display()))?;
+            if let Some(why) = crate::jvm::stale(&pd, crate::jvm::start_time_secs(p.start_ticks)) {
+                anyhow::bail!("pid {pid}: {}: {why}", path.display());
+            }
             let j = metrics::jstat(&pd);
             match format {
                 StatFormat::Json => outln!("{}", serde_json::to_string_pretty(&j)?),

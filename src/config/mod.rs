@@ -207,8 +207,9 @@ impl Config {
     }
 }
 
-/// A configuration file's text, refused when others than its owner and root may write it: the configuration
-/// names programs that the agent runs as root.
+/// A configuration file's text, refused unless it and its directory belong to root or the agent's uid and
+/// nobody else may write them (checked on the descriptor that is read: the configuration names programs that
+/// the agent runs as root).
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     let whole = |message: String| ConfigError {
         path: path.to_path_buf(),
@@ -216,37 +217,10 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
         column: 0,
         message,
     };
-    let text = std::fs::read_to_string(path)
+    let bytes = crate::util::safe_open::read_protected(path, "the configuration file", 4 << 20)
         .map_err(|e| whole(format!("cannot read the configuration file: {e}")))?;
-    let meta = std::fs::metadata(path)
-        .map_err(|e| whole(format!("cannot stat the configuration file: {e}")))?;
-    if let Some(why) = unsafe_permissions(&meta) {
-        return Err(whole(why));
-    }
-    Ok(text)
-}
-
-/// Why a configuration file's permissions are unsafe, if they are: writable by group or others (unless the
-/// group is root's).
-pub fn unsafe_permissions(meta: &std::fs::Metadata) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let mode = meta.mode();
-    if mode & 0o002 != 0 {
-        return Some(format!(
-            "the configuration file is writable by every user (mode {:o}); it can name scripts wasp runs, so \
-             wasp refuses it: chmod o-w it",
-            mode & 0o777
-        ));
-    }
-    if mode & 0o020 != 0 && meta.gid() != 0 {
-        return Some(format!(
-            "the configuration file is writable by group {} (mode {:o}); it can name scripts wasp runs, so wasp \
-             refuses it: chmod g-w it",
-            meta.gid(),
-            mode & 0o777
-        ));
-    }
-    None
+    String::from_utf8(bytes)
+        .map_err(|_| whole("cannot read the configuration file: it is not UTF-8".into()))
 }
 
 #[cfg(test)]

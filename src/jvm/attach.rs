@@ -17,16 +17,19 @@
 use crate::host::Roots;
 use crate::jvm::discover;
 use crate::jvm::perfdata::PerfData;
+use crate::util::safe_open::{self, Owner, Spec};
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A bound on one reply: a 10,000-thread dump is ~10 MB, a histogram of 50,000 classes ~5 MB.
-const MAX_REPLY: usize = 64 << 20;
+/// The default bound on one reply ([jvm] max_attach_reply): a 10,000-thread dump is ~10 MB, a histogram of
+/// 50,000 classes ~5 MB; the unit's MemoryMax is 64 MB and the reply is held once (decoded in place).
+pub const DEFAULT_MAX_REPLY: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub struct AttachOptions {
@@ -36,6 +39,8 @@ pub struct AttachOptions {
     pub proc_root: PathBuf,
     /// A jcmd to run instead, as the JVM's user, when wasp's own attach is impossible ([jvm] attach_fallback).
     pub fallback: Option<PathBuf>,
+    /// Replies larger than this are refused ([jvm] max_attach_reply).
+    pub max_reply: usize,
 }
 
 impl Default for AttachOptions {
@@ -44,6 +49,7 @@ impl Default for AttachOptions {
             timeout: Duration::from_secs(10),
             proc_root: PathBuf::from("/proc"),
             fallback: None,
+            max_reply: DEFAULT_MAX_REPLY,
         }
     }
 }
@@ -73,6 +79,16 @@ pub enum AttachError {
         pid: u32,
         path: PathBuf,
         owner: u32,
+        expected: u32,
+    },
+    #[error(
+        "pid {pid}: the attach socket {path} is answered by pid {peer_pid} (uid {peer_uid}), not by the JVM (uid {expected}): not trusted, nothing was sent"
+    )]
+    Impostor {
+        pid: u32,
+        path: PathBuf,
+        peer_pid: i32,
+        peer_uid: u32,
         expected: u32,
     },
     #[error("pid {pid}: no answer within {timeout:?} ({step})")]
@@ -208,6 +224,7 @@ struct Target {
     proc_dir: PathBuf,
     timeout: Duration,
     deadline: Instant,
+    max_reply: usize,
 }
 
 fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
@@ -222,10 +239,17 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
     })?;
     let proc_dir = opts.proc_root.join(pid.to_string());
     let Some(pd) = jvm
-        .hsperfdata
-        .as_deref()
-        .and_then(|p| PerfData::read(p).ok())
+        .perf_source
+        .as_ref()
+        .and_then(|s| PerfData::read_source(s).ok())
     else {
+        // Dead or dying (a zombie has no root to look in): say so, not "no hsperfdata".
+        if gone(&proc_dir, jvm.start_ticks) {
+            return Err(AttachError::Exited {
+                pid,
+                when: "before it answered",
+            });
+        }
         let openj9 = proc_dir.join("root/tmp/.com_ibm_tools_attach").is_dir()
             || std::fs::read_to_string(proc_dir.join("maps"))
                 .map(|m| m.contains("libj9vm"))
@@ -242,6 +266,10 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
             },
         });
     };
+    // Another JVM's file (pid reused) speaks for that JVM, not this one: never signal on its word.
+    if let Some(why) = super::stale(&pd, super::start_time_secs(jvm.start_ticks)) {
+        return Err(AttachError::Impossible { pid, why });
+    }
     let caps = pd.string("sun.rt.jvmCapabilities").unwrap_or("");
     if !caps.starts_with('1') {
         return Err(AttachError::Disabled {
@@ -259,6 +287,7 @@ fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
         proc_dir,
         timeout: opts.timeout,
         deadline,
+        max_reply: opts.max_reply,
     })
 }
 
@@ -278,10 +307,22 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
     let lock = lock_for(pid);
     let _serial = lock.lock().unwrap_or_else(|e| e.into_inner());
 
-    let sock = t
-        .proc_dir
-        .join("root/tmp")
-        .join(format!(".java_pid{}", t.jvm.ns_pid));
+    // The JVM's /tmp, resolved inside its root (a container's `tmp -> /elsewhere` stays in the container) and
+    // held open: every later look at the socket goes through this descriptor, never through the path again.
+    let name = format!(".java_pid{}", t.jvm.ns_pid);
+    let shown = t.proc_dir.join("root/tmp").join(&name);
+    let tmp = safe_open::open_in_root(
+        &t.proc_dir.join("root"),
+        Path::new("tmp"),
+        &Spec::dir(Owner::Any),
+    )
+    .map_err(|e| AttachError::Step {
+        pid,
+        step: "open the JVM's tmp directory",
+        msg: e.to_string(),
+    })?;
+    let tmp = OwnedFd::from(tmp);
+    let sock = PathBuf::from(format!("/proc/self/fd/{}/{name}", tmp.as_raw_fd()));
     // A socket that refuses connections is stale: left by a killed JVM whose pid this one reuses (no JVM
     // removes it at start). The listener started on our signal renames its new socket over it, so the stale
     // one is waited out by its inode; nothing of another process is unlinked.
@@ -296,7 +337,7 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
                     why: "it does not catch SIGQUIT (-Xrs?): signalling it could kill it or dump into its log".into(),
                 });
             }
-            start_listener(t, &sock, stale)?;
+            start_listener(t, &tmp, &sock, stale)?;
         }
         // lstat: a symlink planted in a shared /tmp could point at any root-owned socket.
         let meta = std::fs::symlink_metadata(&sock).map_err(step(pid, "stat socket"))?;
@@ -306,24 +347,25 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
                 step: "check socket",
                 msg: format!(
                     "{} is not a socket (a symlink?): not trusted",
-                    sock.display()
+                    shown.display()
                 ),
             });
         }
-        if meta.uid() != t.jvm.uid && meta.uid() != 0 {
+        // Only the JVM's own user: a root-owned socket is some other root process's unless the JVM is root's.
+        if meta.uid() != t.jvm.uid {
             return Err(AttachError::Untrusted {
                 pid,
-                path: sock,
+                path: shown,
                 owner: meta.uid(),
                 expected: t.jvm.uid,
             });
         }
         let request = encode(cmd, args, t.v2);
-        match talk(t, &sock, &request, None) {
+        match talk(t, &sock, &shown, &request, None) {
             Ok(Some(r)) => break r,
             // Closed without a byte: the JVM wants its own uid as peer (JDK 8). Retry as that user.
             Ok(None) => {
-                break talk(t, &sock, &request, Some((t.jvm.uid, t.jvm.gid)))?.ok_or(
+                break talk(t, &sock, &shown, &request, Some((t.jvm.uid, t.jvm.gid)))?.ok_or(
                     AttachError::Impossible {
                         pid,
                         why:
@@ -351,7 +393,7 @@ fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> 
             Err(e) => return Err(e),
         }
     };
-    match decode(pid, &reply) {
+    match decode(pid, reply) {
         Err(AttachError::Refused { code: 101, msg, .. }) => Err(AttachError::Impossible {
             pid,
             why: format!("it does not speak this attach protocol version: {msg}"),
@@ -385,60 +427,94 @@ fn socket_ino(p: &Path) -> Option<u64> {
         .map(|m| m.ino())
 }
 
-/// The trigger file, removed through a descriptor of its directory when dropped: that works even after the
-/// JVM died and its /proc/<pid>/cwd can no longer be followed.
+/// Runs `f` on a short-lived thread that took `uid`/`gid` with per-thread syscalls (setresuid through libc
+/// would switch every thread of the process: glibc's setxid broadcast). Root's ids: run here.
+fn as_user<R: Send + 'static>(
+    uid: u32,
+    gid: u32,
+    f: impl FnOnce() -> std::io::Result<R> + Send + 'static,
+) -> std::io::Result<R> {
+    if uid == 0 && gid == 0 {
+        return f();
+    }
+    std::thread::spawn(move || -> std::io::Result<R> {
+        // SAFETY: raw credential syscalls on this thread only; results are checked. Supplementary groups are
+        // dropped first so that the thread carries none of root's.
+        unsafe {
+            if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
+                || libc::syscall(libc::SYS_setresgid, gid, gid, -1i32) != 0
+                || libc::syscall(libc::SYS_setresuid, uid, uid, -1i32) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        f()
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("thread panicked"))?
+}
+
+/// The trigger file in the JVM's own tmp, created and removed by a thread with the JVM's ids: the JVM's user
+/// owns it without any fchown (filtered under the unit; JDK 8 accepts only its own user's trigger), and root
+/// never creates a file in a directory of someone else's choosing. Removed through the directory's descriptor,
+/// which works even after the JVM died.
 struct Trigger {
     /// None: the file was there before us, not ours to remove.
-    dir: Option<std::fs::File>,
+    dir: Option<OwnedFd>,
     name: String,
+    ids: (u32, u32),
 }
 
 impl Drop for Trigger {
     fn drop(&mut self) {
-        if let Some(d) = &self.dir {
-            let _ = nix::unistd::unlinkat(
-                d,
-                self.name.as_str(),
-                nix::unistd::UnlinkatFlags::NoRemoveDir,
-            );
+        if let Some(d) = self.dir.take() {
+            let name = self.name.clone();
+            let _ = as_user(self.ids.0, self.ids.1, move || {
+                nix::unistd::unlinkat(&d, name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir)
+                    .map_err(std::io::Error::from)
+            });
         }
     }
 }
 
-fn create_trigger(t: &Target) -> Option<Trigger> {
+fn create_trigger(t: &Target, tmp: &OwnedFd) -> Result<Trigger, String> {
     use nix::fcntl::{OFlag, openat};
     use nix::sys::stat::Mode;
     let name = format!(".attach_pid{}", t.jvm.ns_pid);
-    for dir in [t.proc_dir.join("cwd"), t.proc_dir.join("root/tmp")] {
-        let Ok(d) = std::fs::File::open(&dir) else {
-            continue;
-        };
+    let ids = (t.jvm.uid, t.jvm.gid);
+    let dir = tmp.try_clone().map_err(|e| e.to_string())?;
+    let n = name.clone();
+    let made = as_user(ids.0, ids.1, move || {
         let flags =
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        match openat(&d, name.as_str(), flags, Mode::from_bits_truncate(0o600)) {
-            Ok(fd) => {
-                // JDK 8 accepts only a trigger owned by its own user; 11+ also root.
-                let _ = std::os::unix::fs::fchown(&fd, Some(t.jvm.uid), Some(t.jvm.gid));
-                return Some(Trigger { dir: Some(d), name });
-            }
+        match openat(&dir, n.as_str(), flags, Mode::from_bits_truncate(0o600)) {
+            Ok(_) => Ok(Some(dir)),
             // Someone else's attempt in progress: not ours to remove; the JVM may still accept it.
-            Err(nix::errno::Errno::EEXIST) => return Some(Trigger { dir: None, name }),
-            Err(_) => continue,
+            Err(nix::errno::Errno::EEXIST) => Ok(None),
+            Err(e) => Err(std::io::Error::from(e)),
         }
-    }
-    None
+    })
+    .map_err(|e| format!("in the JVM's tmp, as uid {}: {e}", ids.0))?;
+    Ok(Trigger {
+        dir: made,
+        name,
+        ids,
+    })
 }
 
 /// Creates the trigger file, sends SIGQUIT and waits for the socket; the trigger is always removed.
-fn start_listener(t: &Target, sock: &Path, stale: Option<u64>) -> Result<(), AttachError> {
+fn start_listener(
+    t: &Target,
+    tmp: &OwnedFd,
+    sock: &Path,
+    stale: Option<u64>,
+) -> Result<(), AttachError> {
     let pid = t.pid;
-    let Some(_trigger) = create_trigger(t) else {
-        return Err(AttachError::Step {
-            pid,
-            step: "create trigger file",
-            msg: "neither cwd nor tmp is writable".into(),
-        });
-    };
+    let _trigger = create_trigger(t, tmp).map_err(|msg| AttachError::Step {
+        pid,
+        step: "create trigger file",
+        msg,
+    })?;
     let quit = || {
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
@@ -603,16 +679,27 @@ pub fn encode(cmd: &str, args: &[&str], v2: bool) -> Vec<u8> {
     out
 }
 
-/// The reply: a decimal result code line, then the payload. Never panics.
-pub fn decode(pid: u32, reply: &[u8]) -> Result<String, AttachError> {
-    let text = String::from_utf8_lossy(reply);
-    let (code, payload) = text.split_once('\n').unwrap_or((&text, ""));
-    match code.trim().parse::<i32>() {
-        Ok(0) => Ok(payload.to_string()),
+/// The reply: a decimal result code line, then the payload. Never panics; a valid UTF-8 reply is not copied.
+pub fn decode(pid: u32, reply: Vec<u8>) -> Result<String, AttachError> {
+    let mut text = match String::from_utf8(reply) {
+        Ok(t) => t,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    let nl = text.find('\n');
+    let code = text[..nl.unwrap_or(text.len())].trim().parse::<i32>();
+    match code {
+        Ok(0) => {
+            text.drain(..nl.map_or(text.len(), |n| n + 1));
+            Ok(text)
+        }
         Ok(code) => Err(AttachError::Refused {
             pid,
             code,
-            msg: payload.trim().chars().take(500).collect(),
+            msg: text[nl.map_or(text.len(), |n| n + 1)..]
+                .trim()
+                .chars()
+                .take(500)
+                .collect(),
         }),
         Err(_) => Err(AttachError::Step {
             pid,
@@ -652,6 +739,7 @@ fn connect(sock: &Path, left: Duration) -> std::io::Result<UnixStream> {
 fn talk(
     t: &Target,
     sock: &Path,
+    shown: &Path,
     request: &[u8],
     creds: Option<(u32, u32)>,
 ) -> Result<Option<Vec<u8>>, AttachError> {
@@ -671,25 +759,7 @@ fn talk(
         Some((uid, gid)) => {
             let path = sock.to_path_buf();
             let left = left();
-            // setresuid through libc would switch every thread of the process (glibc's setxid broadcast); the
-            // raw syscalls change only this short-lived thread, which exits right after connecting.
-            std::thread::spawn(move || -> std::io::Result<UnixStream> {
-                // SAFETY: raw credential syscalls on this thread only; results are checked.
-                unsafe {
-                    if libc::syscall(libc::SYS_setresgid, gid, gid, -1i32) != 0
-                        || libc::syscall(libc::SYS_setresuid, uid, uid, -1i32) != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                connect(&path, left)
-            })
-            .join()
-            .map_err(|_| AttachError::Step {
-                pid,
-                step: "connect as the JVM's user",
-                msg: "thread panicked".into(),
-            })?
+            as_user(uid, gid, move || connect(&path, left))
         }
     };
     let mut stream = match connected {
@@ -706,7 +776,7 @@ fn talk(
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) && creds.is_none() => {
             return Err(AttachError::Stale {
                 pid,
-                path: sock.to_path_buf(),
+                path: shown.to_path_buf(),
                 why: "left by a JVM that was killed?",
             });
         }
@@ -721,6 +791,19 @@ fn talk(
             )(e));
         }
     };
+    // Whatever the path looked like, the process that listens is what counts: the target JVM itself, as its
+    // own user (pid as seen from our namespace). Checked before a byte is sent.
+    let cred = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+        .map_err(|e| step(pid, "peer credentials")(e.into()))?;
+    if cred.pid() != pid as i32 || cred.uid() != t.jvm.uid {
+        return Err(AttachError::Impostor {
+            pid,
+            path: shown.to_path_buf(),
+            peer_pid: cred.pid(),
+            peer_uid: cred.uid(),
+            expected: t.jvm.uid,
+        });
+    }
     stream
         .set_write_timeout(Some(left()))
         .map_err(step(pid, "socket options"))?;
@@ -748,11 +831,14 @@ fn talk(
         match (&mut stream).take(CHUNK).read_to_end(&mut reply) {
             // Less than asked for: the JVM closed the connection.
             Ok(n) if (n as u64) < CHUNK => break,
-            Ok(_) if reply.len() > MAX_REPLY => {
+            Ok(_) if reply.len() > t.max_reply => {
                 return Err(AttachError::Step {
                     pid,
                     step: "read reply",
-                    msg: format!("larger than {} MiB: discarded", MAX_REPLY >> 20),
+                    msg: format!(
+                        "larger than [jvm] max_attach_reply ({} KiB): refused, not cut; raise it to take this one",
+                        t.max_reply >> 10
+                    ),
                 });
             }
             Ok(_) => {}
@@ -796,13 +882,13 @@ mod tests {
         );
         let v2 = encode("threaddump", &["-l"], true);
         assert_eq!(v2, b"2\x0026\0threaddump streaming=0\0-l\0");
-        assert_eq!(decode(1, b"0\nhello").unwrap(), "hello");
+        assert_eq!(decode(1, b"0\nhello".to_vec()).unwrap(), "hello");
         assert!(matches!(
-            decode(1, b"-1\nbad"),
+            decode(1, b"-1\nbad".to_vec()),
             Err(AttachError::Refused { code: -1, .. })
         ));
-        assert!(decode(1, b"").is_err());
-        assert!(decode(1, b"\xff\xfe").is_err());
+        assert!(decode(1, b"".to_vec()).is_err());
+        assert!(decode(1, b"\xff\xfe".to_vec()).is_err());
         assert!(catches_sigquit(
             "SigIgn:\t0000000000000000\nSigCgt:\t2000000181005ccc\n"
         ));
@@ -814,7 +900,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn decode_never_panics(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
-            let _ = decode(1, &b);
+            let _ = decode(1, b);
         }
     }
 }

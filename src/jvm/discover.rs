@@ -7,6 +7,8 @@
 
 use crate::host::Roots;
 use crate::jvm::JvmConfig;
+use crate::jvm::perfdata::{self, Source};
+use crate::util::safe_open::{self, Owner, Spec};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +25,9 @@ pub struct JvmProcess {
     pub app: String,
     pub main: String,
     pub container_id: Option<String>,
+    /// Where its hsperfdata file was found, for messages; read it through `perf_source`.
     pub hsperfdata: Option<PathBuf>,
+    pub perf_source: Option<Source>,
     /// Why the JVM cannot be measured, when it cannot.
     pub not_measurable: Option<String>,
 }
@@ -113,29 +117,66 @@ fn user_name(uid: u32) -> String {
         .unwrap_or_else(|| uid.to_string())
 }
 
-/// The hsperfdata file of a JVM: its own /tmp first, then the deleted-but-mapped copy.
-fn find_hsperfdata(roots: &Roots, pid: u32, ns_pid: u32) -> Option<PathBuf> {
-    let tmp = roots.proc.join(pid.to_string()).join("root/tmp");
-    if let Ok(dir) = std::fs::read_dir(&tmp) {
-        for e in dir.flatten() {
-            if e.file_name().to_string_lossy().starts_with("hsperfdata_") {
-                let f = e.path().join(ns_pid.to_string());
-                if f.is_file() {
-                    return Some(f);
+/// The hsperfdata file of a JVM: its own /tmp first, then the deleted-but-mapped copy. Only a
+/// `hsperfdata_*` directory and file owned by the JVM's uid count, resolved inside the JVM's root without
+/// following links: another user's copy (or a symlink to /etc/shadow) can neither shadow nor stand in for it.
+/// Err: why the JVM's own candidate was refused (a FIFO, too large), when there was one.
+fn find_hsperfdata(
+    roots: &Roots,
+    pid: u32,
+    ns_pid: u32,
+    uid: u32,
+) -> Result<Source, Option<String>> {
+    use std::os::fd::AsFd;
+    let root = roots.proc.join(pid.to_string()).join("root");
+    let name = ns_pid.to_string();
+    let mut refused = None;
+    if let Ok(tmp) = safe_open::open_in_root(&root, Path::new("tmp"), &Spec::dir(Owner::Any))
+        && let Ok(mut dir) = tmp.try_clone().map(|f| nix::dir::Dir::from_fd(f.into()))
+        && let Ok(dir) = dir.as_mut()
+    {
+        // Bounded: a /tmp with millions of entries is not read to its end.
+        for e in dir.iter().take(100_000).flatten() {
+            let Ok(d) = e.file_name().to_str() else {
+                continue;
+            };
+            if !d.starts_with("hsperfdata_") {
+                continue;
+            }
+            let spec = Spec::dir(Owner::Uid(uid)).no_links();
+            let Ok(user_dir) = safe_open::open_beneath(tmp.as_fd(), Path::new(d), &spec) else {
+                continue;
+            };
+            let file = Spec::file(Owner::Uid(uid), perfdata::MAX_FILE).no_links();
+            match safe_open::open_beneath(user_dir.as_fd(), Path::new(&name), &file) {
+                Ok(_) => {
+                    return Ok(Source::InRoot {
+                        root: root.clone(),
+                        rel: Path::new("tmp").join(d).join(&name),
+                        uid,
+                    });
                 }
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    refused = Some(format!("/tmp/{d}/{name} refused: {e}"));
+                }
+                Err(_) => {}
             }
         }
     }
     // Deleted by a /tmp cleaner while the JVM runs: its rw-s mapping is still there.
-    let maps = std::fs::read_to_string(roots.proc.join(pid.to_string()).join("maps")).ok()?;
-    let line = maps.lines().find(|l| l.contains("/hsperfdata_"))?;
-    let range = line.split_whitespace().next()?;
-    let p = roots
-        .proc
-        .join(pid.to_string())
-        .join("map_files")
-        .join(range);
-    p.exists().then_some(p)
+    let mapped = || {
+        let maps = std::fs::read_to_string(roots.proc.join(pid.to_string()).join("maps")).ok()?;
+        let line = maps.lines().find(|l| l.contains("/hsperfdata_"))?;
+        let range = line.split_whitespace().next()?;
+        let path = roots
+            .proc
+            .join(pid.to_string())
+            .join("map_files")
+            .join(range);
+        let src = Source::Mapped { path, uid };
+        perfdata::PerfData::read_source(&src).is_ok().then_some(src)
+    };
+    mapped().ok_or(refused)
 }
 
 /// One pid; a clear error if it is not a JVM. For attach: the user is left as the uid (no passwd lookup, which
@@ -204,9 +245,14 @@ fn find_inner(roots: &Roots, pid: u32, cfg: &JvmConfig, names: bool) -> anyhow::
     };
     let (uid, gid) = (id("Uid")?, id("Gid")?);
     let cgroup = std::fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
-    let hsperfdata = find_hsperfdata(roots, pid, ns_pid);
-    let not_measurable = if hsperfdata.is_some() {
+    let (perf_source, refused) = match find_hsperfdata(roots, pid, ns_pid, uid) {
+        Ok(s) => (Some(s), None),
+        Err(why) => (None, why),
+    };
+    let not_measurable = if perf_source.is_some() {
         None
+    } else if let Some(why) = refused {
+        Some(why)
     } else if cmdline.iter().any(|a| a == "-XX:-UsePerfData") {
         Some("started with -XX:-UsePerfData: no counters".to_string())
     } else if cmdline.iter().any(|a| a == "-XX:+PerfDisableSharedMem") {
@@ -232,7 +278,8 @@ fn find_inner(roots: &Roots, pid: u32, cfg: &JvmConfig, names: bool) -> anyhow::
         main: main_of(&cmdline),
         cmdline,
         container_id: container_id(&cgroup),
-        hsperfdata,
+        hsperfdata: perf_source.as_ref().map(Source::display_path),
+        perf_source,
         not_measurable,
     })
 }

@@ -27,6 +27,8 @@ pub struct JvmConfig {
     pub apps: Vec<AppRule>,
     /// A jcmd to run (as the JVM's user) when wasp's own attach is impossible; empty: never.
     pub attach_fallback: PathBuf,
+    /// The largest attach reply (dump, histogram) accepted; a larger one is refused, never cut.
+    pub max_attach_reply: crate::config::ByteSize,
 }
 
 impl JvmConfig {
@@ -42,6 +44,7 @@ impl Default for JvmConfig {
             enabled: true,
             apps: Vec::new(),
             attach_fallback: PathBuf::new(),
+            max_attach_reply: crate::config::ByteSize(attach::DEFAULT_MAX_REPLY as u64),
         }
     }
 }
@@ -91,6 +94,7 @@ impl JvmCollector {
             });
             // The file may appear after start-up or vanish; identity (app, cmdline) stays cached.
             k.proc_.hsperfdata = j.hsperfdata;
+            k.proc_.perf_source = j.perf_source;
             k.proc_.not_measurable = j.not_measurable;
             out.jvms.push(self.read(&mut k));
             next.insert(key, k);
@@ -114,19 +118,14 @@ impl JvmCollector {
             reason: p.not_measurable.clone(),
             ..Default::default()
         };
-        let Some(path) = &p.hsperfdata else {
+        let Some(src) = &p.perf_source else {
             return jvm;
         };
-        match perfdata::PerfData::read(path) {
+        let path = src.display_path();
+        match perfdata::PerfData::read_source(src) {
             Ok(pd) => {
-                // A file left by an earlier JVM with this pid is stale: its VM began long before this process.
-                if let Some(begin_ms) = pd.long("sun.rt.createVmBeginTime")
-                    && (begin_ms / 1000 - start_time as i64).abs() > 30
-                {
-                    jvm.reason = Some(format!(
-                        "{}: stale hsperfdata (another JVM's, pid reused)",
-                        path.display()
-                    ));
+                if let Some(why) = stale(&pd, start_time) {
+                    jvm.reason = Some(format!("{}: {why}", path.display()));
                     return jvm;
                 }
                 jvm.measurable = true;
@@ -150,4 +149,22 @@ impl JvmCollector {
         }
         jvm
     }
+}
+
+/// Why a hsperfdata file is not this JVM's, if it is not: a file left by an earlier JVM with this pid began long
+/// before this process, and one without its begin time cannot be told apart from such a file (HotSpot always
+/// writes it), so it is not trusted either. `start_time`: the process's start, seconds since the epoch.
+pub fn stale(pd: &perfdata::PerfData, start_time: u64) -> Option<String> {
+    match pd.long("sun.rt.createVmBeginTime") {
+        None => Some("no sun.rt.createVmBeginTime: not trusted as this JVM's hsperfdata".into()),
+        Some(begin_ms) if (begin_ms / 1000).abs_diff(start_time as i64) > 30 => {
+            Some("stale hsperfdata (another JVM's, pid reused)".into())
+        }
+        Some(_) => None,
+    }
+}
+
+/// A process's start in seconds since the epoch, from its start time in clock ticks since boot.
+pub fn start_time_secs(start_ticks: u64) -> u64 {
+    procfs::boot_time_secs().unwrap_or(0) + start_ticks / procfs::ticks_per_second().max(1)
 }

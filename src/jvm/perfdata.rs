@@ -1,12 +1,54 @@
 //! The hsperfdata reader: HotSpot's memory-mapped performance counters, the file `jstat` reads.
 //!
-//! The file is writable by the JVM's user, so it is untrusted input: every length, offset and count is checked
-//! against the buffer, and a bad one is an error for that JVM, never a panic. We copy the whole file (32 KiB)
-//! with one read and parse the copy; we never lock it (the JVM holds an flock for its life, and a JVM starting
+//! The file is writable by the JVM's user, so it is untrusted input: it is opened through util::safe_open (inside
+//! the JVM's root, never a FIFO, owned by the JVM's uid, at most MAX_FILE bytes), and every length, offset and
+//! count is checked against the buffer, a bad one being an error for that JVM, never a panic. We copy the whole
+//! file (32-64 KiB) with one bounded read and parse the copy; we never lock it (the JVM holds an flock for its life, and a JVM starting
 //! with the same pid in a container sharing /tmp would give up its counters if we took it).
 
+use crate::util::safe_open::{self, Owner, Spec};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// Files larger than this are refused unread: HotSpot's default is 32 KiB (JDK 8) or 64 KiB, and
+/// -XX:PerfDataMemorySize is rarely raised past a few hundred KiB. A sparse 512 MiB file costs nothing more.
+pub const MAX_FILE: u64 = 4 << 20;
+
+/// Where a JVM's hsperfdata file is, and whose it must be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// `rel` resolved inside the JVM's root (/proc/<pid>/root): symlinks never leave it.
+    InRoot {
+        root: PathBuf,
+        rel: PathBuf,
+        uid: u32,
+    },
+    /// The JVM's own shared mapping (/proc/<pid>/map_files/<range>), after a /tmp cleaner deleted the file.
+    Mapped { path: PathBuf, uid: u32 },
+}
+
+impl Source {
+    /// The path as a host operator would look for it.
+    pub fn display_path(&self) -> PathBuf {
+        match self {
+            Source::InRoot { root, rel, .. } => root.join(rel),
+            Source::Mapped { path, .. } => path.clone(),
+        }
+    }
+
+    fn open(&self) -> std::io::Result<std::fs::File> {
+        match self {
+            Source::InRoot { root, rel, uid } => safe_open::open_in_root(
+                root,
+                rel,
+                &Spec::file(Owner::Uid(*uid), MAX_FILE).no_links(),
+            ),
+            Source::Mapped { path, uid } => {
+                safe_open::open_trusted_path(path, &Spec::file(Owner::Uid(*uid), MAX_FILE))
+            }
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PerfDataError {
@@ -160,15 +202,32 @@ impl PerfData {
         Ok(pd)
     }
 
-    /// Reads and parses a file: one read of the whole file, retried once if the header looks torn.
+    /// Reads and parses a file at a path the caller trusts (a test fixture, a path an operator gave): never a
+    /// FIFO, at most MAX_FILE bytes.
     pub fn read(path: &Path) -> Result<PerfData, PerfDataError> {
+        Self::read_with(path, || {
+            safe_open::open_trusted_path(path, &Spec::file(Owner::Any, MAX_FILE))
+        })
+    }
+
+    /// Reads and parses a JVM's file, checked to be that JVM user's.
+    pub fn read_source(src: &Source) -> Result<PerfData, PerfDataError> {
+        Self::read_with(&src.display_path(), || src.open())
+    }
+
+    /// One bounded read of the whole file, retried once if the header looks torn.
+    fn read_with(
+        path: &Path,
+        open: impl Fn() -> std::io::Result<std::fs::File>,
+    ) -> Result<PerfData, PerfDataError> {
         let io = |e: std::io::Error| PerfDataError::Io {
             path: path.to_path_buf(),
             msg: e.to_string(),
         };
         let mut last = None;
         for _ in 0..2 {
-            let bytes = std::fs::read(path).map_err(io)?;
+            let mut f = open().map_err(io)?;
+            let bytes = safe_open::read_bounded(&mut f, MAX_FILE).map_err(io)?;
             match PerfData::parse(&bytes) {
                 Ok(p) => return Ok(p),
                 Err(e @ (PerfDataError::Entry { .. } | PerfDataError::EntryOffset(_))) => {

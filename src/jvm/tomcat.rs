@@ -4,6 +4,7 @@
 //! `${...}` placeholders are not guessed. Read from the JVM's own root (`/proc/<pid>/root`), so a container's
 //! Tomcat is read where it runs.
 
+use crate::util::safe_open::{self, Owner, Spec};
 use std::path::Path;
 
 /// Which request threads a limit is for.
@@ -125,20 +126,32 @@ pub fn pool_limits(proc_root: &Path, pid: u32, cmdline: &[String]) -> Vec<PoolLi
     let Some(base) = base else {
         return Vec::new();
     };
-    let path = proc_root
-        .join(pid.to_string())
-        .join("root")
-        .join(base.trim_start_matches('/'))
-        .join("conf/server.xml");
-    let Ok(meta) = std::fs::metadata(&path) else {
+    let dir = proc_root.join(pid.to_string());
+    // The JVM's user names the file (its command line): it may be a FIFO, a device, a huge file or a symlink to
+    // a file only root may read. Resolved inside the JVM's root, never blocking, only a regular file that user
+    // could read itself, bounded.
+    let Some((uid, gid)) = std::fs::read_to_string(dir.join("status"))
+        .ok()
+        .and_then(|s| Some((status_id(&s, "Uid:")?, status_id(&s, "Gid:")?)))
+    else {
         return Vec::new();
     };
-    if meta.len() > MAX_FILE {
-        return Vec::new();
-    }
-    std::fs::read_to_string(&path)
-        .map(|t| parse_server_xml(&t))
+    let rel = Path::new(base.trim_start_matches('/')).join("conf/server.xml");
+    let spec = Spec::file(Owner::ReadableBy { uid, gid }, MAX_FILE);
+    safe_open::read_in_root(&dir.join("root"), &rel, &spec)
+        .map(|b| parse_server_xml(&String::from_utf8_lossy(&b)))
         .unwrap_or_default()
+}
+
+/// The effective id of a "Uid:\treal\teffective\tsaved\tfs" line of /proc/<pid>/status.
+fn status_id(status: &str, key: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// The limit of the pool whose threads are named `pool` (`http-nio-127.0.0.1-8080`, `catalina-exec`).

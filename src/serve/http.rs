@@ -64,14 +64,19 @@ pub fn router(state: Shared, bearer_token: Option<String>) -> Router {
 }
 
 /// Reads the token file; the token itself is never logged.
+/// Checked like the configuration (owner, not writable by others, on the descriptor read); a token every user
+/// may read is named in a warning (refusing it would stop agents that worked).
 pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    let t = std::fs::read_to_string(path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read [server] bearer_token_file {}: {e}",
-            path.display()
-        )
-    })?;
-    let t = t.trim().to_string();
+    use std::os::unix::fs::MetadataExt;
+    let what = "[server] bearer_token_file";
+    let t = crate::util::safe_open::read_protected(path, what, 64 << 10)
+        .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {e}", path.display()))?;
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && m.mode() & 0o004 != 0
+    {
+        tracing::warn!(path = %path.display(), "{what} is readable by every user: chmod o-r it");
+    }
+    let t = String::from_utf8_lossy(&t).trim().to_string();
     anyhow::ensure!(
         !t.is_empty(),
         "[server] bearer_token_file {} is empty",

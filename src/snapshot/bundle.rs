@@ -225,6 +225,7 @@ fn build(
         timeout: cfg.timeout.0,
         proc_root: job.roots.proc.clone(),
         fallback: job.jvm.fallback(),
+        max_reply: job.jvm.max_attach_reply.0 as usize,
     };
     let bundle = req.kind == Kind::Bundle;
     let mut entries: Vec<JvmEntry> = jvms

@@ -8,6 +8,7 @@
 //! present when the watch starts are read from their end: old lines are not news.
 
 use crate::config::units::{ByteSize, Interval, Pattern};
+use crate::util::safe_open;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
@@ -215,7 +216,9 @@ impl Follower {
         }
         let mut seen = Vec::new();
         for p in paths {
-            let Ok(meta) = std::fs::metadata(&p) else {
+            // lstat, then an O_NOFOLLOW open checked to be that same file: a symlink planted in a watched
+            // directory (to /etc/shadow) is never read, nor a FIFO swapped in between.
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
                 continue;
             };
             if !meta.is_file() {
@@ -227,7 +230,7 @@ impl Follower {
                 f.path = p;
                 continue;
             }
-            match File::open(&p) {
+            match safe_open::open_no_follow(&p, (meta.dev(), meta.ino())) {
                 Ok(file) => {
                     // Old lines of a file present at start are not news; a file that appears later is read whole.
                     let offset = if self.first { meta.len() } else { 0 };
@@ -399,6 +402,10 @@ pub fn glob(pattern: &Path) -> Vec<PathBuf> {
             };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
+                // A name a directory's owner chose is never a link to follow (zz.log -> /etc/shadow).
+                if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                    continue;
+                }
                 if wildmatch(&part, &name) {
                     next.push(base.join(&name));
                 }

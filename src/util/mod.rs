@@ -1,3 +1,4 @@
 //! Leaves every layer may use: they import nothing else of wasp.
 
 pub mod clock;
+pub mod safe_open;
