@@ -2,6 +2,7 @@
 //! and mount namespace of its own (unshare) where the finding needs one; the victim is the root agent binary.
 //! Each attack now fails with a clear error, and the agent still dumps a real JVM afterwards.
 
+#[path = "it/common/mod.rs"]
 mod common;
 use common::*;
 use std::io::Read;
