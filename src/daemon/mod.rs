@@ -134,6 +134,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let loop_cfg = cfg.clone();
     let loop_latest = latest.clone();
     let loop_shipper = shipper.clone();
+    let loop_events = events.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
@@ -144,7 +145,10 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
                 &hooks,
                 &loop_shipper,
                 &ctl_rx,
-                triggers,
+                collect_loop::Deciders {
+                    triggers,
+                    events: loop_events,
+                },
             );
         })?;
 

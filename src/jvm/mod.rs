@@ -6,6 +6,7 @@ pub mod attach;
 pub mod discover;
 pub mod fallback;
 pub mod histogram;
+pub mod lifecycle;
 pub mod metrics;
 pub mod perfdata;
 pub mod threaddump;

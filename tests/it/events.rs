@@ -223,3 +223,100 @@ fn resumes_without_duplicates() {
         "records re-read"
     );
 }
+
+/// Polls `wasp events --kind KIND` of the agent whose config is DIR/wasp.toml until `want` holds (30 s).
+fn wait_event(dir: &Path, kind: &str, want: impl Fn(&Event) -> bool) -> Event {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        let o = Command::new(env!("CARGO_BIN_EXE_wasp"))
+            .args(["events", "--format", "json", "--kind", kind, "--config"])
+            .arg(dir.join("wasp.toml"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let found = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Event>(l).ok())
+            .find(|e| want(e));
+        if let Some(e) = found {
+            return e;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!(
+        "no {kind} event in 30 s; agent log:\n{}",
+        crate::common::agent::log(dir)
+    );
+}
+
+/// Eat (tests/fixtures/jvm/Eat.java, run from source) in `cwd`: alive for 3 s, then out of heap.
+fn eat(cwd: &Path, app: &str, flags: &[&str]) -> crate::common::Reaped {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/Eat.java");
+    crate::common::Reaped(
+        Command::new("/usr/bin/java")
+            .arg(format!("-Dwasp.app={app}"))
+            .arg("-Xmx32m")
+            .args(flags)
+            .arg(src)
+            .arg("3000")
+            .current_dir(cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Real JVMs: a crash on OutOfMemoryError leaves an hs_err file the event names with its error; an OOM with
+/// a heap dump and exit gives an OOM event with the .hprof path; the same app again is a restart, counted.
+#[test]
+fn jvm_crash_oom_and_restart_events() {
+    let _floor = crate::common::alone();
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::common::free_port();
+    let _agent = crate::common::agent::start(dir.path(), port, "1s", "[events]\nkmsg = false\n");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+
+    let mut c = eat(&work, "crashy", &["-XX:+CrashOnOutOfMemoryError"]);
+    let pid = c.0.id();
+    let _ = c.0.wait();
+    let e = wait_event(dir.path(), "jvm_crash", |e| e.pid == Some(pid));
+    eprintln!("{}", e.message);
+    assert_eq!(e.app.as_deref(), Some("crashy"));
+    let hs = work.join(format!("hs_err_pid{pid}.log"));
+    assert_eq!(e.fields["hs_err"], hs.display().to_string());
+    assert!(e.fields["error"].contains("OutOfMemory"), "{:?}", e.fields);
+
+    let dumps = dir.path().join("dumps");
+    std::fs::create_dir(&dumps).unwrap();
+    let hdp = format!("-XX:HeapDumpPath={}", dumps.display());
+    let oom_flags = [
+        "-XX:+HeapDumpOnOutOfMemoryError",
+        "-XX:+ExitOnOutOfMemoryError",
+        hdp.as_str(),
+    ];
+    let mut o = eat(&work, "oomy", &oom_flags);
+    let pid1 = o.0.id();
+    let _ = o.0.wait();
+    let e = wait_event(dir.path(), "jvm_oom", |e| e.pid == Some(pid1));
+    eprintln!("{}", e.message);
+    let hprof = dumps.join(format!("java_pid{pid1}.hprof"));
+    assert_eq!(e.fields["heap_dump"], hprof.display().to_string());
+
+    let o2 = eat(&work, "oomy", &oom_flags);
+    let pid2 = o2.0.id();
+    let e = wait_event(dir.path(), "jvm_restart", |e| e.pid == Some(pid2));
+    eprintln!("{}", e.message);
+    assert_eq!(e.fields["old_pid"], pid1.to_string());
+    assert!(e.fields.contains_key("downtime_s"));
+    let (_, body) = crate::common::http::get(port, "/metrics").unwrap();
+    assert!(
+        body.contains("wasp_jvm_restarts_total{app=\"oomy\"} 1"),
+        "{}",
+        body.lines()
+            .filter(|l| l.contains("restart"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
