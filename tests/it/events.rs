@@ -310,6 +310,28 @@ fn jvm_crash_oom_and_restart_events() {
     eprintln!("{}", e.message);
     assert_eq!(e.fields["old_pid"], pid1.to_string());
     assert!(e.fields.contains_key("downtime_s"));
+    // `wasp status` lists it, and the default sink (the local JSON-lines file) has it as a document.
+    let o = Command::new(env!("CARGO_BIN_EXE_wasp"))
+        .args(["status", "--config"])
+        .arg(dir.path().join("wasp.toml"))
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&o.stdout);
+    eprintln!("{status}");
+    assert!(status.contains("jvm_restart 1"), "{status}");
+    assert!(status.contains("JVM oomy restarted"), "{status}");
+    let t = Instant::now();
+    let shipped = loop {
+        let text = std::fs::read_to_string(dir.path().join("data/wasp.jsonl")).unwrap_or_default();
+        if text.contains("\"jvm_crash\"") || t.elapsed() > Duration::from_secs(15) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        shipped.contains("\"jvm_crash\""),
+        "no event document in wasp.jsonl"
+    );
     let (_, body) = crate::common::http::get(port, "/metrics").unwrap();
     assert!(
         body.contains("wasp_jvm_restarts_total{app=\"oomy\"} 1"),
