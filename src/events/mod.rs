@@ -100,7 +100,10 @@ impl Recorder {
             }
             *g.oom_by_cgroup.entry(cg).or_default() += 1;
         }
-        if let Some(p) = &g.publish {
+        // Routine starts and exits stay in the journal and the counters; the sinks get what calls for someone.
+        if let Some(p) = &g.publish
+            && !matches!(e.kind, EventKind::JvmStart | EventKind::JvmExit)
+        {
             p(document(&e));
         }
         if g.recent.len() >= RECENT {

@@ -70,8 +70,9 @@ impl Kmsg {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW)
             .open(dev)?;
+        let first_run = !state.exists();
         let done = read_state(state, &boot_id);
-        Ok(Kmsg {
+        let mut k = Kmsg {
             file,
             state: state.to_path_buf(),
             boot_id,
@@ -83,7 +84,35 @@ impl Kmsg {
                 last_seq: done,
                 ..Default::default()
             },
-        })
+        };
+        if first_run {
+            k.skip_backlog()?;
+        }
+        Ok(k)
+    }
+
+    /// The first run ever (no saved position) starts at the end: what the kernel logged before the agent was
+    /// installed was not missed while it was down. After a reboot (a saved position of another boot) the
+    /// whole ring buffer is read: it is what happened since the boot.
+    fn skip_backlog(&mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match self.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if let Some(r) = parse_record(&buf[..n]) {
+                        self.done = Some(r.seq);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.stats.last_seq = self.done;
+        self.save();
+        Ok(())
     }
 
     /// Reads what the kernel has now (at most `max_records`), returns the events; never waits.
