@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use wasp::model::Document;
-use wasp::ship::encode::{Batch, Metrics, Origin, es, influx, jsonl, otlp, prw};
+use wasp::ship::encode::{Batch, Metrics, Origin, jsonl};
+use wasp::ship::sinks::{elasticsearch as es, influx, otlp, prometheus_remote_write as prw};
 
 /// CLOCK_THREAD_CPUTIME_ID, in ns.
 struct ThreadCpu;

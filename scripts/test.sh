@@ -19,10 +19,11 @@ tools=$!
 # jstat/jstack/jcmd/jmap, strace for the exact replay tests, setpriv/unshare (util-linux) for the other-user,
 # private-/tmp and hardened-attach tests, systemd/binutils/rpm/help2man/time for the packaging tests,
 # Debian's Tomcat 10 for the pool-exhaustion test (tomcat10-common: CATALINA_HOME without the system service
-# that the tomcat10 package would start on port 8080; the test runs its own CATALINA_BASE).
+# that the tomcat10 package would start on port 8080; the test runs its own CATALINA_BASE), node_exporter for the
+# metric-name parity test.
 PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3 passwd
       openjdk-17-jdk-headless systemd binutils rpm help2man time openssl tomcat10-common
-      prometheus victoria-metrics influxdb)
+      prometheus prometheus-node-exporter victoria-metrics influxdb)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

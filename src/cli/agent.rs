@@ -108,6 +108,11 @@ pub fn trigger(a: TriggerArgs, cfg: &Config) -> anyhow::Result<()> {
         );
     }
     let seq = v["seq"].as_u64().unwrap_or(0);
+    if let Some(into) = v["coalesced_into"].as_u64() {
+        outln!(
+            "an equal {what} (#{into}) was queued, running or just taken ([snapshots] min_gap): answered by it"
+        );
+    }
     let rec = &v["record"];
     match rec["state"].as_str() {
         Some("done") => {
@@ -248,11 +253,12 @@ pub fn status_text(sections: &Value) -> String {
             "snapshots" => {
                 let _ = writeln!(
                     s,
-                    "snapshots: taken {}, failed {}, refused {} (budget) {} (queue full); {} of {} left this hour",
+                    "snapshots: taken {}, failed {}, refused {} (budget) {} (queue full), coalesced {}; {} of {} left this hour",
                     scalar(&v["taken"]),
                     scalar(&v["failed"]),
                     scalar(&v["refused_budget"]),
                     scalar(&v["refused_queue"]),
+                    scalar(&v["coalesced"]),
                     scalar(&v["budget_left"]),
                     scalar(&v["budget_per_hour"])
                 );
@@ -286,7 +292,10 @@ pub fn status_text(sections: &Value) -> String {
                         scalar(&r["kind"]),
                         scalar(&r["select"]),
                         scalar(&r["reason"]),
-                        outcome
+                        match r["coalesced"].as_u64().unwrap_or(0) {
+                            0 => outcome,
+                            n => format!("{outcome} (answered {n} equal requests too)"),
+                        }
                     );
                 }
             }

@@ -140,7 +140,7 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             live,
             timeout,
         } => {
-            let h = attach::heap_dump(pid, &out, live, &opts(cfg, timeout))?;
+            let h = crate::jvm::heap_dump::heap_dump(pid, &out, live, &opts(cfg, timeout))?;
             outln!(
                 "{}: {} bytes (estimated beforehand: {}); read it as {}",
                 h.path.display(),

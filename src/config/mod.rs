@@ -293,6 +293,24 @@ mod tests {
     }
 
     #[test]
+    fn sink_errors_point_at_the_key_from_the_parser() {
+        // A key in an inline table.
+        let e = parse(
+            "[sinks.p]\ntype = \"http_json\"\nurl = \"http://x\"\ntls = { cert_file = \"/c\" }\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 9), "{e}");
+        // A bad sink name: at the name in its table header.
+        let e = parse("[sinks.bad-name]\ntype = \"file\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 8), "{e}");
+        // A key left at its default: at the deepest key the file has.
+        let e = parse("[sinks.p]\ntype = \"http_json\"\nurl = \"http://x\"\n[sinks.p.retry]\nmax_backoff = \"10ms\"\n")
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("initial_backoff"), "{e}");
+    }
+
+    #[test]
     fn world_writable_file_is_refused() {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();

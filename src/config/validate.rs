@@ -89,23 +89,6 @@ impl Doc<'_> {
         self.err_at(self.lookup(path).0.start, message.into())
     }
 
-    /// Where `key` is first written below `path` (a sink's keys may sit in sub-tables such as `auth`); else where
-    /// `path` is.
-    fn err_key_below(&self, path: &[Seg], key: &str, message: impl Into<String>) -> ConfigError {
-        fn find(t: &DeTable, key: &str) -> Option<usize> {
-            t.iter().find_map(|(k, v)| {
-                if k.get_ref().as_ref() == key {
-                    Some(k.span().start)
-                } else {
-                    as_table(v.get_ref()).and_then(|t| find(t, key))
-                }
-            })
-        }
-        let (span, v) = self.lookup(path);
-        let at = v.and_then(as_table).and_then(|t| find(t, key));
-        self.err_at(at.unwrap_or(span.start), message.into())
-    }
-
     /// Where character `offset` of a spanned string value is; the value's start when it is not written plainly.
     fn err_in_string(&self, s: &Spanned<String>, offset: usize, message: String) -> ConfigError {
         let span = s.span();
@@ -174,8 +157,10 @@ fn sinks(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
                 ),
             ));
         }
-        if let Err((key, message)) = sink.check() {
-            return Err(doc.err_key_below(&at, key, format!("[sinks.{name}] {message}")));
+        if let Err(e) = sink.check() {
+            let mut path = at.to_vec();
+            path.extend(e.key.iter().map(|k| Key(k)));
+            return Err(doc.err(&path, format!("[sinks.{name}] {}", e.message)));
         }
     }
     Ok(())

@@ -5,7 +5,7 @@
 
 use super::{ControlRequest, MAX_REQUEST, StatusProviders};
 use crate::snapshot::request::{Reason, Request};
-use crate::snapshot::worker::{Snapshots, State};
+use crate::snapshot::worker::{Accepted, Snapshots, State};
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -223,7 +223,13 @@ async fn handle(mut stream: UnixStream, ctx: &Ctx) {
                     .with_context(note.map(|n| format!("note (uid {uid}): {n}"))),
             ) {
                 Err(r) => json!({"ok": false, "refused": r, "error": r.to_string()}),
-                Ok(seq) => {
+                Ok(accepted) => {
+                    // A coalesced request is told, and waits on, the snapshot that answers it.
+                    let coalesced_into = match accepted {
+                        Accepted::Coalesced { into, .. } => Some(into),
+                        Accepted::Queued(_) => None,
+                    };
+                    let seq = accepted.outcome_seq();
                     let wait = Duration::from_millis(wait_ms).min(MAX_WAIT);
                     let deadline = tokio::time::Instant::now() + wait;
                     let mut rec = ctx.snapshots.record(seq);
@@ -235,7 +241,7 @@ async fn handle(mut stream: UnixStream, ctx: &Ctx) {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         rec = ctx.snapshots.record(seq);
                     }
-                    json!({"ok": true, "seq": seq, "record": rec})
+                    json!({"ok": true, "seq": seq, "coalesced_into": coalesced_into, "record": rec})
                 }
             }
         }

@@ -113,6 +113,7 @@ impl StatusProvider for SnapshotSection {
             "failed": c.failed.load(Ordering::Relaxed),
             "refused_budget": c.refused_budget.load(Ordering::Relaxed),
             "refused_queue": c.refused_queue.load(Ordering::Relaxed),
+            "coalesced": c.coalesced.load(Ordering::Relaxed),
             "documents": c.documents.load(Ordering::Relaxed),
             "documents_truncated": c.documents_truncated.load(Ordering::Relaxed),
             "budget_per_hour": s.per_hour(),

@@ -182,7 +182,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         if let Some(l) = listener {
             let app = http::router(shared.clone(), token);
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(l, app).await {
+                if let Err(e) = http::serve(l, app, http::Limits::default()).await {
                     tracing::error!(error = %e, "HTTP server stopped");
                 }
             });

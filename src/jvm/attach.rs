@@ -14,6 +14,8 @@
 //! partial reply discarded; one request per JVM at a time; a timeout on every step, connect() included. Heap
 //! dumps only on request, space-checked where the JVM writes; a configured jcmd only where this is impossible.
 
+use super::proc_state::{catches_sigquit, gone, listener_runs};
+use super::trigger_file::{as_user, create_trigger};
 use crate::host::Roots;
 use crate::jvm::discover;
 use crate::jvm::perfdata::PerfData;
@@ -176,58 +178,31 @@ fn with_fallback(
     match execute(pid, cmd, args, opts) {
         Err(AttachError::Impossible { why, .. }) if opts.fallback.is_some() => {
             let tool = opts.fallback.as_deref().unwrap_or(Path::new("jcmd"));
-            super::fallback::run(pid, tool, jcmd_line, opts).map_err(|msg| AttachError::Fallback {
-                pid,
-                tool: tool.to_path_buf(),
-                msg: format!("{msg} (used because wasp cannot attach: {why})"),
-            })
+            super::fallback::run(pid, tool, jcmd_line, opts.timeout, &opts.proc_root).map_err(
+                |msg| AttachError::Fallback {
+                    pid,
+                    tool: tool.to_path_buf(),
+                    msg: format!("{msg} (used because wasp cannot attach: {why})"),
+                },
+            )
         }
         r => r,
     }
 }
 
-/// Signals a process catches: SIGQUIT (bit 2) must be caught and not ignored.
-pub(crate) fn catches_sigquit(status: &str) -> bool {
-    let mask = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
-    mask("SigCgt:") & 0x4 != 0 && mask("SigIgn:") & 0x4 == 0
-}
-
-/// The process is gone, exiting, a zombie, or its pid was reused since we looked. PF_EXITING matters: a
-/// killed JVM's sockets close before it becomes a zombie, so at our EOF it may still look alive otherwise.
-fn gone(proc_dir: &Path, start_ticks: u64) -> bool {
-    const PF_EXITING: u64 = 0x4;
-    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
-        return true;
-    };
-    let Some((_, f)) = discover::stat_fields(&stat) else {
-        return true;
-    };
-    let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
-    // After the comm: state is field 3, flags 9, starttime 22 (1-based in proc(5)).
-    matches!(f.first(), Some(&("Z" | "X" | "x")))
-        || num(6).is_none_or(|flags| flags & PF_EXITING != 0)
-        || num(19) != Some(start_ticks)
-}
-
 /// A JVM that passed the checks that need no signal and no connection.
-struct Target {
+pub(super) struct Target {
     pid: u32,
     jvm: discover::JvmProcess,
-    pd: PerfData,
+    pub(super) pd: PerfData,
     v2: bool,
-    proc_dir: PathBuf,
+    pub(super) proc_dir: PathBuf,
     timeout: Duration,
     deadline: Instant,
     max_reply: usize,
 }
 
-fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
+pub(super) fn open(pid: u32, opts: &AttachOptions) -> Result<Target, AttachError> {
     let deadline = Instant::now() + opts.timeout;
     let roots = Roots {
         proc: opts.proc_root.clone(),
@@ -302,7 +277,7 @@ pub fn execute(
 }
 
 /// Starts the listener if needed, checks the socket, sends one request, reads the whole reply.
-fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> {
+pub(super) fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> {
     let pid = t.pid;
     let lock = lock_for(pid);
     let _serial = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -408,98 +383,11 @@ fn spec_version(pd: &PerfData) -> u32 {
         .unwrap_or(8)
 }
 
-/// The JVM has its "Attach Listener" thread (the name fits the 15 bytes of a comm): the listener is running.
-fn listener_runs(proc_dir: &Path) -> bool {
-    std::fs::read_dir(proc_dir.join("task"))
-        .map(|d| {
-            d.flatten().any(|e| {
-                std::fs::read_to_string(e.path().join("comm"))
-                    .is_ok_and(|c| c.trim_end() == "Attach Listener")
-            })
-        })
-        .unwrap_or(true)
-}
-
 fn socket_ino(p: &Path) -> Option<u64> {
     std::fs::symlink_metadata(p)
         .ok()
         .filter(|m| m.file_type().is_socket())
         .map(|m| m.ino())
-}
-
-/// Runs `f` on a short-lived thread that took `uid`/`gid` with per-thread syscalls (setresuid through libc
-/// would switch every thread of the process: glibc's setxid broadcast). Root's ids: run here.
-fn as_user<R: Send + 'static>(
-    uid: u32,
-    gid: u32,
-    f: impl FnOnce() -> std::io::Result<R> + Send + 'static,
-) -> std::io::Result<R> {
-    if uid == 0 && gid == 0 {
-        return f();
-    }
-    std::thread::spawn(move || -> std::io::Result<R> {
-        // SAFETY: raw credential syscalls on this thread only; results are checked. Supplementary groups are
-        // dropped first so that the thread carries none of root's.
-        unsafe {
-            if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
-                || libc::syscall(libc::SYS_setresgid, gid, gid, -1i32) != 0
-                || libc::syscall(libc::SYS_setresuid, uid, uid, -1i32) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        f()
-    })
-    .join()
-    .map_err(|_| std::io::Error::other("thread panicked"))?
-}
-
-/// The trigger file in the JVM's own tmp, created and removed by a thread with the JVM's ids: the JVM's user
-/// owns it without any fchown (filtered under the unit; JDK 8 accepts only its own user's trigger), and root
-/// never creates a file in a directory of someone else's choosing. Removed through the directory's descriptor,
-/// which works even after the JVM died.
-struct Trigger {
-    /// None: the file was there before us, not ours to remove.
-    dir: Option<OwnedFd>,
-    name: String,
-    ids: (u32, u32),
-}
-
-impl Drop for Trigger {
-    fn drop(&mut self) {
-        if let Some(d) = self.dir.take() {
-            let name = self.name.clone();
-            let _ = as_user(self.ids.0, self.ids.1, move || {
-                nix::unistd::unlinkat(&d, name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir)
-                    .map_err(std::io::Error::from)
-            });
-        }
-    }
-}
-
-fn create_trigger(t: &Target, tmp: &OwnedFd) -> Result<Trigger, String> {
-    use nix::fcntl::{OFlag, openat};
-    use nix::sys::stat::Mode;
-    let name = format!(".attach_pid{}", t.jvm.ns_pid);
-    let ids = (t.jvm.uid, t.jvm.gid);
-    let dir = tmp.try_clone().map_err(|e| e.to_string())?;
-    let n = name.clone();
-    let made = as_user(ids.0, ids.1, move || {
-        let flags =
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        match openat(&dir, n.as_str(), flags, Mode::from_bits_truncate(0o600)) {
-            Ok(_) => Ok(Some(dir)),
-            // Someone else's attempt in progress: not ours to remove; the JVM may still accept it.
-            Err(nix::errno::Errno::EEXIST) => Ok(None),
-            Err(e) => Err(std::io::Error::from(e)),
-        }
-    })
-    .map_err(|e| format!("in the JVM's tmp, as uid {}: {e}", ids.0))?;
-    Ok(Trigger {
-        dir: made,
-        name,
-        ids,
-    })
 }
 
 /// Creates the trigger file, sends SIGQUIT and waits for the socket; the trigger is always removed.
@@ -510,10 +398,12 @@ fn start_listener(
     stale: Option<u64>,
 ) -> Result<(), AttachError> {
     let pid = t.pid;
-    let _trigger = create_trigger(t, tmp).map_err(|msg| AttachError::Step {
-        pid,
-        step: "create trigger file",
-        msg,
+    let _trigger = create_trigger(t.jvm.ns_pid, (t.jvm.uid, t.jvm.gid), tmp).map_err(|msg| {
+        AttachError::Step {
+            pid,
+            step: "create trigger file",
+            msg,
+        }
     })?;
     let quit = || {
         nix::sys::signal::kill(
@@ -556,100 +446,6 @@ fn start_listener(
         std::thread::sleep(nap.min(left));
         nap = (nap * 2).min(Duration::from_millis(200));
     }
-}
-
-/// A heap dump written by the JVM itself.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct HeapDump {
-    /// The path as the JVM sees it (in its own mount namespace).
-    pub path: PathBuf,
-    /// Where wasp reads it: through /proc/<pid>/root.
-    pub host_path: PathBuf,
-    pub bytes: u64,
-    pub estimated_bytes: u64,
-    pub message: String,
-}
-
-/// Heap in use, from hsperfdata: every generation's spaces (what an HPROF file mostly holds).
-pub fn heap_used(pd: &PerfData) -> u64 {
-    pd.names()
-        .filter(|n| {
-            n.strip_prefix("sun.gc.generation.")
-                .is_some_and(|r| r.contains(".space.") && r.ends_with(".used"))
-        })
-        .filter_map(|n| pd.long(n))
-        .map(|v| v.max(0) as u64)
-        .sum()
-}
-
-/// The space a dump needs: an HPROF file is about the heap in use plus per-object record headers; a quarter
-/// more and 16 MiB cover that (a live dump is smaller, but how much smaller is known only afterwards).
-pub fn heap_dump_estimate(used: u64) -> u64 {
-    used + used / 4 + (16 << 20)
-}
-
-/// `jcmd GC.heap_dump`, only on explicit request: `path` is absolute and as the JVM sees it; refused before
-/// anything is asked of the JVM when the file exists, its directory does not, or the target file system lacks
-/// the space (estimated from the heap in use).
-pub fn heap_dump(
-    pid: u32,
-    path: &Path,
-    live: bool,
-    opts: &AttachOptions,
-) -> Result<HeapDump, AttachError> {
-    let refuse = |msg: String| AttachError::HeapDump { pid, msg };
-    if !path.is_absolute() {
-        return Err(refuse(format!(
-            "{}: give an absolute path (the JVM writes the file, relative to its own root)",
-            path.display()
-        )));
-    }
-    let t = open(pid, opts)?;
-    let host_path = t
-        .proc_dir
-        .join("root")
-        .join(path.strip_prefix("/").unwrap_or(path));
-    let dir = host_path.parent().unwrap_or(Path::new("/"));
-    if std::fs::symlink_metadata(&host_path).is_ok() {
-        return Err(refuse(format!("{} exists already", path.display())));
-    }
-    if !dir.is_dir() {
-        return Err(refuse(format!(
-            "{}: no such directory in the JVM's file system",
-            path.parent().unwrap_or(Path::new("/")).display()
-        )));
-    }
-    let estimated = heap_dump_estimate(heap_used(&t.pd));
-    let st = nix::sys::statvfs::statvfs(dir).map_err(|e| refuse(format!("statvfs: {e}")))?;
-    #[allow(clippy::unnecessary_cast)]
-    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
-    if free < estimated {
-        return Err(refuse(format!(
-            "{}: {} MiB free, a dump of this heap needs about {} MiB; nothing written",
-            path.display(),
-            free >> 20,
-            estimated.div_ceil(1 << 20)
-        )));
-    }
-    let p = path.to_string_lossy();
-    // JDK 17's dumpheap treats a missing second argument as -live: always say which.
-    let reply = request(&t, "dumpheap", &[&p, if live { "-live" } else { "-all" }])?;
-    // Code 0 is no proof (JDK 25 streams, and older JDKs report I/O errors in the text): the JVM's own words are.
-    if !reply.contains("Heap dump file created") {
-        return Err(AttachError::Refused {
-            pid,
-            code: 0,
-            msg: reply.trim().chars().take(500).collect(),
-        });
-    }
-    let bytes = std::fs::metadata(&host_path).map(|m| m.len()).unwrap_or(0);
-    Ok(HeapDump {
-        path: path.to_path_buf(),
-        host_path,
-        bytes,
-        estimated_bytes: estimated,
-        message: reply.trim().to_string(),
-    })
 }
 
 /// Protocol 1: "1\0cmd\0a0\0a1\0a2\0". Protocol 2 (JDK 24+): "2\0<size>\0cmd streaming=0\0args...\0".
@@ -807,16 +603,30 @@ fn talk(
     stream
         .set_write_timeout(Some(left()))
         .map_err(step(pid, "socket options"))?;
-    stream.write_all(request).map_err(|e| {
-        if matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ) {
-            timeout("sending the request")
-        } else {
-            step(pid, "send request")(e)
+    match stream.write_all(request) {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(timeout("sending the request"));
         }
-    })?;
+        // Closed on us before the request was in: a JVM that refuses root as its peer (JDK 8; a JVM in a user
+        // namespace, where root is nobody) does that. As a silent close: the caller retries as its user.
+        Err(e)
+            if creds.is_none()
+                && matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                )
+                && !gone(&t.proc_dir, t.jvm.start_ticks) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(step(pid, "send request")(e)),
+    }
     // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow),
     // straight into the reply: no separate buffer.
     const CHUNK: u64 = 64 * 1024;

@@ -3,7 +3,6 @@
 //! insists), with the same deadline, its output bounded; killed when late. Off by default: jcmd is a JVM of its
 //! own (~45 MB, ~0.3 s), and it signals a JVM whose attach state it cannot read.
 
-use super::attach::AttachOptions;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -39,13 +38,20 @@ pub fn resolve(tool: &Path) -> Result<PathBuf, String> {
 }
 
 /// `jcmd PID <command>` as the JVM's user; the JVM's output without jcmd's "PID:" line.
-pub fn run(pid: u32, tool: &Path, command: &str, opts: &AttachOptions) -> Result<String, String> {
-    let deadline = Instant::now() + opts.timeout;
+/// `timeout` and `proc_root` as the attach options give them.
+pub fn run(
+    pid: u32,
+    tool: &Path,
+    command: &str,
+    timeout: std::time::Duration,
+    proc_root: &Path,
+) -> Result<String, String> {
+    let deadline = Instant::now() + timeout;
     let exe = resolve(tool)?;
-    let status = std::fs::read_to_string(opts.proc_root.join(pid.to_string()).join("status"))
+    let status = std::fs::read_to_string(proc_root.join(pid.to_string()).join("status"))
         .map_err(|e| format!("pid {pid}: {e}"))?;
     // The JDK's client sends SIGQUIT when the socket is absent: never to a JVM that does not catch it.
-    if !super::attach::catches_sigquit(&status) {
+    if !super::proc_state::catches_sigquit(&status) {
         return Err("the JVM does not catch SIGQUIT (-Xrs?): not signalled".into());
     }
     let id = |key: &str| {
@@ -62,6 +68,12 @@ pub fn run(pid: u32, tool: &Path, command: &str, opts: &AttachOptions) -> Result
         .arg(pid.to_string())
         .args(command.split_whitespace())
         .current_dir("/")
+        // Nothing of the agent's environment (it may hold secrets given through password_env/token_env).
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -86,7 +98,7 @@ pub fn run(pid: u32, tool: &Path, command: &str, opts: &AttachOptions) -> Result
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("no answer within {:?}; killed", opts.timeout));
+                return Err(format!("no answer within {:?}; killed", timeout));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(format!("wait: {e}")),

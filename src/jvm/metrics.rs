@@ -29,7 +29,7 @@ pub fn jstat(p: &PerfData) -> Jstat {
     let (cgc, cgct) = coll(2);
     // (1 - (cap - used) / cap) * 100; cap 0 is a division by zero: "-".
     let util = |cap: Option<i64>, used: Option<i64>| match (cap, used) {
-        (Some(c), Some(u)) if c != 0 => Some((1.0 - (c - u) as f64 / c as f64) * 100.0),
+        (Some(c), Some(u)) if c != 0 => Some((1.0 - (c as f64 - u as f64) / c as f64) * 100.0),
         _ => None,
     };
     Jstat {
@@ -136,7 +136,7 @@ fn ticks_now(p: &PerfData) -> Option<i64> {
         let begin = p.long("sun.rt.createVmBeginTime")?;
         let now = crate::util::clock::now_ms();
         let freq = p.long("sun.os.hrt.frequency").unwrap_or(1_000_000_000);
-        Some((now - begin).max(0) * (freq / 1000))
+        Some(now.saturating_sub(begin).max(0).saturating_mul(freq / 1000))
     })
 }
 
@@ -161,8 +161,8 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
         // Survivors: the two spaces are one pool for the client.
         let (used, cap, mx) = if i == 1 {
             (
-                u(gen_space(p, 0, 1, "used")) + u(gen_space(p, 0, 2, "used")),
-                u(gen_space(p, 0, 1, "capacity")) + u(gen_space(p, 0, 2, "capacity")),
+                u(gen_space(p, 0, 1, "used")).saturating_add(u(gen_space(p, 0, 2, "used"))),
+                u(gen_space(p, 0, 1, "capacity")).saturating_add(u(gen_space(p, 0, 2, "capacity"))),
                 None,
             )
         } else {
@@ -190,12 +190,20 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
         });
     }
     let heap = Area {
-        used: pools.iter().map(|x| x.used).sum(),
-        committed: pools.iter().map(|x| x.committed).sum(),
+        used: pools.iter().fold(0u64, |a, x| a.saturating_add(x.used)),
+        committed: pools
+            .iter()
+            .fold(0u64, |a, x| a.saturating_add(x.committed)),
         max: max(p.long("sun.gc.generation.0.maxCapacity"))
             .zip(max(p.long("sun.gc.generation.1.maxCapacity")))
             // G1 reports nearly the whole heap as each generation's max: never add them there.
-            .map(|(a, b)| if gc == "G1" { a.max(b) } else { a + b }),
+            .map(|(a, b)| {
+                if gc == "G1" {
+                    a.max(b)
+                } else {
+                    a.saturating_add(b)
+                }
+            }),
     };
     for (name, pre) in [
         ("Metaspace", "sun.gc.metaspace"),
@@ -237,11 +245,12 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
     }
     let gc_ticks: i64 = (0..3)
         .map(|n| l(&format!("sun.gc.collector.{n}.time")))
-        .sum();
+        .fold(0i64, i64::saturating_add);
     let now_ticks = ticks_now(p).unwrap_or(0);
     let old_used = u(gen_space(p, 1, 0, "used"));
     let old_max = max(gen_space(p, 1, 0, "maxCapacity"));
-    let old_events = l("sun.gc.collector.1.invocations") + l("sun.gc.collector.2.invocations");
+    let old_events =
+        l("sun.gc.collector.1.invocations").saturating_add(l("sun.gc.collector.2.invocations"));
     let mut next = Previous {
         gc_ticks,
         eden_used: l("sun.gc.generation.0.space.0.used"),
@@ -253,15 +262,19 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
     };
     let (mut overhead, mut alloc) = (None, None);
     if let Some(pv) = prev {
-        let dt = (now_ticks - pv.uptime_ticks) as f64;
+        let dt = now_ticks.saturating_sub(pv.uptime_ticks) as f64;
         if dt > 0.0 {
-            overhead = Some(((gc_ticks - pv.gc_ticks).max(0) as f64 / dt * 100.0).min(100.0));
+            overhead =
+                Some((gc_ticks.saturating_sub(pv.gc_ticks).max(0) as f64 / dt * 100.0).min(100.0));
             // Eden growth; after young GCs eden restarted, so count what it had left to fill (it was full at
             // the GC) plus what it holds now. An approximation: TLAB waste and humongous objects are not seen.
             let bytes = if next.young_count > pv.young_count {
-                (pv.eden_cap - pv.eden_used).max(0) + next.eden_used
+                pv.eden_cap
+                    .saturating_sub(pv.eden_used)
+                    .max(0)
+                    .saturating_add(next.eden_used)
             } else {
-                (next.eden_used - pv.eden_used).max(0)
+                next.eden_used.saturating_sub(pv.eden_used).max(0)
             };
             alloc = Some(bytes as f64 / (dt / freq));
         }
@@ -287,8 +300,10 @@ pub fn figures(p: &PerfData, prev: Option<&Previous>) -> (JvmFigures, Previous) 
         threads_daemon: l("java.threads.daemon"),
         threads_peak: l("java.threads.livePeak"),
         threads_started: l("java.threads.started"),
-        classes_loaded: l("java.cls.loadedClasses") + l("java.cls.sharedLoadedClasses"),
-        classes_unloaded: l("java.cls.unloadedClasses") + l("java.cls.sharedUnloadedClasses"),
+        classes_loaded: l("java.cls.loadedClasses")
+            .saturating_add(l("java.cls.sharedLoadedClasses")),
+        classes_unloaded: l("java.cls.unloadedClasses")
+            .saturating_add(l("java.cls.sharedUnloadedClasses")),
         safepoints: l("sun.rt.safepoints"),
         safepoint_seconds: l("sun.rt.safepointTime") as f64 / freq,
         jit_seconds: l("java.ci.totalTime") as f64 / freq,
@@ -445,5 +460,39 @@ mod tests {
         assert!(f.threads_live > 0 && f.classes_loaded > 0);
         let (f, _) = figures(&load("jdk17-Parallel.hsperf"), None);
         assert_eq!(f.collectors[0].name, "PS Scavenge");
+    }
+
+    proptest::proptest! {
+        // Counters come from a file the JVM's user writes: extreme values (i64::MIN/MAX) never wrap or panic.
+        #[test]
+        fn crafted_counters_never_wrap_or_panic(
+            v in proptest::collection::vec(proptest::prop_oneof![
+                proptest::prelude::Just(i64::MAX), proptest::prelude::Just(i64::MIN),
+                proptest::prelude::Just(0i64), proptest::prelude::Just(-1i64),
+                proptest::prelude::any::<i64>()], 24),
+            g1 in proptest::prelude::any::<bool>(),
+        ) {
+            let names = [
+                "sun.gc.generation.0.space.0.used", "sun.gc.generation.0.space.0.capacity",
+                "sun.gc.generation.0.space.1.used", "sun.gc.generation.0.space.2.used",
+                "sun.gc.generation.0.space.1.capacity", "sun.gc.generation.0.space.2.capacity",
+                "sun.gc.generation.1.space.0.used", "sun.gc.generation.1.space.0.capacity",
+                "sun.gc.generation.0.maxCapacity", "sun.gc.generation.1.maxCapacity",
+                "sun.gc.collector.0.time", "sun.gc.collector.1.time", "sun.gc.collector.2.time",
+                "sun.gc.collector.0.invocations", "sun.gc.collector.1.invocations",
+                "sun.gc.collector.2.invocations", "sun.os.hrt.ticks", "sun.os.hrt.frequency",
+                "java.cls.loadedClasses", "java.cls.sharedLoadedClasses", "java.cls.unloadedClasses",
+                "java.cls.sharedUnloadedClasses", "sun.gc.metaspace.used", "sun.rt.createVmBeginTime",
+            ];
+            let mut longs: Vec<(&str, i64)> = names.iter().copied().zip(v.iter().copied()).collect();
+            if g1 {
+                longs.push(("sun.gc.collector.0.invocations", 1));
+            }
+            let p = PerfData::from_longs(longs.iter().copied());
+            let (_, prev) = figures(&p, None);
+            let rev: Vec<(&str, i64)> = names.iter().copied().zip(v.iter().rev().copied()).collect();
+            let _ = figures(&PerfData::from_longs(rev), Some(&prev));
+            let _ = jstat(&p);
+        }
     }
 }

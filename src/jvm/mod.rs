@@ -5,12 +5,15 @@ pub mod analysis;
 pub mod attach;
 pub mod discover;
 pub mod fallback;
+pub mod heap_dump;
 pub mod histogram;
 pub mod lifecycle;
 pub mod metrics;
 pub mod perfdata;
+mod proc_state;
 pub mod threaddump;
 pub mod tomcat;
+mod trigger_file;
 
 use crate::config::units::Pattern;
 use crate::host::Roots;
@@ -29,7 +32,7 @@ pub struct JvmConfig {
     /// A jcmd to run (as the JVM's user) when wasp's own attach is impossible; empty: never.
     pub attach_fallback: PathBuf,
     /// The largest attach reply (dump, histogram) accepted; a larger one is refused, never cut.
-    pub max_attach_reply: crate::config::ByteSize,
+    pub max_attach_reply: crate::config::units::ByteSize,
 }
 
 impl JvmConfig {
@@ -45,7 +48,7 @@ impl Default for JvmConfig {
             enabled: true,
             apps: Vec::new(),
             attach_fallback: PathBuf::new(),
-            max_attach_reply: crate::config::ByteSize(attach::DEFAULT_MAX_REPLY as u64),
+            max_attach_reply: crate::config::units::ByteSize(attach::DEFAULT_MAX_REPLY as u64),
         }
     }
 }

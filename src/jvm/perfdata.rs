@@ -261,6 +261,18 @@ impl PerfData {
         self.values.is_empty()
     }
 
+    /// A copy holding exactly these longs (property tests of what reads counters).
+    #[cfg(test)]
+    pub(crate) fn from_longs<'a>(longs: impl IntoIterator<Item = (&'a str, i64)>) -> PerfData {
+        PerfData {
+            values: longs
+                .into_iter()
+                .map(|(n, v)| (n.to_string(), Value::Long(v)))
+                .collect(),
+            torn_tail: false,
+        }
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
     }

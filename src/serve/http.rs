@@ -135,3 +135,108 @@ async fn healthz(State(s): State<Shared>) -> impl IntoResponse {
         body.to_string(),
     )
 }
+
+/// Limits of the HTTP server: every peer on the network may connect, before any token is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Open connections at most; at the cap the longest-idle one is closed for a new one (or, when all are
+    /// busy, the new one is). Far below LimitNOFILE, so collection always has descriptors.
+    pub connections: usize,
+    /// A request's headers must arrive within this, and an idle keep-alive connection is closed after it.
+    pub header_timeout: Duration,
+    /// Read buffer per connection, which bounds the request head (larger: 431 and closed).
+    pub max_head: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections: 256,
+            header_timeout: Duration::from_secs(10),
+            max_head: 16 << 10,
+        }
+    }
+}
+
+/// One connection's registry entry.
+struct Conn {
+    busy: std::sync::atomic::AtomicUsize,
+    /// Milliseconds since the server started at which it last became idle.
+    idle_since: std::sync::atomic::AtomicU64,
+    close: tokio::sync::Notify,
+}
+
+/// Serves `app` on `listener` within `limits`; returns only on a fatal listener error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+) -> std::io::Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::Ordering::Relaxed;
+    let t0 = Instant::now();
+    let conns: Arc<std::sync::Mutex<BTreeMap<u64, Arc<Conn>>>> = Arc::default();
+    let mut next_id = 0u64;
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            // Out of descriptors or a peer gone before accept: retry shortly, never spin.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        {
+            let mut map = conns.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() >= limits.connections {
+                let victim = map
+                    .iter()
+                    .filter(|(_, c)| c.busy.load(Relaxed) == 0)
+                    .min_by_key(|(_, c)| c.idle_since.load(Relaxed))
+                    .map(|(id, _)| *id);
+                // Out of the registry at once, so the next accept picks another one.
+                match victim.and_then(|id| map.remove(&id)) {
+                    Some(v) => v.close.notify_one(),
+                    None => continue, // all busy: the new one is dropped
+                }
+            }
+        }
+        let id = next_id;
+        next_id += 1;
+        let c = Arc::new(Conn {
+            busy: 0.into(),
+            idle_since: (t0.elapsed().as_millis() as u64).into(),
+            close: tokio::sync::Notify::new(),
+        });
+        conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, c.clone());
+        let (app, conns) = (app.clone(), conns.clone());
+        tokio::spawn(async move {
+            let cc = c.clone();
+            let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                let c = cc.clone();
+                c.busy.fetch_add(1, Relaxed);
+                async move {
+                    let r = tower::ServiceExt::oneshot(app, req).await;
+                    c.idle_since.store(t0.elapsed().as_millis() as u64, Relaxed);
+                    c.busy.fetch_sub(1, Relaxed);
+                    r
+                }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(limits.max_head.max(8192))
+                .max_headers(64)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+            tokio::select! {
+                _ = conn => {}
+                _ = c.close.notified() => {}
+            }
+            conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        });
+    }
+}

@@ -34,18 +34,6 @@ impl SinkKind {
             SinkKind::File => "file",
         }
     }
-
-    /// Does this sink take metric samples / documents?
-    pub fn takes_metrics(self) -> bool {
-        !matches!(self, SinkKind::Elasticsearch)
-    }
-
-    pub fn takes_documents(self) -> bool {
-        matches!(
-            self,
-            SinkKind::Elasticsearch | SinkKind::HttpJson | SinkKind::File
-        )
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -198,6 +186,8 @@ pub struct AuthConfig {
     pub token_env: Option<String>,
     /// "Bearer" (default) or "Token" (InfluxDB 2.x).
     pub scheme: Option<String>,
+    /// Send these credentials over plain http:// to a host beyond the loopback (refused unless set).
+    pub allow_plain_http: bool,
 }
 
 /// All configured sinks by name. None configured means the local JSON-lines file only.
@@ -211,68 +201,128 @@ impl SinkConfig {
         toml::from_str("type = \"file\"").expect("default file sink")
     }
 
-    /// Checks that need more than one key; returns (key, message) for the error's place.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+    /// Checks that need more than one key; the error names the key (path inside `[sinks.NAME]`) it is about,
+    /// which the configuration turns into a file position with the parser's spans.
+    pub fn check(&self) -> Result<(), SinkError> {
+        let err = |key: &'static [&'static str], message: String| Err(SinkError { key, message });
         match (self.kind, &self.url) {
             (SinkKind::File, Some(_)) => {
-                return Err(("url", "a file sink has a path, not a url".into()));
+                return err(&["url"], "a file sink has a path, not a url".into());
             }
             (SinkKind::File, None) => {}
             (k, None) => {
-                return Err((
-                    "type",
+                return err(
+                    &["type"],
                     format!("a {} sink needs a url to send to", k.as_str()),
-                ));
+                );
             }
             (_, Some(u)) => {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(("url", format!("\"{u}\" is not an http:// or https:// URL")));
+                    return err(
+                        &["url"],
+                        format!("\"{u}\" is not an http:// or https:// URL"),
+                    );
                 }
                 if self.path.is_some() {
-                    return Err(("path", "path is for file sinks only".into()));
+                    return err(&["path"], "path is for file sinks only".into());
                 }
             }
         }
-        if self.kind == SinkKind::Elasticsearch {
-            super::encode::es::check_index_pattern(&self.index).map_err(|e| ("index", e))?;
-        }
+        super::sinks::backend(self).check(self)?;
         let a = &self.auth;
         if a.password_file.is_some() && a.password_env.is_some() {
-            return Err((
-                "password_env",
+            return err(
+                &["auth", "password_env"],
                 "give the password in a file or in the environment, not both".into(),
-            ));
+            );
         }
         if (a.password_file.is_some() || a.password_env.is_some()) && a.username.is_none() {
-            return Err(("username", "a password needs a username".into()));
+            let key: &'static [&'static str] = if a.password_file.is_some() {
+                &["auth", "password_file"]
+            } else {
+                &["auth", "password_env"]
+            };
+            return err(key, "a password needs a username".into());
         }
         if a.token_file.is_some() && a.token_env.is_some() {
-            return Err((
-                "token_env",
+            return err(
+                &["auth", "token_env"],
                 "give the token in a file or in the environment, not both".into(),
-            ));
+            );
         }
         if a.username.is_some() && (a.token_file.is_some() || a.token_env.is_some()) {
-            return Err(("token_file", "use basic auth or a token, not both".into()));
+            let key: &'static [&'static str] = if a.token_file.is_some() {
+                &["auth", "token_file"]
+            } else {
+                &["auth", "token_env"]
+            };
+            return err(key, "use basic auth or a token, not both".into());
+        }
+        if let Some(u) = &self.url {
+            use crate::util::redact;
+            let creds = a.username.is_some()
+                || a.token_file.is_some()
+                || a.token_env.is_some()
+                || redact::has_userinfo(u);
+            if creds && u.starts_with("http://") && !redact::is_loopback(u) && !a.allow_plain_http {
+                return err(
+                    &["url"],
+                    "credentials would cross the network in clear over http://: use https://, or set \
+                     auth.allow_plain_http = true"
+                        .into(),
+                );
+            }
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
-            return Err((
-                "cert_file",
+            let key: &'static [&'static str] = if self.tls.cert_file.is_some() {
+                &["tls", "cert_file"]
+            } else {
+                &["tls", "key_file"]
+            };
+            return err(
+                key,
                 "a client certificate needs both cert_file and key_file".into(),
-            ));
+            );
         }
         if self.retry.initial_backoff > self.retry.max_backoff {
-            return Err((
-                "initial_backoff",
+            return err(
+                &["retry", "initial_backoff"],
                 "initial_backoff must not be above max_backoff".into(),
-            ));
+            );
         }
         if self.spool.max_bytes.0 < 64 << 10 {
-            return Err(("max_bytes", "a spool needs at least 64KiB".into()));
+            return err(
+                &["spool", "max_bytes"],
+                "a spool needs at least 64KiB".into(),
+            );
         }
-        if self.queue == 0 || self.batch.max_samples == 0 || self.batch.max_documents == 0 {
-            return Err(("queue", "queue and batch sizes must be at least 1".into()));
+        if self.queue == 0 {
+            return err(
+                &["queue"],
+                "queue and batch sizes must be at least 1".into(),
+            );
+        }
+        if self.batch.max_samples == 0 {
+            return err(
+                &["batch", "max_samples"],
+                "queue and batch sizes must be at least 1".into(),
+            );
+        }
+        if self.batch.max_documents == 0 {
+            return err(
+                &["batch", "max_documents"],
+                "queue and batch sizes must be at least 1".into(),
+            );
         }
         Ok(())
     }
+}
+
+/// A sink configuration that cannot work, and the key it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkError {
+    /// The key's path inside `[sinks.NAME]`, e.g. `["auth", "token_file"]`. When the key was left at its default
+    /// the error points at the deepest part of the path that the file does have.
+    pub key: &'static [&'static str],
+    pub message: String,
 }

@@ -1,14 +1,15 @@
 //! Sending one spooled batch over HTTP: the client a sink's config asks for (timeouts, TLS, auth, headers), the
 //! protocol's own headers, and what each answer means (done, retry later, or refused for good).
 
-use super::config::{SinkConfig, SinkKind};
-use super::encode;
+use super::config::SinkConfig;
+use super::sinks::Backend;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// What one attempt came to.
 #[derive(Debug, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Accepted; `rejected` items were refused inside the accepted request (counted, not retried).
     Done { status: u16, rejected: u64 },
     /// Retry later. `counts` = the answer may be permanent (a 500 to a batch that can never succeed), so it
@@ -23,10 +24,10 @@ pub enum Outcome {
     Refused { status: u16, why: String },
 }
 
-pub struct Sender {
+pub(crate) struct Sender {
     client: reqwest::Client,
     url: String,
-    kind: SinkKind,
+    backend: Arc<dyn Backend>,
 }
 
 fn read_secret(
@@ -53,21 +54,15 @@ fn header(v: &str) -> anyhow::Result<HeaderValue> {
 }
 
 impl Sender {
-    pub fn new(cfg: &SinkConfig) -> anyhow::Result<Sender> {
-        let url = cfg.url.clone().unwrap_or_default();
-        let mut url = url;
-        // Encoders write millisecond timestamps; tell InfluxDB so unless the URL already says.
-        if cfg.kind == SinkKind::InfluxLine && !url.contains("precision=") {
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str("precision=ms");
-        }
+    pub(crate) fn new(cfg: &SinkConfig, backend: Arc<dyn Backend>) -> anyhow::Result<Sender> {
+        let url = backend.url(cfg.url.as_deref().unwrap_or_default());
         let mut headers = HeaderMap::new();
         for (k, v) in &cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| anyhow::anyhow!("invalid header name \"{k}\""))?;
             headers.insert(name, header(v)?);
         }
-        for (k, v) in protocol_headers(cfg.kind, cfg.gzip) {
+        for (k, v) in backend.headers() {
             headers.insert(k, HeaderValue::from_static(v));
         }
         let a = &cfg.auth;
@@ -87,8 +82,7 @@ impl Sender {
                 header(&format!("{scheme} {tok}"))?,
             );
         }
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("wasp/", env!("CARGO_PKG_VERSION")))
+        let mut b = super::http::client_builder()
             .default_headers(headers)
             .connect_timeout(cfg.retry.connect_timeout.0)
             .timeout(cfg.retry.timeout.0)
@@ -117,12 +111,12 @@ impl Sender {
         Ok(Sender {
             client: b.build()?,
             url,
-            kind: cfg.kind,
+            backend,
         })
     }
 
     /// One POST of `body`, classified.
-    pub async fn send(&self, body: Vec<u8>) -> Outcome {
+    pub(crate) async fn send(&self, body: Vec<u8>) -> Outcome {
         let r = match self.client.post(&self.url).body(body).send().await {
             Ok(r) => r,
             Err(e) => {
@@ -152,7 +146,7 @@ impl Sender {
                 };
             }
         };
-        classify(self.kind, status, &text, after)
+        self.backend.classify(status, &text, after)
     }
 }
 
@@ -168,38 +162,14 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The first 300 characters of an answer, on one line, for the log.
-pub fn excerpt(body: &[u8]) -> String {
+pub(crate) fn excerpt(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(&body[..body.len().min(600)]);
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     one.chars().take(300).collect()
 }
 
-fn protocol_headers(kind: SinkKind, gzip: bool) -> Vec<(HeaderName, &'static str)> {
-    use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
-    let mut h = Vec::new();
-    match kind {
-        SinkKind::PrometheusRemoteWrite => {
-            h.push((CONTENT_TYPE, "application/x-protobuf"));
-            h.push((CONTENT_ENCODING, "snappy"));
-            h.push((
-                HeaderName::from_static("x-prometheus-remote-write-version"),
-                "0.1.0",
-            ));
-        }
-        SinkKind::OtlpHttp => h.push((CONTENT_TYPE, "application/x-protobuf")),
-        SinkKind::InfluxLine => h.push((CONTENT_TYPE, "text/plain; charset=utf-8")),
-        SinkKind::HttpJson => h.push((CONTENT_TYPE, "application/x-ndjson")),
-        SinkKind::Elasticsearch => h.push((CONTENT_TYPE, "application/x-ndjson")),
-        SinkKind::File => {}
-    }
-    if gzip && kind != SinkKind::PrometheusRemoteWrite && kind != SinkKind::File {
-        h.push((CONTENT_ENCODING, "gzip"));
-    }
-    h
-}
-
 /// Retry-After: whole seconds or an HTTP date.
-pub fn retry_after(v: &str) -> Option<Duration> {
+pub(crate) fn retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(s) = v.parse::<u64>() {
         return Some(Duration::from_secs(s.min(3600)));
@@ -212,75 +182,35 @@ pub fn retry_after(v: &str) -> Option<Duration> {
     )
 }
 
-/// What an answer means for each protocol (docs/shipping.md has the table and the reasons).
-pub fn classify(kind: SinkKind, status: u16, body: &[u8], after: Option<Duration>) -> Outcome {
-    let why = || format!("HTTP {status}: {}", excerpt(body));
-    let outage = matches!(status, 429 | 502 | 503 | 504);
-    match kind {
-        SinkKind::OtlpHttp => match status {
-            200..=299 => match encode::otlp::parse_response(body) {
-                Ok(rejected) => Outcome::Done { status, rejected },
-                Err(_) => Outcome::Done {
-                    status,
-                    rejected: 0,
-                },
-            },
-            // OTLP/HTTP: only these are retryable; everything else is refused for good.
-            _ if outage => Outcome::Retry {
-                status,
-                counts: false,
-                after,
-                why: why(),
-            },
-            _ => Outcome::Refused { status, why: why() },
+/// An answer's status and the start of its body, for the log and the set-aside note.
+pub(crate) fn why(status: u16, body: &[u8]) -> String {
+    format!("HTTP {status}: {}", excerpt(body))
+}
+
+/// What an answer means to a plain HTTP backend: 2xx done; outages (429, 502-504) and 408 retried without
+/// counting; other 5xx retried and counted (they may be permanent); the rest refused. Backends with their own rules
+/// (OTLP, Elasticsearch) override [`Backend::classify`](super::sinks::Backend::classify).
+pub(crate) fn classify_http(status: u16, body: &[u8], after: Option<Duration>) -> Outcome {
+    match status {
+        200..=299 => Outcome::Done {
+            status,
+            rejected: 0,
         },
-        SinkKind::Elasticsearch if (200..=299).contains(&status) => {
-            let o = match encode::es::parse_response(body) {
-                Ok(o) => o,
-                Err(e) => {
-                    return Outcome::Refused {
-                        status,
-                        why: format!("{e}: {}", excerpt(body)),
-                    };
-                }
-            };
-            if !o.retry.is_empty() {
-                // Items the cluster was too busy for: resend the whole request; `create` with a stable _id turns
-                // the items already stored into 409s, which count as done.
-                Outcome::Retry {
-                    status: 429,
-                    counts: false,
-                    after,
-                    why: format!("{} bulk items rejected with 429", o.retry.len()),
-                }
-            } else {
-                if let Some((s, r)) = o.rejected.first() {
-                    tracing::warn!(status = s, reason = %r, rejected = o.rejected.len(), "bulk items refused");
-                }
-                Outcome::Done {
-                    status,
-                    rejected: o.rejected.len() as u64,
-                }
-            }
-        }
-        _ => match status {
-            200..=299 => Outcome::Done {
-                status,
-                rejected: 0,
-            },
-            _ if outage || status == 408 => Outcome::Retry {
-                status,
-                counts: false,
-                after,
-                why: why(),
-            },
-            500..=599 => Outcome::Retry {
-                status,
-                counts: true,
-                after,
-                why: why(),
-            },
-            _ => Outcome::Refused { status, why: why() },
+        429 | 502 | 503 | 504 | 408 => Outcome::Retry {
+            status,
+            counts: false,
+            after,
+            why: why(status, body),
+        },
+        500..=599 => Outcome::Retry {
+            status,
+            counts: true,
+            after,
+            why: why(status, body),
+        },
+        _ => Outcome::Refused {
+            status,
+            why: why(status, body),
         },
     }
 }
@@ -304,48 +234,9 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-/// Backoff before attempt `n` (1-based): full jitter over an exponential window, capped; Retry-After wins if
-/// longer.
-pub fn backoff(n: u32, initial: Duration, max: Duration, after: Option<Duration>) -> Duration {
-    let exp = initial
-        .saturating_mul(1u32 << n.saturating_sub(1).min(20))
-        .min(max);
-    // Full jitter spreads a fleet's retries; never below a tenth of the window so a loop cannot spin.
-    let lo = exp / 10;
-    let jittered = lo + exp.saturating_sub(lo).mul_f64(fastrand::f64());
-    match after {
-        Some(a) if a > jittered => a.min(max.max(a)),
-        _ => jittered,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_like_each_protocol_says() {
-        let rw = SinkKind::PrometheusRemoteWrite;
-        assert!(matches!(classify(rw, 204, b"", None), Outcome::Done { .. }));
-        assert!(matches!(
-            classify(rw, 500, b"label name not unique", None),
-            Outcome::Retry { counts: true, .. }
-        ));
-        assert!(matches!(
-            classify(rw, 503, b"", None),
-            Outcome::Retry { counts: false, .. }
-        ));
-        assert!(matches!(
-            classify(rw, 400, b"out of order sample", None),
-            Outcome::Refused { status: 400, .. }
-        ));
-        let o = SinkKind::OtlpHttp;
-        assert!(matches!(
-            classify(o, 500, b"", None),
-            Outcome::Refused { .. }
-        ));
-        assert!(matches!(classify(o, 502, b"", None), Outcome::Retry { .. }));
-    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
@@ -357,19 +248,6 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(retry_after("soon"), None);
-    }
-
-    #[test]
-    fn backoff_grows_to_its_cap_and_honours_retry_after() {
-        let (i, m) = (Duration::from_secs(1), Duration::from_secs(60));
-        for n in 1..30 {
-            let b = backoff(n, i, m, None);
-            assert!(b <= m && b >= Duration::from_millis(100), "{n}: {b:?}");
-        }
-        assert_eq!(
-            backoff(1, i, m, Some(Duration::from_secs(20))),
-            Duration::from_secs(20)
-        );
     }
 
     #[test]

@@ -7,12 +7,15 @@
 pub mod config;
 pub mod deliver;
 pub mod encode;
-pub mod file;
+pub(crate) mod http;
+pub(crate) mod retry;
 pub mod sink;
+pub mod sinks;
 pub mod spool;
 pub mod stats;
 
 use crate::model::{Collection, Document, MetricSet};
+use anyhow::Context;
 use config::{SinkConfig, Sinks};
 use sink::{Entry, Sink};
 use stats::{SinkFigures, SinkStatus};
@@ -63,7 +66,7 @@ impl Shipper {
         for (name, cfg) in list {
             started.push(
                 Sink::start(name, cfg, data_dir, origin.clone())
-                    .map_err(|e| anyhow::anyhow!("sink {name}: {e}"))?,
+                    .with_context(|| format!("sink {name}"))?,
             );
         }
         Ok(Shipper { sinks: started })
@@ -83,8 +86,8 @@ impl Shipper {
         };
         for s in &self.sinks {
             let wanted = match &e {
-                Entry::Metrics(_) => s.kind.takes_metrics(),
-                Entry::Document(_) => s.kind.takes_documents(),
+                Entry::Metrics(_) => s.backend.takes_metrics(),
+                Entry::Document(_) => s.backend.takes_documents(),
             };
             if wanted {
                 s.offer(e.clone());

@@ -2,9 +2,9 @@
 //! backend, oldest first, one request in flight, retries). The collection loop only ever `try_send`s to the queue.
 
 use super::config::{SinkConfig, SinkKind};
-use super::deliver::{self, Outcome, Sender};
-use super::encode::{self, Batch, Encoded, Metrics, Origin};
-use super::file::RotatingFile;
+use super::deliver::{Outcome, Sender};
+use super::encode::{Batch, Encoded, Metrics, Origin};
+use super::sinks::{self, Backend, file::RotatingFile};
 use super::spool::{Pos, Record, Spool, SpoolStats};
 use super::stats::SinkStats;
 use crate::model::Document;
@@ -28,6 +28,7 @@ const REJECTED_KEEP: usize = 20;
 pub struct Sink {
     pub name: String,
     pub kind: SinkKind,
+    pub(crate) backend: Arc<dyn Backend>,
     tx: Option<SyncSender<Entry>>,
     pub stats: Arc<SinkStats>,
     pub spool_stats: Option<Arc<SpoolStats>>,
@@ -54,17 +55,18 @@ impl Sink {
         let (tx, rx) = sync_channel::<Entry>(cfg.queue);
         let mut threads = Vec::new();
         let mut spool_stats = None;
+        let backend = sinks::backend(cfg);
         if cfg.kind == SinkKind::File {
             let path = cfg
                 .path
                 .clone()
                 .unwrap_or_else(|| data_dir.join("wasp.jsonl"));
             let out = RotatingFile::open(path, cfg.rotate_bytes.0, cfg.keep)?;
-            let (c, s) = (cfg.clone(), stats.clone());
+            let (c, b, s) = (cfg.clone(), backend.clone(), stats.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("wasp-sink-{name}"))
-                    .spawn(move || batcher(rx, c, origin, s, Output::File(out)))?,
+                    .spawn(move || batcher(rx, c, b, origin, s, Output::File(out)))?,
             );
         } else {
             let dir = data_dir.join("spool").join(name);
@@ -86,13 +88,19 @@ impl Sink {
                 );
             }
             spool_stats = Some(spool.stats());
-            let sender = Sender::new(cfg).map_err(|e| anyhow::anyhow!("sink {name}: {e}"))?;
+            let sender = Sender::new(cfg, backend.clone())?;
             let spool = Arc::new(Mutex::new(spool));
-            let (c, s, sp, w) = (cfg.clone(), stats.clone(), spool.clone(), wake.clone());
+            let (c, b, s, sp, w) = (
+                cfg.clone(),
+                backend.clone(),
+                stats.clone(),
+                spool.clone(),
+                wake.clone(),
+            );
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("wasp-sink-{name}"))
-                    .spawn(move || batcher(rx, c, origin, s, Output::Spool(sp, w)))?,
+                    .spawn(move || batcher(rx, c, b, origin, s, Output::Spool(sp, w)))?,
             );
             let (c, s, st, w, n) = (
                 cfg.clone(),
@@ -110,6 +118,7 @@ impl Sink {
         Ok(Sink {
             name: name.to_string(),
             kind: cfg.kind,
+            backend,
             tx: Some(tx),
             stats,
             spool_stats,
@@ -178,22 +187,17 @@ enum Output {
     Spool(Arc<Mutex<Spool>>, Arc<(Mutex<bool>, Condvar)>),
 }
 
-fn encode_batch(kind: SinkKind, cfg: &SinkConfig, b: &Batch, o: &Origin) -> Encoded {
-    match kind {
-        SinkKind::PrometheusRemoteWrite => encode::prw::encode(b, o),
-        SinkKind::OtlpHttp => encode::otlp::encode(b, o, cfg.gzip),
-        SinkKind::InfluxLine => encode::influx::encode(b, o, cfg.gzip),
-        SinkKind::HttpJson => encode::jsonl::encode(b, o, cfg.gzip),
-        SinkKind::Elasticsearch => encode::es::encode(b, o, &cfg.index, cfg.gzip),
-        SinkKind::File => encode::jsonl::encode(b, o, false),
-    }
-}
-
 /// Encodes `b`, splitting it in halves while the body is over the size limit and can still be split.
-fn encode_bounded(cfg: &SinkConfig, b: Batch, o: &Origin, out: &mut Vec<Encoded>) {
-    let e = encode_batch(cfg.kind, cfg, &b, o);
+fn encode_bounded(
+    backend: &dyn Backend,
+    max_bytes: u64,
+    b: Batch,
+    o: &Origin,
+    out: &mut Vec<Encoded>,
+) {
+    let e = backend.encode(&b, o);
     let parts = b.metrics.len() + b.documents.len();
-    if e.body.len() as u64 <= cfg.batch.max_bytes.0 || parts < 2 {
+    if e.body.len() as u64 <= max_bytes || parts < 2 {
         if !e.body.is_empty() {
             out.push(e);
         }
@@ -217,13 +221,14 @@ fn encode_bounded(cfg: &SinkConfig, b: Batch, o: &Origin, out: &mut Vec<Encoded>
             y.documents.push(d)
         }
     }
-    encode_bounded(cfg, x, o, out);
-    encode_bounded(cfg, y, o, out);
+    encode_bounded(backend, max_bytes, x, o, out);
+    encode_bounded(backend, max_bytes, y, o, out);
 }
 
 fn batcher(
     rx: Receiver<Entry>,
     cfg: SinkConfig,
+    backend: Arc<dyn Backend>,
     origin: Origin,
     stats: Arc<SinkStats>,
     mut out: Output,
@@ -240,11 +245,11 @@ fn batcher(
             Ok(e) => {
                 stats.queued.fetch_sub(1, Ordering::Relaxed);
                 match e {
-                    Entry::Metrics(m) if kind.takes_metrics() => {
+                    Entry::Metrics(m) if backend.takes_metrics() => {
                         samples += m.metrics.sample_count();
                         batch.metrics.push(m);
                     }
-                    Entry::Document(d) if kind.takes_documents() => batch.documents.push(d),
+                    Entry::Document(d) if backend.takes_documents() => batch.documents.push(d),
                     _ => continue,
                 }
                 opened.get_or_insert_with(Instant::now);
@@ -256,14 +261,14 @@ fn batcher(
         let due = opened.is_some_and(|t| t.elapsed() >= cfg.batch.max_delay.0)
             || samples >= cfg.batch.max_samples
             || batch.documents.len() >= cfg.batch.max_documents
-            // The file sink writes each collection as it comes: it is the local record, and local disk is cheap.
-            || (kind == SinkKind::File && !batch.is_empty());
+            // A local file is written as each item comes: it is the local record, and local disk is cheap.
+            || (matches!(out, Output::File(_)) && !batch.is_empty());
         if (due || closed) && !batch.is_empty() {
             let b = std::mem::take(&mut batch);
             samples = 0;
             opened = None;
             let mut encoded = Vec::new();
-            encode_bounded(&cfg, b, &origin, &mut encoded);
+            encode_bounded(&*backend, cfg.batch.max_bytes.0, b, &origin, &mut encoded);
             for e in encoded {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 if e.skipped > 0 {
@@ -302,7 +307,7 @@ fn batcher(
                         let r = sp.lock().unwrap_or_else(|p| p.into_inner()).append(&rec);
                         if let Err(err) = r {
                             stats.encode_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(sink = %cfg.url.as_deref().unwrap_or(""), error = %err, "cannot spool a batch; it is lost");
+                            tracing::warn!(sink = %crate::util::redact::url(cfg.url.as_deref().unwrap_or("")), error = %err, "cannot spool a batch; it is lost");
                         }
                         *wake.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
                         wake.1.notify_all();
@@ -461,7 +466,7 @@ fn sender_loop(
                     } else {
                         tracing::debug!(sink = %name, attempt, error = %why, "send failed; will retry");
                     }
-                    let wait = deliver::backoff(
+                    let wait = super::retry::backoff(
                         attempt,
                         cfg.retry.initial_backoff.0,
                         cfg.retry.max_backoff.0,
@@ -550,9 +555,10 @@ mod tests {
 
     #[test]
     fn an_oversized_batch_is_split_until_each_body_fits_or_holds_one_item() {
-        let mut cfg: SinkConfig =
+        let cfg: SinkConfig =
             toml::from_str("type = \"http_json\"\nurl = \"http://x\"\ngzip = false").unwrap();
-        cfg.batch.max_bytes = crate::config::units::ByteSize(1);
+        let backend = sinks::backend(&cfg);
+        let mut max_bytes = 1;
         let o = Origin::default();
         // One collection and one document: two bodies (a split that left one side empty would never end).
         let b = Batch {
@@ -560,7 +566,7 @@ mod tests {
             documents: vec![doc(2)],
         };
         let mut out = Vec::new();
-        encode_bounded(&cfg, b, &o, &mut out);
+        encode_bounded(&*backend, max_bytes, b, &o, &mut out);
         assert_eq!(out.len(), 2);
         // Ten collections and three documents: every item alone, in order.
         let b = Batch {
@@ -568,17 +574,17 @@ mod tests {
             documents: (10..13).map(doc).collect(),
         };
         let mut out = Vec::new();
-        encode_bounded(&cfg, b, &o, &mut out);
+        encode_bounded(&*backend, max_bytes, b, &o, &mut out);
         let firsts: Vec<i64> = out.iter().map(|e| e.min_ts_ms).collect();
         assert_eq!(firsts, (0..13).collect::<Vec<_>>());
         // Under the limit: one body.
-        cfg.batch.max_bytes = crate::config::units::ByteSize(1 << 20);
+        max_bytes = 1 << 20;
         let b = Batch {
             metrics: (0..10).map(metrics).collect(),
             documents: (10..13).map(doc).collect(),
         };
         let mut out = Vec::new();
-        encode_bounded(&cfg, b, &o, &mut out);
+        encode_bounded(&*backend, max_bytes, b, &o, &mut out);
         assert_eq!(out.len(), 1);
     }
 }

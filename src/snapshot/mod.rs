@@ -13,7 +13,7 @@ pub mod request;
 pub mod store;
 pub mod worker;
 
-use crate::config::units::{ByteSize, Interval};
+use crate::config::units::{ByteSize, Dur, Interval};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -32,6 +32,10 @@ pub struct SnapshotConfig {
     pub timeout: Interval,
     /// The JVMs SIGUSR1 and SIGUSR2 take, by app name; empty: every JVM.
     pub signal_apps: Vec<String>,
+    /// A request for what is already queued or running (same kind, same JVMs), or was taken less than this long
+    /// ago, is answered by that snapshot instead of taking another (a signal storm costs one dump); it does not
+    /// use the budget.
+    pub min_gap: Dur,
 }
 
 impl SnapshotConfig {
@@ -59,6 +63,7 @@ impl Default for SnapshotConfig {
             max_total_size: ByteSize(500_000_000),
             timeout: Interval::secs(10),
             signal_apps: Vec::new(),
+            min_gap: Dur::secs(5),
         }
     }
 }

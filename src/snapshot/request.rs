@@ -10,7 +10,7 @@ pub const MAX_CONTEXT_LINES: usize = 200;
 const MAX_CONTEXT_LINE: usize = 4096;
 
 /// What to take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// One thread dump per selected JVM.

@@ -15,7 +15,7 @@ use crate::host::Roots;
 use crate::jvm::JvmConfig;
 use crate::model::Latest;
 use serde::Serialize;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,6 +84,27 @@ pub enum State {
     },
 }
 
+/// How a request was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Queued under this sequence number.
+    Queued(u64),
+    /// Answered by the earlier request `into` (same kind and JVMs, queued, running or within `min_gap`).
+    Coalesced { seq: u64, into: u64 },
+}
+
+impl Accepted {
+    /// The request whose record tells the outcome.
+    pub fn outcome_seq(self) -> u64 {
+        match self {
+            Accepted::Queued(s) | Accepted::Coalesced { into: s, .. } => s,
+        }
+    }
+}
+
+/// The latest accepted request per (kind, JVM selection): its sequence number and, once finished, when.
+type Open = HashMap<(Kind, String), (u64, Option<Instant>)>;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     /// Sequence number of the request in this agent's life.
@@ -94,6 +115,8 @@ pub struct Record {
     pub at_ms: i64,
     #[serde(flatten)]
     pub state: State,
+    /// Equal requests this one answered (queued, running or within `min_gap`): a storm is one line.
+    pub coalesced: u64,
 }
 
 #[derive(Default, Debug)]
@@ -101,6 +124,8 @@ pub struct Counters {
     pub taken: AtomicU64,
     pub refused_budget: AtomicU64,
     pub refused_queue: AtomicU64,
+    /// Requests answered by an equal one queued, running or just taken (a storm).
+    pub coalesced: AtomicU64,
     pub failed: AtomicU64,
     /// Documents handed to the shipper, and those cut to fit their size bound.
     pub documents: AtomicU64,
@@ -127,6 +152,11 @@ impl Counters {
         .push([("reason", "budget")], get(&self.refused_budget))
         .push([("reason", "queue")], get(&self.refused_queue));
         m.counter(
+            "wasp_snapshots_coalesced_total",
+            "Snapshot requests answered by an equal one queued, running or taken within [snapshots] min_gap.",
+        )
+        .set(get(&self.coalesced));
+        m.counter(
             "wasp_snapshots_documents_total",
             "Snapshot summaries (thread_dump, class_histogram, incident) handed to the document sinks.",
         )
@@ -152,6 +182,8 @@ pub struct Snapshots {
     recent: Arc<Mutex<VecDeque<Record>>>,
     budget: Arc<Mutex<VecDeque<Instant>>>,
     per_hour: u32,
+    min_gap: Duration,
+    open: Arc<Mutex<Open>>,
     seq: Arc<AtomicU64>,
     pub dir: PathBuf,
 }
@@ -175,6 +207,8 @@ impl Snapshots {
             recent: Arc::new(Mutex::new(VecDeque::new())),
             budget: Arc::new(Mutex::new(VecDeque::new())),
             per_hour: cfg.budget_per_hour,
+            min_gap: cfg.min_gap.0,
+            open: Arc::default(),
             seq: Arc::new(AtomicU64::new(0)),
             dir: dir.clone(),
         };
@@ -188,6 +222,7 @@ impl Snapshots {
             blocked,
             counters: s.counters.clone(),
             recent: s.recent.clone(),
+            open: s.open.clone(),
         };
         std::thread::Builder::new()
             .name("wasp-snapshot".into())
@@ -195,14 +230,17 @@ impl Snapshots {
         Ok(s)
     }
 
-    /// Never blocks: queues the request, or refuses it (counted and logged). `submit` says which.
+    /// Never blocks: queues the request, coalesces it with an equal one, or refuses it (counted and logged).
+    /// `submit` says which.
     pub fn request(&self, req: Request) {
         let _ = self.submit(req);
     }
 
-    /// Never blocks (two short mutexes): checks the budget, queues, and returns the request's sequence number
-    /// (for `record`) or why it was refused. A refusal is counted and logged.
-    pub fn submit(&self, req: Request) -> Result<u64, Refusal> {
+    /// Never blocks (three short mutexes): coalesces the request with an equal one queued, running or taken
+    /// within `min_gap`; else checks the budget and queues it. Returns how it was accepted (the sequence
+    /// numbers for `record`) or why it was refused. Refusals and coalescing are counted and logged; neither uses
+    /// the budget.
+    pub fn submit(&self, req: Request) -> Result<Accepted, Refusal> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let mut rec = Record {
             seq,
@@ -211,7 +249,22 @@ impl Snapshots {
             reason: req.reason.to_string(),
             at_ms: crate::util::clock::now_ms(),
             state: State::Queued,
+            coalesced: 0,
         };
+        let key = (req.kind, rec.select.clone());
+        let mut open = lock(&self.open);
+        if let Some(&(into, done)) = open.get(&key)
+            && done.is_none_or(|t| t.elapsed() < self.min_gap)
+        {
+            drop(open);
+            let n = self.counters.coalesced.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::info!(seq, into, kind = req.kind.as_str(), select = %req.select, reason = %req.reason,
+                coalesced_total = n, "snapshot request answered by an equal one");
+            if let Some(r) = lock(&self.recent).iter_mut().find(|r| r.seq == into) {
+                r.coalesced += 1;
+            }
+            return Ok(Accepted::Coalesced { seq, into });
+        }
         let refusal = {
             let mut b = lock(&self.budget);
             while b
@@ -239,6 +292,7 @@ impl Snapshots {
                 }) {
                     Ok(()) => {
                         b.push_back(Instant::now());
+                        open.insert(key, (seq, None));
                         None
                     }
                     Err(TrySendError::Full(_)) => {
@@ -249,10 +303,11 @@ impl Snapshots {
                 }
             }
         };
+        drop(open);
         match refusal {
             None => {
                 tracing::info!(seq, kind = req.kind.as_str(), select = %req.select, reason = %req.reason, "snapshot queued");
-                Ok(seq)
+                Ok(Accepted::Queued(seq))
             }
             Some(r) => {
                 tracing::warn!(seq, kind = req.kind.as_str(), select = %req.select, reason = %req.reason,
@@ -316,6 +371,7 @@ struct Worker {
     blocked: BlockedThreads,
     counters: Arc<Counters>,
     recent: Arc<Mutex<VecDeque<Record>>>,
+    open: Arc<Mutex<Open>>,
 }
 
 impl Worker {
@@ -392,6 +448,12 @@ impl Worker {
                     self.set(seq, State::Failed { error });
                 }
             }
+            // Equal requests from now until min_gap has passed are answered by this one.
+            if let Some(o) = lock(&self.open).get_mut(&(req.kind, req.select.to_string()))
+                && o.0 == seq
+            {
+                o.1 = Some(Instant::now());
+            }
             let p = super::store::prune(&self.dir, self.cfg.keep, self.cfg.max_total_size.0);
             if p.removed > 0 {
                 tracing::info!(
@@ -408,6 +470,7 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::request::Select;
 
     #[test]
     fn budget_and_queue_refuse_without_blocking() {
@@ -419,10 +482,17 @@ mod tests {
             recent: Arc::default(),
             budget: Arc::default(),
             per_hour: 6,
+            min_gap: Duration::from_secs(5),
+            open: Arc::default(),
             seq: Arc::default(),
             dir: PathBuf::new(),
         };
-        let outcomes: Vec<_> = (0..8).map(|_| s.submit(Request::Dumps)).collect();
+        // Different JVMs each time: equal requests would be coalesced (the next test).
+        let dumps = |pid: u32| Request {
+            select: Select::Pid(pid),
+            ..Request::Dumps
+        };
+        let outcomes: Vec<_> = (0..8).map(|p| s.submit(dumps(p))).collect();
         assert!(outcomes[..QUEUE].iter().all(|o| o.is_ok()), "{outcomes:?}");
         assert_eq!(outcomes[QUEUE], Err(Refusal::QueueFull { capacity: QUEUE }));
         // Refused by a full queue does not spend budget; drain and the budget (6) holds.
@@ -432,13 +502,60 @@ mod tests {
         drop(_rx);
         let (tx, rx) = sync_channel(QUEUE);
         let s = Snapshots { tx, ..s };
-        assert!(s.submit(Request::Bundle).is_ok());
-        assert!(s.submit(Request::Bundle).is_ok());
+        let bundle = |pid: u32| Request {
+            select: Select::Pid(pid),
+            ..Request::Bundle
+        };
+        assert!(s.submit(bundle(1)).is_ok());
+        assert!(s.submit(bundle(2)).is_ok());
         assert!(matches!(
-            s.submit(Request::Bundle),
+            s.submit(bundle(3)),
             Err(Refusal::Budget { per_hour: 6, .. })
         ));
         assert_eq!(s.counters.refused_budget.load(Ordering::Relaxed), 1);
         drop(rx);
+    }
+
+    #[test]
+    fn a_storm_is_answered_by_one_snapshot_and_spends_no_budget() {
+        let (tx, rx) = sync_channel(QUEUE);
+        let s = Snapshots {
+            tx,
+            counters: Arc::default(),
+            recent: Arc::default(),
+            budget: Arc::default(),
+            per_hour: 20,
+            min_gap: Duration::from_millis(300),
+            open: Arc::default(),
+            seq: Arc::default(),
+            dir: PathBuf::new(),
+        };
+        let first = s.submit(Request::Dumps).unwrap();
+        assert_eq!(first, Accepted::Queued(1));
+        for i in 2..=50 {
+            assert_eq!(
+                s.submit(Request::Dumps).unwrap(),
+                Accepted::Coalesced { seq: i, into: 1 }
+            );
+        }
+        // Another kind, or other JVMs, is its own request.
+        assert!(matches!(s.submit(Request::Bundle), Ok(Accepted::Queued(_))));
+        assert_eq!(s.budget_left(), 18);
+        assert_eq!(s.counters.coalesced.load(Ordering::Relaxed), 49);
+        assert_eq!(s.record(1).unwrap().coalesced, 49);
+        assert_eq!(s.recent().len(), 2, "a storm is one line of wasp status");
+        // Taken: equal requests within min_gap are still answered by it; after it, a new one is queued.
+        let _ = rx.recv().unwrap();
+        lock(&s.open)
+            .get_mut(&(Kind::Dump, Select::All.to_string()))
+            .unwrap()
+            .1 = Some(Instant::now());
+        assert!(matches!(
+            s.submit(Request::Dumps),
+            Ok(Accepted::Coalesced { into: 1, .. })
+        ));
+        std::thread::sleep(Duration::from_millis(350));
+        assert!(matches!(s.submit(Request::Dumps), Ok(Accepted::Queued(_))));
+        assert_eq!(s.budget_left(), 17);
     }
 }

@@ -182,8 +182,7 @@ impl Actions {
         let c = counters.clone();
         rt.spawn(async move {
             let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
-            let client = reqwest::Client::builder()
-                .user_agent(concat!("wasp/", env!("CARGO_PKG_VERSION")))
+            let client = crate::ship::http::client_builder()
                 .build()
                 .unwrap_or_default();
             while let Some(job) = rx.recv().await {
@@ -309,8 +308,20 @@ pub fn event_document(f: &Firing) -> Document {
     }
 }
 
-/// The context a script gets, as environment variables.
+/// The PATH a script (or the jcmd fallback) gets: nothing of the agent's own environment reaches it.
+pub const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The context a script gets, as environment variables, its whole environment with PATH. A NUL byte (a log line
+/// may hold one) cannot be in an environment value: it is written `\0`, so the script still runs.
 pub fn script_env(f: &Firing) -> Vec<(String, String)> {
+    script_env_raw(f)
+        .into_iter()
+        .map(|(k, v)| (k, v.replace('\0', "\\0")))
+        .chain([("PATH".to_string(), SCRIPT_PATH.to_string())])
+        .collect()
+}
+
+fn script_env_raw(f: &Firing) -> Vec<(String, String)> {
     let mut env = vec![
         ("WASP_SOURCE".to_string(), f.source.to_string()),
         ("WASP_RULE".into(), f.rule.clone()),
@@ -390,7 +401,9 @@ async fn run_script(f: &Firing, s: &ScriptConfig, c: &Counters) {
         return;
     }
     let mut cmd = tokio::process::Command::new(&s.path);
+    // A cleared environment: the agent's may hold secrets (password_env, token_env).
     cmd.args(&s.args)
+        .env_clear()
         .envs(script_env(f))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -510,7 +523,6 @@ async fn send_webhook(f: &Firing, w: &WebhookConfig, client: &reqwest::Client, c
             return;
         }
     };
-    let mut wait = w.backoff.0;
     for attempt in 0..=w.retries {
         let mut req = client
             .post(&w.url)
@@ -523,7 +535,7 @@ async fn send_webhook(f: &Firing, w: &WebhookConfig, client: &reqwest::Client, c
         let why = match tokio::time::timeout(w.timeout.0 + Duration::from_millis(100), req).await {
             Ok(Ok(r)) if r.status().is_success() => {
                 c.add(ActionKind::Webhook, "ok");
-                tracing::info!(rule = %f.rule, url = %w.url, attempt = attempt + 1, "webhook delivered");
+                tracing::info!(rule = %f.rule, url = %crate::util::redact::url(&w.url), attempt = attempt + 1, "webhook delivered");
                 return;
             }
             Ok(Ok(r)) => format!("HTTP status {}", r.status().as_u16()),
@@ -532,13 +544,14 @@ async fn send_webhook(f: &Firing, w: &WebhookConfig, client: &reqwest::Client, c
         };
         if attempt == w.retries {
             c.add(ActionKind::Webhook, "given_up");
-            tracing::warn!(rule = %f.rule, url = %w.url, attempts = attempt + 1, error = %why, "webhook given up");
+            tracing::warn!(rule = %f.rule, url = %crate::util::redact::url(&w.url), attempts = attempt + 1, error = %why, "webhook given up");
             return;
         }
         *c.webhook_retries.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        tracing::debug!(rule = %f.rule, url = %w.url, attempt = attempt + 1, error = %why, retry_in = ?wait, "webhook failed; retrying");
+        // At least `backoff`, doubling (as documented), jittered above it.
+        let wait = crate::ship::retry::at_least(attempt + 1, w.backoff.0, MAX_BACKOFF);
+        tracing::debug!(rule = %f.rule, url = %crate::util::redact::url(&w.url), attempt = attempt + 1, error = %why, retry_in = ?wait, "webhook failed; retrying");
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(MAX_BACKOFF);
     }
 }
 

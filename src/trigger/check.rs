@@ -71,7 +71,7 @@ impl Checks {
 }
 
 async fn run(cfg: CheckConfig, state: Arc<Mutex<CheckState>>) {
-    let client = reqwest::Client::builder()
+    let client = crate::ship::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(cfg.timeout.0)
         .build();

@@ -1,4 +1,5 @@
 //! Leaves every layer may use: they import nothing else of wasp.
 
 pub mod clock;
+pub mod redact;
 pub mod safe_open;

@@ -219,7 +219,8 @@ fn trigger_status_bundle_incidents_prune_and_budget() {
     let dir = tempfile::tempdir().unwrap();
     let a = agent(
         dir.path(),
-        "[snapshots]\nbudget_per_hour = 6\nkeep = 3\nbundle_dumps = 3\nbundle_every = \"300ms\"\n\
+        // min_gap 0: this test spends the budget on equal requests one after the other.
+        "[snapshots]\nbudget_per_hour = 6\nmin_gap = \"0s\"\nkeep = 3\nbundle_dumps = 3\nbundle_every = \"300ms\"\n\
          signal_apps = [\"control-lab\"]\n",
     );
     // Status shows the JVM once a collection has seen it.

@@ -7,7 +7,8 @@ use proptest::prelude::*;
 use std::io::Read;
 use std::sync::Arc;
 use wasp::model::MetricSet;
-use wasp::ship::encode::{Batch, Metrics, influx};
+use wasp::ship::encode::{Batch, Metrics};
+use wasp::ship::sinks::influx;
 
 #[derive(Debug, PartialEq)]
 struct Point {

@@ -7,7 +7,8 @@ use std::io::Read;
 use std::process::Command;
 use std::sync::Arc;
 use wasp::model::Document;
-use wasp::ship::encode::{Batch, es, jsonl};
+use wasp::ship::encode::{Batch, jsonl};
+use wasp::ship::sinks::elasticsearch as es;
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

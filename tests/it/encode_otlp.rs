@@ -15,7 +15,8 @@ use prost::Message;
 use std::io::Read;
 use std::sync::Arc;
 use wasp::model::MetricSet;
-use wasp::ship::encode::{Batch, Metrics, otlp};
+use wasp::ship::encode::{Batch, Metrics};
+use wasp::ship::sinks::otlp;
 
 fn decode(body: &[u8], gzip: bool) -> ExportMetricsServiceRequest {
     let mut raw = Vec::new();

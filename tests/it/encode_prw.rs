@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasp::model::MetricSet;
-use wasp::ship::encode::{Batch, Metrics, prw};
+use wasp::ship::encode::{Batch, Metrics};
+use wasp::ship::sinks::prometheus_remote_write as prw;
 
 fn valid_label_name(n: &str) -> bool {
     let mut c = n.chars();

@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasp::model::MetricSet;
-use wasp::ship::encode::{Batch, Metrics, influx, prw};
+use wasp::ship::encode::{Batch, Metrics};
+use wasp::ship::sinks::{influx, prometheus_remote_write as prw};
 
 fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use wasp::ship::encode::prw;
+use wasp::ship::sinks::prometheus_remote_write as prw;
 use wasp::ship::spool::Spool;
 
 const HOST: &str = "outage-host";

@@ -51,7 +51,11 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
 }
 
 /// A document as one JSON object with `"host"` (and `"@timestamp"` when given) added after its own fields.
-pub fn document_json(d: &Document, origin: &Origin, timestamp: Option<&str>) -> Option<String> {
+pub(crate) fn document_json(
+    d: &Document,
+    origin: &Origin,
+    timestamp: Option<&str>,
+) -> Option<String> {
     let mut s = serde_json::to_string(d).ok()?;
     // A struct always serialises as an object; splice the extra fields in before its closing brace.
     if !s.ends_with('}') {

@@ -53,18 +53,14 @@ impl Batch {
     }
 }
 
-pub mod es;
-pub mod influx;
 pub mod jsonl;
-pub mod otlp;
-pub mod prw;
 
 use std::borrow::Cow;
 
 /// gzip of a whole body. The header carries no time or name, so the same input always gives the same bytes.
 /// Level 1: about a third of the CPU of the default level 6 for bodies 20-50% larger (docs/shipping.md);
 /// the agent's core is scarcer than a few KB/s of network.
-pub fn gzip(body: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4 + 64),
@@ -77,12 +73,12 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
 
 /// A label name as Prometheus allows it (`[a-zA-Z_][a-zA-Z0-9_]*`): other characters become `_`, a leading
 /// digit gets a `_` in front. Borrowed when the name is already valid (always, for wasp's own names).
-pub fn sanitize_label_name(name: &str) -> Cow<'_, str> {
+pub(crate) fn sanitize_label_name(name: &str) -> Cow<'_, str> {
     sanitize(name, false)
 }
 
 /// A metric name as Prometheus allows it (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
-pub fn sanitize_metric_name(name: &str) -> Cow<'_, str> {
+pub(crate) fn sanitize_metric_name(name: &str) -> Cow<'_, str> {
     sanitize(name, true)
 }
 
@@ -111,7 +107,7 @@ fn sanitize(name: &str, colon: bool) -> Cow<'_, str> {
 }
 
 /// The labels every series of a sink gets, names sanitised: `own` (e.g. `instance`, `job`), then the origin's.
-pub fn base_labels(own: &[(&str, &str)], origin: &Origin) -> Vec<(String, String)> {
+pub(crate) fn base_labels(own: &[(&str, &str)], origin: &Origin) -> Vec<(String, String)> {
     own.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .chain(origin.labels.iter().cloned())
@@ -122,7 +118,7 @@ pub fn base_labels(own: &[(&str, &str)], origin: &Origin) -> Vec<(String, String
 
 /// The label set of one series: `base` (from [`base_labels`]), overridden by the sample's labels of the same name.
 /// Names sanitised, sorted and unique (the last one given wins); empty names and empty values dropped.
-pub fn merge_labels<'a>(
+pub(crate) fn merge_labels<'a>(
     base: &'a [(String, String)],
     sample: &'a [(crate::model::metric::Str, crate::model::metric::Str)],
 ) -> Vec<(Cow<'a, str>, &'a str)> {

@@ -3,12 +3,34 @@
 //! Labels are what receivers check (sorted, unique, no empty value, valid names): Prometheus answers a duplicate
 //! label name with a 500, which a sender would retry forever, so the encoder never produces one.
 
-use super::{
+use super::Backend;
+use crate::ship::encode::{
     Batch, Encoded, FastMap, Given, Origin, base_labels, merge_labels, metrics_range,
     sanitize_metric_name,
 };
 use prost::Message;
 use std::borrow::Cow;
+
+/// `type = "prometheus_remote_write"`: always snappy (the protocol's), never gzip.
+pub(crate) struct RemoteWrite;
+
+impl Backend for RemoteWrite {
+    fn encode(&self, batch: &Batch, origin: &Origin) -> Encoded {
+        encode(batch, origin)
+    }
+
+    fn headers(&self) -> Vec<(reqwest::header::HeaderName, &'static str)> {
+        use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName};
+        vec![
+            (CONTENT_TYPE, "application/x-protobuf"),
+            (CONTENT_ENCODING, "snappy"),
+            (
+                HeaderName::from_static("x-prometheus-remote-write-version"),
+                "0.1.0",
+            ),
+        ]
+    }
+}
 
 /// `prometheus.WriteRequest` (field 2 is reserved and field 3, metadata, is not part of protocol 1.0).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -75,7 +97,7 @@ type Key<'a> = (Cow<'a, str>, Vec<(Cow<'a, str>, &'a str)>);
 
 /// The request before encoding, and how many samples were left out (a repeated timestamp within one series:
 /// Prometheus would keep the first one anyway).
-pub fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u64) {
+pub(crate) fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u64) {
     let base = base_labels(&[("instance", &origin.hostname), ("job", "wasp")], origin);
 
     // Series in order of first appearance, keyed by their final label set. The same sample labels come back

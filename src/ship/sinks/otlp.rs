@@ -7,11 +7,51 @@
 //! backend. Only the ~12 messages needed are declared here; field numbers follow opentelemetry-proto (the tests
 //! decode with the official generated types).
 
-use super::{Batch, Encoded, FastMap, Given, Origin, gzip as gz, metrics_range};
+use super::Backend;
 use crate::model::metric::Str;
 use crate::model::{Family, MetricKind};
+use crate::ship::deliver::Outcome;
+use crate::ship::encode::{Batch, Encoded, FastMap, Given, Origin, gzip as gz, metrics_range};
 use prost::Message;
 use std::collections::HashMap;
+
+/// `type = "otlp_http"`.
+pub(crate) struct Otlp {
+    pub(crate) gzip: bool,
+}
+
+impl Backend for Otlp {
+    fn encode(&self, batch: &Batch, origin: &Origin) -> Encoded {
+        encode(batch, origin, self.gzip)
+    }
+
+    fn headers(&self) -> Vec<(reqwest::header::HeaderName, &'static str)> {
+        let mut h = vec![(reqwest::header::CONTENT_TYPE, "application/x-protobuf")];
+        h.extend(super::gzip_header(self.gzip));
+        h
+    }
+
+    fn classify(&self, status: u16, body: &[u8], after: Option<std::time::Duration>) -> Outcome {
+        match status {
+            // A 200 may carry a partial success: the rejected points are counted, never retried.
+            200..=299 => Outcome::Done {
+                status,
+                rejected: parse_response(body).unwrap_or(0),
+            },
+            // OTLP/HTTP: only these are retryable; everything else is refused for good.
+            429 | 502 | 503 | 504 => Outcome::Retry {
+                status,
+                counts: false,
+                after,
+                why: crate::ship::deliver::why(status, body),
+            },
+            _ => Outcome::Refused {
+                status,
+                why: crate::ship::deliver::why(status, body),
+            },
+        }
+    }
+}
 
 /// The OTLP messages wasp sends and the response it reads (opentelemetry-proto v1).
 pub mod proto {
@@ -330,7 +370,7 @@ fn target(
 }
 
 /// The request before encoding.
-pub fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceRequest {
+pub(crate) fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceRequest {
     let ours = ["service.name", "host.name", "process.pid"];
     let origin_attrs: Vec<KeyValue> = origin
         .labels

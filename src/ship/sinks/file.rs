@@ -1,10 +1,26 @@
-//! A size-bounded, rotated JSON-lines file: `wasp.jsonl`, then `wasp.jsonl.1` ... `wasp.jsonl.N`.
+//! `type = "file"`: the local JSON-lines record, written as each item comes (local disk is cheap) to a size-bounded,
+//! rotated file: `wasp.jsonl`, then `wasp.jsonl.1` ... `wasp.jsonl.N`. No spool and no HTTP.
+
+use super::Backend;
+use crate::ship::encode::{Batch, Encoded, Origin, jsonl};
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-pub struct RotatingFile {
+pub(crate) struct JsonLinesFile;
+
+impl Backend for JsonLinesFile {
+    fn takes_documents(&self) -> bool {
+        true
+    }
+
+    fn encode(&self, batch: &Batch, origin: &Origin) -> Encoded {
+        jsonl::encode(batch, origin, false)
+    }
+}
+
+pub(crate) struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
     keep: usize,
@@ -30,18 +46,6 @@ impl RotatingFile {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Appends one line and flushes it, so a reader (or a crash) sees whole lines only.
-    pub fn write_line(&mut self, line: &str) -> io::Result<()> {
-        if self.size > 0 && self.size + line.len() as u64 + 1 > self.max_bytes {
-            self.rotate()?;
-        }
-        self.out.write_all(line.as_bytes())?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()?;
-        self.size += line.len() as u64 + 1;
-        Ok(())
     }
 
     /// Appends whole lines (`bytes` ends with a newline) and flushes them.
@@ -106,8 +110,9 @@ mod tests {
         let mut f = RotatingFile::open(p.clone(), 1024, 2).unwrap();
         let line = "x".repeat(300);
         for _ in 0..20 {
-            f.write_line(&line).unwrap();
+            f.write_all(format!("{line}\n").as_bytes()).unwrap();
         }
+        f.flush().unwrap();
         assert!(p.exists());
         assert!(d.path().join("w.jsonl.1").exists());
         assert!(d.path().join("w.jsonl.2").exists());

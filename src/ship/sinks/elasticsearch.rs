@@ -5,9 +5,78 @@
 //! document kind (thread dumps, histograms and events have different shapes, so separate indices keep their
 //! mappings from conflicting).
 
-use super::{Batch, Encoded, Origin, gzip as gz, jsonl::document_json};
+use super::Backend;
 use crate::model::Document;
+use crate::ship::config::{SinkConfig, SinkError};
+use crate::ship::deliver::{Outcome, excerpt};
+use crate::ship::encode::{Batch, Encoded, Origin, gzip as gz, jsonl::document_json};
 use std::fmt::Write;
+
+/// `type = "elasticsearch"`: documents only.
+pub(crate) struct Elasticsearch {
+    pub(crate) index: String,
+    pub(crate) gzip: bool,
+}
+
+impl Backend for Elasticsearch {
+    fn takes_metrics(&self) -> bool {
+        false
+    }
+
+    fn takes_documents(&self) -> bool {
+        true
+    }
+
+    fn encode(&self, batch: &Batch, origin: &Origin) -> Encoded {
+        encode(batch, origin, &self.index, self.gzip)
+    }
+
+    fn headers(&self) -> Vec<(reqwest::header::HeaderName, &'static str)> {
+        let mut h = vec![(reqwest::header::CONTENT_TYPE, "application/x-ndjson")];
+        h.extend(super::gzip_header(self.gzip));
+        h
+    }
+
+    fn classify(&self, status: u16, body: &[u8], after: Option<std::time::Duration>) -> Outcome {
+        if !(200..=299).contains(&status) {
+            return crate::ship::deliver::classify_http(status, body, after);
+        }
+        let o = match parse_response(body) {
+            Ok(o) => o,
+            Err(e) => {
+                return Outcome::Refused {
+                    status,
+                    why: format!("{e}: {}", excerpt(body)),
+                };
+            }
+        };
+        if !o.retry.is_empty() {
+            // Items the cluster was too busy for: resend the whole request; `create` with a stable _id turns
+            // the items already stored into 409s, which count as done.
+            Outcome::Retry {
+                status: 429,
+                counts: false,
+                after,
+                why: format!("{} bulk items rejected with 429", o.retry.len()),
+            }
+        } else {
+            if let Some((s, r)) = o.rejected.first() {
+                tracing::warn!(status = s, reason = %r, rejected = o.rejected.len(), "bulk items refused");
+            }
+            Outcome::Done {
+                status,
+                rejected: o.rejected.len() as u64,
+            }
+        }
+    }
+
+    fn check(&self, cfg: &SinkConfig) -> Result<(), SinkError> {
+        check_index_pattern(&cfg.index).map_err(|message| SinkError {
+            key: &["index"],
+            message,
+        })
+    }
+}
 
 /// The `_bulk` body of the batch's documents (collections are not sent here). `items` counts documents.
 pub fn encode(batch: &Batch, origin: &Origin, index: &str, gzip: bool) -> Encoded {

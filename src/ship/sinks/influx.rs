@@ -7,12 +7,40 @@
 //! `,` `=` space is dropped (InfluxDB 1.6 rejects a value ending in a backslash outright). A value left empty
 //! omits the tag. NaN and ±Inf cannot be written and are skipped (`Encoded::skipped`).
 
-use super::{
+use super::Backend;
+use crate::model::metric::Str;
+use crate::ship::encode::{
     Batch, Encoded, FastMap, Given, Origin, base_labels, gzip as gz, merge_labels, metrics_range,
     sanitize_metric_name,
 };
-use crate::model::metric::Str;
 use std::fmt::Write;
+
+/// `type = "influx_line"`.
+pub(crate) struct Influx {
+    pub(crate) gzip: bool,
+}
+
+impl Backend for Influx {
+    fn encode(&self, batch: &Batch, origin: &Origin) -> Encoded {
+        encode(batch, origin, self.gzip)
+    }
+
+    fn headers(&self) -> Vec<(reqwest::header::HeaderName, &'static str)> {
+        let mut h = vec![(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+        h.extend(super::gzip_header(self.gzip));
+        h
+    }
+
+    /// The encoder writes millisecond timestamps; tell InfluxDB so unless the URL already says.
+    fn url(&self, configured: &str) -> String {
+        let mut url = configured.to_string();
+        if !url.contains("precision=") {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("precision=ms");
+        }
+        url
+    }
+}
 
 /// The body: one line per finite sample, sorted tags, one float field `value`, timestamp in milliseconds.
 pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
@@ -76,7 +104,7 @@ fn series(family: &str, base: &[(String, String)], labels: &[(Str, Str)]) -> Str
 }
 
 /// Appends `v` as a tag value (see the module comment for the rules).
-pub fn push_tag_value(v: &str, out: &mut String) {
+pub(crate) fn push_tag_value(v: &str, out: &mut String) {
     let norm = |c: char| if c.is_control() { ' ' } else { c };
     let mut chars = v.chars().map(norm).peekable();
     while let Some(c) = chars.next() {

@@ -2,9 +2,7 @@
 //! and mount namespace of its own (unshare) where the finding needs one; the victim is the root agent binary.
 //! Each attack now fails with a clear error, and the agent still dumps a real JVM afterwards.
 
-#[path = "it/common/mod.rs"]
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -206,6 +204,7 @@ fn ns_pid(pid: u32) -> String {
 /// the host, trusted the root-owned socket and printed its answer as the attacker's thread dump.
 #[test]
 fn a_container_tmp_symlink_to_a_host_socket_is_not_followed() {
+    let _floor = crate::common::beside();
     if !ready() {
         return;
     }
@@ -238,6 +237,7 @@ fn a_container_tmp_symlink_to_a_host_socket_is_not_followed() {
 /// nothing is sent.
 #[test]
 fn a_socket_answered_by_another_process_is_refused_before_sending() {
+    let _floor = crate::common::beside();
     if !ready() {
         return;
     }
@@ -273,6 +273,7 @@ fn a_socket_answered_by_another_process_is_refused_before_sending() {
 /// old agent blocked for good in the snapshot worker and in `dump --format report`.
 #[test]
 fn server_xml_that_is_a_fifo_or_a_foreign_file_is_skipped_at_once() {
+    let _floor = crate::common::beside();
     if !ready() || !require("mkfifo") {
         return;
     }
@@ -314,6 +315,7 @@ fn server_xml_that_is_a_fifo_or_a_foreign_file_is_skipped_at_once() {
 /// Finding 2 end to end: a real JVM of nobody's whose catalina.base holds a FIFO; the report still comes.
 #[test]
 fn a_dump_report_of_a_jvm_with_a_fifo_server_xml_finishes() {
+    let _floor = crate::common::beside();
     if !ready() || !require("mkfifo") || !Path::new(JDK25).exists() {
         return;
     }
@@ -378,6 +380,7 @@ fn a_dump_report_of_a_jvm_with_a_fifo_server_xml_finishes() {
 /// read the whole file (530 MB peak) and blocked on the FIFO.
 #[test]
 fn a_huge_or_fifo_hsperfdata_file_costs_no_memory_and_never_blocks() {
+    let _floor = crate::common::alone();
     if !ready() || !require("truncate") || !require("mkfifo") {
         return;
     }
@@ -439,6 +442,7 @@ fn a_huge_or_fifo_hsperfdata_file_costs_no_memory_and_never_blocks() {
 /// it signalled a JVM that had disabled attach, and printed the secret file's first bytes in an error.
 #[test]
 fn another_users_hsperfdata_neither_shadows_a_jvm_nor_reads_a_root_file() {
+    let _floor = crate::common::beside();
     if !ready() || !require("java") || !require("javac") {
         return;
     }
@@ -499,6 +503,7 @@ fn another_users_hsperfdata_neither_shadows_a_jvm_nor_reads_a_root_file() {
 /// the root-only file's lines into events.
 #[test]
 fn a_symlink_planted_in_a_watched_log_directory_is_not_read() {
+    let _floor = crate::common::beside();
     use wasp::trigger::logwatch::{Follower, LogWatchConfig, WatchState};
     if !ready() {
         return;
@@ -550,6 +555,7 @@ fn a_symlink_planted_in_a_watched_log_directory_is_not_read() {
 /// directory another user may write, is refused; root's own in a root directory is read.
 #[test]
 fn a_config_file_of_another_user_is_refused() {
+    let _floor = crate::common::beside();
     if !ready() {
         return;
     }
@@ -583,6 +589,7 @@ fn a_config_file_of_another_user_is_refused() {
 /// key, never cut; the same JVM's dump comes whole under the default.
 #[test]
 fn an_attach_reply_over_the_cap_is_refused_not_cut() {
+    let _floor = crate::common::beside();
     if !require("java") || !require("javac") {
         return;
     }
@@ -620,4 +627,251 @@ fn an_attach_reply_over_the_cap_is_refused_not_cut() {
         3000
     );
     let _ = std::fs::remove_dir_all(&d);
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|x| x.1.to_string())?;
+    Some((code, body))
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Finding 6: a network peer holds 1,100 idle connections to an agent limited to 1,024 descriptors, then 200
+/// connections sending 380 KB of unfinished headers. The old agent stopped answering /metrics, its collection
+/// failed with "Too many open files", and it grew to 88 MB before any token was checked.
+#[test]
+fn idle_and_slow_http_peers_exhaust_neither_descriptors_nor_memory() {
+    let _floor = crate::common::alone();
+    if !require("prlimit") {
+        return;
+    }
+    // The attacker side needs its own descriptors.
+    let lim = libc::rlimit {
+        rlim_cur: 8192,
+        rlim_max: 8192,
+    };
+    // SAFETY: a plain struct; raising our own limit (as root) or failing harmlessly when it is already higher.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    let d = scratch("http");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let cfg = d.join("wasp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"500ms\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
+            d.join("data").display()
+        ),
+    )
+    .unwrap();
+    let agent = Reaped(
+        Command::new("prlimit")
+            .arg("--nofile=1024:1024")
+            .arg(env!("CARGO_BIN_EXE_wasp"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let up = Instant::now() + Duration::from_secs(20);
+    while http_get(port, "/healthz").is_none_or(|(c, _)| c != 200) {
+        assert!(Instant::now() < up, "the agent did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let idle: Vec<std::net::TcpStream> = (0..1100)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    assert!(idle.len() >= 1000, "only {} connected", idle.len());
+    for path in ["/metrics", "/healthz", "/metrics"] {
+        let t = Instant::now();
+        let r = http_get(port, path);
+        assert!(
+            r.as_ref().is_some_and(|(c, b)| *c == 200 && !b.is_empty()),
+            "{path} under 1,100 idle connections: {r:?}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+    // Collections went on: still healthy several intervals later, the connections still held by the peer.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
+    drop(idle);
+    // Slow headers: each peer sends 380 KB of a header that never ends.
+    let junk = format!("GET /metrics HTTP/1.1\r\nX-Pad: {}", "a".repeat(380 << 10));
+    let slow: Vec<std::net::TcpStream> = (0..200)
+        .filter_map(|_| {
+            use std::io::Write;
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.set_write_timeout(Some(Duration::from_millis(200))).ok()?;
+            let _ = s.write_all(junk.as_bytes());
+            Some(s)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss = rss_kib(agent.0.id());
+    assert!(rss < 48 * 1024, "agent RSS {rss} KiB under slow headers");
+    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
+    drop(slow);
+    drop(agent);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Low findings: credentials are refused over plain http:// beyond the loopback unless allowed, `wasp reload`
+/// signals only a wasp, and `wasp run` keeps its state private whatever umask it was started with.
+#[test]
+fn plain_http_credentials_reload_pid_and_state_permissions() {
+    let _floor = crate::common::beside();
+    let d = scratch("low");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = d.join("wasp.toml");
+    let check = |sink: &str| {
+        std::fs::write(&cfg, format!("[sinks.s]\ntype = \"http_json\"\n{sink}")).unwrap();
+        wasp().arg("check-config").arg(&cfg).output().unwrap()
+    };
+    let o = check("url = \"http://10.1.2.3/x\"\n[sinks.s.auth]\ntoken_env = \"T\"\n");
+    assert!(
+        !o.status.success() && err(&o).contains("in clear over http://"),
+        "{}",
+        err(&o)
+    );
+    let o = check("url = \"http://u:p@10.1.2.3/x\"\n");
+    assert!(!o.status.success(), "userinfo is a credential too");
+    for ok in [
+        "url = \"http://10.1.2.3/x\"\n[sinks.s.auth]\ntoken_env = \"T\"\nallow_plain_http = true\n",
+        "url = \"http://127.0.0.1:9/x\"\n[sinks.s.auth]\ntoken_env = \"T\"\n",
+        "url = \"https://10.1.2.3/x\"\n[sinks.s.auth]\ntoken_env = \"T\"\n",
+    ] {
+        let o = check(ok);
+        assert!(o.status.success(), "{ok}: {}", err(&o));
+    }
+
+    // A stale pid file naming some other process: not signalled.
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"500ms\"\ndata_dir = \"{}\"\n[server]\nenabled = false\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let other = Reaped(Command::new("sleep").arg("30").spawn().unwrap());
+    std::fs::write(data.join("wasp.pid"), format!("{}\n", other.0.id())).unwrap();
+    let o = wasp()
+        .args(["--config"])
+        .arg(&cfg)
+        .arg("reload")
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && err(&o).contains("not a running wasp"),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        comm(other.0.id()) == "sleep",
+        "the other process was signalled"
+    );
+    drop(other);
+
+    // Started with umask 0022 on a data dir made 0755 before: private after.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_file(data.join("wasp.pid")).unwrap();
+    let agent = Reaped(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask 022; exec {} run --config {}",
+                env!("CARGO_BIN_EXE_wasp"),
+                cfg.display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let jsonl = data.join("wasp.jsonl");
+    let t = Instant::now() + Duration::from_secs(15);
+    while !jsonl.exists() {
+        assert!(Instant::now() < t, "no wasp.jsonl");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&jsonl), 0o600);
+    // The real agent is told to reload.
+    let o = wasp()
+        .args(["--config"])
+        .arg(&cfg)
+        .arg("reload")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    drop(agent);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The acceptance's last line: a real JVM of another user (nobody), in its own user, pid and mount namespace with
+/// a private /tmp, on JDK 25, is still dumped — through its own root, its own tmp, its peer credentials.
+#[test]
+fn a_jvm_of_another_user_in_its_own_namespaces_is_still_dumped() {
+    let _floor = crate::common::beside();
+    if !ready() || !Path::new(JDK25).exists() || !require("javac") {
+        return;
+    }
+    let classes = lab_classes(Path::new("/var/tmp/wasp-sec-lab-classes"));
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rX", "/var/tmp/wasp-sec-lab-classes"])
+        .status();
+    let script = format!(
+        "mount -t tmpfs tmpfs /tmp && cd /tmp && exec {JDK25} -Xmx64m -cp {} Lab",
+        classes.display()
+    );
+    let mut child = as_nobody("unshare")
+        .args(["-Urmp", "--fork", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (_ns, pid) = {
+        let r = Reaped(child);
+        let pid = java_below(r.0.id());
+        (Killed(pid, r), pid)
+    };
+    use std::io::BufRead;
+    assert!(
+        out.lines()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("ready")),
+        "Lab did not start"
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(ns_pid(pid), "1");
+    let o = wasp()
+        .args(["dump", "threads", &pid.to_string(), "--timeout", "10s"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(stdout(&o).contains("deadlock-A"), "{}", stdout(&o));
 }
