@@ -10,6 +10,7 @@ pub mod collect;
 pub mod config;
 pub(crate) mod control;
 pub(crate) mod daemon;
+pub mod events;
 pub mod host;
 pub mod jvm;
 pub mod logging;

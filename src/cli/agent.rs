@@ -326,6 +326,36 @@ pub fn status_text(sections: &Value) -> String {
                     );
                 }
             }
+            "events" => {
+                let counts: Vec<String> = v["counts"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, n)| format!("{k} {}", scalar(n)))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "events: {}{}",
+                    if counts.is_empty() {
+                        "none".into()
+                    } else {
+                        counts.join(", ")
+                    },
+                    match v["kmsg_error"].as_str() {
+                        Some(e) => format!(" (no kernel events: {e})"),
+                        None => String::new(),
+                    }
+                );
+                for e in v["recent"].as_array().into_iter().flatten() {
+                    let _ = writeln!(
+                        s,
+                        "  {} {}: {}",
+                        crate::util::clock::utc(e["timestamp_ms"].as_i64().unwrap_or(0)),
+                        scalar(&e["kind"]),
+                        scalar(&e["message"])
+                    );
+                }
+            }
             _ => {
                 let _ = writeln!(s, "{name}:");
                 match v {

@@ -1,6 +1,6 @@
 //! The command line: parses arguments and calls one function per subcommand. One file per command family:
 //! `run` (run, reload), `once`, `check_config`, `jvm`, `dump`, `analyze`, `agent` (trigger, status,
-//! incidents); `output` makes a closed stdout (`wasp analyze F | head -1`) end quietly everywhere.
+//! incidents), `events`; `output` makes a closed stdout (`wasp analyze F | head -1`) end quietly everywhere.
 
 #[macro_use]
 mod output;
@@ -8,6 +8,7 @@ mod agent;
 mod analyze;
 mod check_config;
 mod dump;
+mod events;
 mod jvm;
 mod once;
 mod run;
@@ -63,6 +64,8 @@ pub(crate) enum Command {
     Status(agent::StatusArgs),
     /// The incident bundles and snapshots under the data dir; `show ID` prints one, its report first.
     Incidents(agent::IncidentsArgs),
+    /// The kernel and JVM events the agent recorded: OOM kills, crashes, OutOfMemoryErrors, restarts.
+    Events(events::EventsArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -114,5 +117,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trigger(a) => agent::trigger(a, &load(cli.config.as_deref())?),
         Command::Status(a) => agent::status(a, &load(cli.config.as_deref())?),
         Command::Incidents(a) => agent::incidents_cmd(a, &load(cli.config.as_deref())?),
+        Command::Events(a) => events::run(a, &load(cli.config.as_deref())?),
     }
 }

@@ -43,6 +43,8 @@ pub struct Config {
     pub sinks: crate::ship::config::Sinks,
     /// The control socket of `wasp trigger` and `wasp status`.
     pub control: crate::control::ControlConfig,
+    /// Kernel and JVM lifecycle events: OOM kills, crashes, restarts.
+    pub events: crate::events::EventsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

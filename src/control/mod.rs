@@ -29,6 +29,7 @@ pub struct Wiring<'a> {
     pub shipping: crate::ship::ShippingStatus,
     pub triggers: crate::trigger::engine::TriggerStatus,
     pub counters: Arc<server::ControlCounters>,
+    pub events: crate::events::Recorder,
 }
 
 /// The running control socket: its file, removed at the stop.
@@ -64,6 +65,7 @@ pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     providers.register(Arc::new(status::SnapshotSection(w.snapshots.clone())));
     providers.register(Arc::new(status::ShippingSection(w.shipping)));
     providers.register(Arc::new(status::TriggerSection(w.triggers)));
+    providers.register(Arc::new(status::EventSection(w.events)));
     if !w.cfg.enabled {
         return Control { socket: None };
     }

@@ -144,3 +144,15 @@ impl StatusProvider for TriggerSection {
         self.0.current()
     }
 }
+
+/// Kernel and JVM events: counts, the kernel reader's state, the last ten.
+pub struct EventSection(pub crate::events::Recorder);
+
+impl StatusProvider for EventSection {
+    fn name(&self) -> &'static str {
+        "events"
+    }
+    fn status(&self) -> Value {
+        self.0.status()
+    }
+}

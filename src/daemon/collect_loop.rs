@@ -114,6 +114,12 @@ impl CpuBudget {
     }
 }
 
+/// What reacts to each collection besides the views: the rules, and the events of the JVMs' lifecycle.
+pub(super) struct Deciders {
+    pub triggers: Triggers,
+    pub events: crate::events::Recorder,
+}
+
 /// Collects on a fixed schedule. A collection that overruns its interval makes the loop skip the ticks it
 /// missed (counted), never queue them up.
 pub(super) fn collection_loop(
@@ -123,8 +129,12 @@ pub(super) fn collection_loop(
     hooks: &[MetricsHook],
     shipper: &Shipper,
     ctl: &Receiver<Control>,
-    mut triggers: Triggers,
+    deciders: Deciders,
 ) {
+    let Deciders {
+        mut triggers,
+        events,
+    } = deciders;
     let mut interval = cfg.agent.interval.0;
     let mut labels = common_labels(&cfg);
     let mut collector = Collector::new(&cfg);
@@ -132,10 +142,15 @@ pub(super) fn collection_loop(
     let mut next = Instant::now();
     let mut last_heartbeat = Instant::now();
     let mut budget = CpuBudget::new();
+    let mut lifecycle = crate::jvm::lifecycle::Lifecycle::default();
     loop {
         let started = Instant::now();
         let c = collector.collect();
         let took = started.elapsed();
+        // JVMs that appeared, went, crashed or came back: a few bounded reads of the files they left.
+        for e in lifecycle.observe(&c.jvms, &cfg.agent.proc_root, c.timestamp_ms) {
+            events.record(e);
+        }
         stats.collections += 1;
         stats.refresh();
         tracing::debug!(took = ?took, errors = c.errors.len(), "collection done");

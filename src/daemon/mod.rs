@@ -108,13 +108,25 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         publish_documents(&shipper),
     )?;
     let trigger_status = triggers.status();
+    // Kernel and JVM events: recorded to the journal and the document sinks, counted, handed to the rules.
+    let events = crate::events::Recorder::new(&dir, &cfg.events, Some(publish_documents(&shipper)));
+    let events_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let kmsg = crate::events::start_kmsg(
+        &events,
+        &cfg.events,
+        &cfg.agent.proc_root,
+        &dir,
+        events_stop.clone(),
+    );
     let control_counters = Arc::new(crate::control::server::ControlCounters::default());
     // The counters of the snapshot worker and the control socket, in every exposition.
     let hooks: Vec<MetricsHook> = {
         let (s, c) = (snapshots.counters.clone(), control_counters.clone());
+        let ev = events.clone();
         vec![
             Box::new(move |m: &mut MetricSet| s.add_metrics(m)),
             Box::new(move |m: &mut MetricSet| c.add_metrics(m)),
+            Box::new(move |m: &mut MetricSet| ev.add_metrics(m)),
         ]
     };
     let (ctl_tx, ctl_rx) = channel::<Control>();
@@ -122,6 +134,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let loop_cfg = cfg.clone();
     let loop_latest = latest.clone();
     let loop_shipper = shipper.clone();
+    let loop_events = events.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
@@ -132,7 +145,10 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
                 &hooks,
                 &loop_shipper,
                 &ctl_rx,
-                triggers,
+                collect_loop::Deciders {
+                    triggers,
+                    events: loop_events,
+                },
             );
         })?;
 
@@ -158,6 +174,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
             shipping,
             triggers: trigger_status,
             counters: control_counters,
+            events: events.clone(),
         },
     );
     let notifier = Notifier::from_env();
@@ -176,6 +193,9 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     tracing::info!("stopping");
     notifier.notify("STOPPING=1");
     let _ = ctl_tx.send(Control::Stop);
+    // The kernel reader wakes at least every 500 ms; it is not waited for (it holds nothing to flush).
+    events_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(kmsg);
     // A collector stuck in the kernel (a hung file system) must not keep the agent from stopping.
     let deadline = Instant::now() + Duration::from_millis(300);
     while !collector.is_finished() && Instant::now() < deadline {

@@ -5,6 +5,8 @@ pub mod cgroup;
 pub mod disk;
 pub mod fs;
 pub mod kernel;
+pub mod kmsg;
+pub mod kmsg_parse;
 pub mod net;
 pub mod netclass;
 pub mod pidinfo;

@@ -8,6 +8,7 @@ pub mod dump;
 pub mod fallback;
 pub mod heap_dump;
 pub mod histogram;
+pub mod lifecycle;
 pub mod metrics;
 pub mod perfdata;
 mod proc_state;

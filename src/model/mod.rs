@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod derive;
 pub mod disk;
 pub mod doc;
+pub mod event;
 pub mod fs;
 pub mod jvm;
 pub mod kernel;
