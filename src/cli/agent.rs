@@ -1,7 +1,7 @@
 //! `wasp trigger`, `wasp status` (through the control socket) and `wasp incidents` (from the data dir).
 
 use crate::config::Config;
-use crate::config::units::Interval;
+use crate::config::units::Dur;
 use crate::control::ControlRequest;
 use crate::control::client::call;
 use crate::snapshot::request::{Kind, Select};
@@ -32,15 +32,11 @@ pub struct TriggerArgs {
     #[arg(long)]
     pub app: Option<String>,
     /// How long to wait for the snapshot to be written; "0s" answers as soon as it is queued.
-    #[arg(long, default_value = "2m", value_parser = parse_wait)]
-    pub wait: Interval,
+    #[arg(long, default_value = "2m")]
+    pub wait: Dur,
     /// Why, in your words ("checkout slow since 14:02"); kept in the snapshot's report and context.
     #[arg(long)]
     pub note: Option<String>,
-}
-
-fn parse_wait(s: &str) -> Result<Interval, String> {
-    crate::config::units::parse_duration(s).map(Interval)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -14,9 +14,9 @@ pub enum DumpCmd {
         #[arg(long, short = 'f', value_enum, default_value_t = DumpFormat::Text)]
         format: DumpFormat,
         /// For the report: CPU per Java thread is sampled over this window before the dump.
-        #[arg(long, default_value = "500ms", value_parser = parse_interval)]
+        #[arg(long, default_value = "500ms")]
         cpu_window: Interval,
-        #[arg(long, default_value = "10s", value_parser = parse_interval)]
+        #[arg(long, default_value = "10s")]
         timeout: Interval,
         /// Virtual threads too (JDK 21+): the JVM writes Thread.dump_to_file -format=json, read back; as text,
         /// that JSON as the JVM wrote it.
@@ -28,7 +28,7 @@ pub enum DumpCmd {
         pid: u32,
         #[arg(long)]
         live: bool,
-        #[arg(long, default_value = "30s", value_parser = parse_interval)]
+        #[arg(long, default_value = "30s")]
         timeout: Interval,
     },
     /// A heap dump (HPROF), written by the JVM itself to FILE (an absolute path as the JVM sees it, inside its
@@ -42,7 +42,7 @@ pub enum DumpCmd {
         /// Only live objects (a full GC first): smaller, slower.
         #[arg(long)]
         live: bool,
-        #[arg(long, default_value = "5m", value_parser = parse_interval)]
+        #[arg(long, default_value = "5m")]
         timeout: Interval,
     },
     /// Any jcmd diagnostic command: `wasp dump jcmd PID VM.flags`, `... GC.heap_info`, `... VM.uptime`.
@@ -50,7 +50,7 @@ pub enum DumpCmd {
         pid: u32,
         #[arg(required = true, trailing_var_arg = true)]
         command: Vec<String>,
-        #[arg(long, default_value = "30s", value_parser = parse_interval)]
+        #[arg(long, default_value = "30s")]
         timeout: Interval,
     },
 }
@@ -60,14 +60,6 @@ pub enum DumpFormat {
     Text,
     Json,
     Report,
-}
-
-fn parse_interval(s: &str) -> Result<Interval, String> {
-    let d = crate::config::units::parse_duration(s)?;
-    if d.is_zero() {
-        return Err("must be positive".into());
-    }
-    Ok(Interval(d))
 }
 
 /// The configuration as `wasp dump` needs it: only [agent] proc_root, [jvm] attach_fallback and max_attach_reply matter to a
@@ -215,7 +207,7 @@ pub fn quick_threads(args: &[std::ffi::OsString]) -> Option<DumpCmd> {
         pid,
         format: DumpFormat::Text,
         cpu_window: Interval(std::time::Duration::from_millis(500)),
-        timeout: parse_interval(timeout).ok()?,
+        timeout: timeout.parse::<Interval>().ok()?,
         virtual_threads: false,
     })
 }

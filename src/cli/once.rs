@@ -7,7 +7,7 @@ use clap::ValueEnum;
 #[derive(Debug, clap::Args)]
 pub struct OnceArgs {
     /// Time between the two readings rates are computed from.
-    #[arg(long, short = 'i', default_value = "1s", value_parser = parse_interval)]
+    #[arg(long, short = 'i', default_value = "1s")]
     pub interval: Interval,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
@@ -19,14 +19,6 @@ pub enum Format {
     Table,
     Json,
     Prom,
-}
-
-fn parse_interval(s: &str) -> Result<Interval, String> {
-    let d = crate::config::units::parse_duration(s)?;
-    if d.is_zero() {
-        return Err("the interval must be positive".into());
-    }
-    Ok(Interval(d))
 }
 
 pub(crate) fn once(cfg: &Config, args: &OnceArgs) -> anyhow::Result<()> {

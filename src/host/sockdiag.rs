@@ -42,20 +42,15 @@ fn dump(family: u8, counts: &mut HashMap<(u16, u8), u64>) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     let fd = Fd(fd);
-    let tv = libc::timeval {
-        tv_sec: 1,
-        tv_usec: 0,
-    };
-    // SAFETY: a valid timeval of the right size for SO_RCVTIMEO, so a kernel that never answers cannot hang us.
-    unsafe {
-        libc::setsockopt(
-            fd.0,
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as u32,
-        )
-    };
+    // A kernel that never answers cannot hang us: the receive timeout must be in place, or no dump is asked.
+    // SAFETY: `fd` is open for the whole borrow.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.0) };
+    nix::sys::socket::setsockopt(
+        &borrowed,
+        nix::sys::socket::sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(1, 0),
+    )
+    .map_err(io::Error::from)?;
     // nlmsghdr (16) + inet_diag_req_v2 (56).
     let mut req = [0u8; 72];
     req[0..4].copy_from_slice(&72u32.to_ne_bytes());
