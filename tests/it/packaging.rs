@@ -68,6 +68,25 @@ fn deb_installs_verifies_and_keeps_config_on_removal() {
         &["verify", "/usr/lib/systemd/system/wasp.service"],
     );
     assert!(ok && out.trim().is_empty(), "systemd-analyze verify: {out}");
+    // The exposure may not creep: 2.8 before kernel events, 3.1 with CAP_SYSLOG and /dev/kmsg (docs/security.md).
+    let (_, out) = run(
+        "systemd-analyze",
+        &[
+            "security",
+            "--offline=true",
+            "/usr/lib/systemd/system/wasp.service",
+        ],
+    );
+    let score: f64 = out
+        .lines()
+        .find_map(|l| l.split("exposure level for wasp.service:").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in: {out}"));
+    assert!(
+        score <= 3.1,
+        "systemd-analyze security: {score} > 3.1\n{out}"
+    );
 
     // An operator's edit survives removal (and a later reinstall): it is a conffile.
     let marker = "\n# edited by the operator\n";
