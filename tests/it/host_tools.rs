@@ -574,8 +574,11 @@ fn every_column_agrees_with_sysstat_procps_iproute2_and_coreutils() {
         );
     }
 
-    // --- ss -tan: counts per state. The CLOSE_WAIT sockets and listeners this test holds are steady and
-    // must match exactly; other states churn with the test's connection loop (a few per 100 ms).
+    // --- ss -tan: counts per state. The CLOSE_WAIT sockets and listeners this test holds are steady; other
+    // states churn with the test's connection loop (a few per 100 ms). Host-wide, LISTEN and CLOSE-WAIT may still
+    // move by a socket or two between the two reads: the integration tests share one process, and a socket an
+    // earlier test's server or agent left can finish closing meanwhile (a CI run saw CLOSE-WAIT 7 vs 8). This
+    // test's own CLOSE_WAIT sockets are held exactly, per port, against `ss state close-wait sport = :P` below.
     let mut ss_states: HashMap<String, f64> = HashMap::new();
     for line in stdout(&ss).lines().skip(1) {
         let toks: Vec<&str> = line.split_whitespace().collect();
@@ -589,7 +592,7 @@ fn every_column_agrees_with_sysstat_procps_iproute2_and_coreutils() {
     for (state, n) in ws.as_object().unwrap() {
         let tool_n = ss_states.get(state).copied().unwrap_or(0.0);
         let tol = if state == "LISTEN" || state == "CLOSE-WAIT" {
-            0.0
+            2.0
         } else {
             6.0
         };
