@@ -15,15 +15,9 @@ use std::time::{Duration, Instant};
 const JDK17: &str = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java";
 const JDK25: &str = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java";
 
-fn wasp() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wasp"));
-    c.env_remove("WASP_CONFIG");
-    c
-}
+use crate::common::wasp_cmd as wasp;
 
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::common::stderr as err;
 
 fn signal(pid: u32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();

@@ -10,11 +10,7 @@ use std::time::Duration;
 
 const JDK25: &str = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java";
 
-fn wasp() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wasp"));
-    c.env_remove("WASP_CONFIG");
-    c
-}
+use crate::common::wasp_cmd as wasp;
 
 /// Seconds the JVM spent at safepoints, from its hsperfdata, read with wasp's own reader.
 fn safepoint_seconds(pid: u32) -> f64 {

@@ -6,21 +6,15 @@ use crate::common::*;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const NOBODY: u32 = 65534;
 const JDK25: &str = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java";
 
-fn wasp() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wasp"));
-    c.env_remove("WASP_CONFIG");
-    c
-}
+use crate::common::wasp_cmd as wasp;
 
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::common::stderr as err;
 
 fn as_nobody(prog: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut c = Command::new("setpriv");

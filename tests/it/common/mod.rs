@@ -26,6 +26,18 @@ pub fn require(tool: &str) -> bool {
     found
 }
 
+/// `wasp` as the tests run it: the binary under test, never a configuration from the environment.
+pub fn wasp_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wasp"));
+    c.env_remove("WASP_CONFIG");
+    c
+}
+
+/// What a command wrote to stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
