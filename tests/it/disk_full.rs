@@ -1,5 +1,6 @@
-//! A full data dir is an episode, not a flood: on a 1 MB tmpfs filled to the brim the agent keeps collecting
-//! and serving, each writer warns once when writing starts failing and once when it works again.
+//! A full data dir is an episode, not a flood: on a small tmpfs filled to the brim the agent keeps collecting
+//! and serving, each writer warns once when writing starts failing and once when it works again, and the file
+//! sink's record holds no torn line.
 
 use crate::common::http::get;
 use crate::common::*;
@@ -40,7 +41,7 @@ fn a_full_data_dir_warns_once_per_writer_and_writing_resumes() {
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
         .arg(&mnt)
         .status()
         .unwrap()
@@ -60,7 +61,7 @@ fn a_full_data_dir_warns_once_per_writer_and_writing_resumes() {
         format!(
             "[agent]\ninterval = \"200ms\"\nhostname = \"full\"\ndata_dir = \"{}\"\n\
              [server]\nlisten = \"127.0.0.1:{port}\"\n[jvm]\nenabled = false\n\
-             [sinks.local]\ntype = \"file\"\nrotate_bytes = \"128KB\"\nkeep = 0\n\
+             [sinks.local]\ntype = \"file\"\nrotate_bytes = \"64MB\"\nkeep = 0\n\
              [sinks.prom]\ntype = \"prometheus_remote_write\"\nurl = \"http://127.0.0.1:{dead}/api/v1/write\"\n\
              spool = {{ max_bytes = \"256KB\" }}\n",
             data.display()
@@ -79,8 +80,10 @@ fn a_full_data_dir_warns_once_per_writer_and_writing_resumes() {
     );
     std::thread::sleep(Duration::from_secs(2));
     fill(&mnt.join("filler"));
-    // Once space is back, what the agent keeps stays under the 1 MB (a rotated file, a bounded spool), so the
-    // episode ends for good. Ten seconds of a full disk: 50 collections, each of which fails to write to both sinks.
+    // The file sink never rotates here: a rotation with keep = 0 truncates, and the space it frees would let
+    // the file sink write again mid-episode (a CI run saw no failure at all). Once space is back, the few MB
+    // the agent writes in 3 s fit, so the episode ends for good. Ten seconds of a full disk: 50 collections,
+    // each of which fails to write to both sinks.
     for _ in 0..10 {
         std::thread::sleep(Duration::from_secs(1));
         let (status, _) = get(port, "/healthz").expect("/healthz answers on a full disk");
@@ -93,10 +96,18 @@ fn a_full_data_dir_warns_once_per_writer_and_writing_resumes() {
     std::fs::remove_file(mnt.join("filler")).unwrap();
     let freed = wasp::util::clock::now_ms();
     std::thread::sleep(Duration::from_secs(3));
-    let last = std::fs::read_to_string(&jsonl)
-        .unwrap_or_default()
+    let record = std::fs::read_to_string(&jsonl).unwrap_or_default();
+    let parsed: Vec<serde_json::Value> = record
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(
+        parsed.len(),
+        record.lines().count(),
+        "every line of the record is whole JSON: a refused write leaves no torn line"
+    );
+    let last = parsed
+        .iter()
         .filter_map(|j| j["timestamp_ms"].as_i64())
         .max()
         .unwrap_or(0);

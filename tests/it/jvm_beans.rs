@@ -152,11 +152,17 @@ fn compare(java: &Path, gc: &str) {
     let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
     let path = PathBuf::from(format!("/tmp/hsperfdata_{}/{}", user.trim(), child.id()));
     let wasp = || metrics::figures(&PerfData::read(&path).unwrap(), None).0;
+    // hsperfdata's used figures are samples the JVM takes every 50 ms (PerfDataSamplingInterval), the beans are
+    // live: "after" is read only once a sample has been taken since the beans were, else an allocation between
+    // the last sample and the bean read goes unseen (a CI run: PS Eden used 17826992 vs 18571504).
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(150));
     let mut last = Vec::new();
     for _ in 0..10 {
+        settle();
         let before = wasp();
         inp.write_all(b"\n").unwrap();
         let beans = read_beans(&mut out);
+        settle();
         let after = wasp();
         if before != after {
             continue;

@@ -5,7 +5,7 @@ use super::Backend;
 use crate::ship::encode::{Batch, Encoded, Origin, jsonl};
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 pub(crate) struct JsonLinesFile;
@@ -24,7 +24,7 @@ pub(crate) struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
     keep: usize,
-    out: BufWriter<File>,
+    out: File,
     size: u64,
 }
 
@@ -39,7 +39,7 @@ impl RotatingFile {
             path,
             max_bytes: max_bytes.max(1024),
             keep,
-            out: BufWriter::new(f),
+            out: f,
             size,
         })
     }
@@ -48,13 +48,16 @@ impl RotatingFile {
         &self.path
     }
 
-    /// Appends whole lines (`bytes` ends with a newline) and flushes them.
+    /// Appends whole lines (`bytes` ends with a newline), unbuffered: a write the disk refuses half-way is cut
+    /// off again, so the record never holds a torn line and nothing stale is written later.
     pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.size > 0 && self.size + bytes.len() as u64 > self.max_bytes {
             self.rotate()?;
         }
-        self.out.write_all(bytes)?;
-        self.out.flush()?;
+        if let Err(e) = self.out.write_all(bytes) {
+            let _ = self.out.set_len(self.size);
+            return Err(e);
+        }
         self.size += bytes.len() as u64;
         Ok(())
     }
@@ -66,14 +69,13 @@ impl RotatingFile {
     }
 
     fn rotate(&mut self) -> io::Result<()> {
-        self.out.flush()?;
         if self.keep == 0 {
             let f = OpenOptions::new()
                 .create(true)
                 .write(true)
                 .truncate(true)
                 .open(&self.path)?;
-            self.out = BufWriter::new(f);
+            self.out = f;
             self.size = 0;
             return Ok(());
         }
@@ -89,7 +91,7 @@ impl RotatingFile {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        self.out = BufWriter::new(f);
+        self.out = f;
         self.size = 0;
         Ok(())
     }
