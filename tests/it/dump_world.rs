@@ -386,6 +386,13 @@ const EXPECT: &[Expect] = &[
         deadlocks: 0,
         verdict: &[],
     },
+    // SAP JVM 8.1 (Java 11) on Windows, jcmd Thread.print with SAP's extra lines: 17 Java + 4 VM threads.
+    Expect {
+        entry: "sapjvm-threaddump.txt",
+        threads: &[21],
+        deadlocks: 0,
+        verdict: &["no deadlock"],
+    },
     Expect {
         entry: "jrockit-beansoft-jrve.txt",
         threads: &[2],
@@ -507,4 +514,50 @@ fn utf16_reads_as_utf8() {
     let a = read("tda-java21dump.log").dumps;
     let b = read("tda-java21dump_utf16.log").dumps;
     assert_eq!(a, b);
+}
+
+/// SAP JVM's own layout: the header runs over three lines (io= and tid= lines after the name line) and frames
+/// carry method signatures. Held to what its source's test (jthreaddump's ThreadDumpParserTest) reads from it.
+#[test]
+fn sap_jvm_threads_read_with_their_ids_cpu_frames_and_locks() {
+    let _floor = crate::common::beside();
+    let d = &read("sapjvm-threaddump.txt").dumps[0];
+    assert!(d.threads.len() == 21, "{}", d.threads.len());
+    let main = d.threads.iter().find(|t| t.name == "main").unwrap();
+    assert_eq!(
+        (main.id, main.nid, main.state.as_str()),
+        (Some(1), Some(0x81f4), "RUNNABLE")
+    );
+    assert_eq!(main.cpu_ms, Some(62.5));
+    assert_eq!(main.frames.len(), 13, "{:#?}", main.frames);
+    assert!(
+        main.frames[0]
+            .frame
+            .contains("java.io.FileInputStream.readBytes"),
+        "{}",
+        main.frames[0].frame
+    );
+    let held: Vec<&str> = main.locks_held().map(|l| l.address.as_str()).collect();
+    assert_eq!(held, ["0x00000000eaf0a148", "0x00000000eaf0a5c8"]);
+    let fin = d.threads.iter().find(|t| t.name == "Finalizer").unwrap();
+    assert_eq!((fin.id, fin.daemon), (Some(3), true));
+    assert_eq!(
+        (fin.state.as_str(), fin.state_detail.as_str()),
+        ("WAITING", "on object monitor")
+    );
+    let vm: Vec<&str> = d
+        .threads
+        .iter()
+        .filter(|t| t.id.is_none())
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(
+        vm,
+        [
+            "VM Thread",
+            "ParGC Thread#0",
+            "ParGC Thread#1",
+            "VM Periodic Task Thread"
+        ]
+    );
 }
