@@ -134,27 +134,36 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             } else {
                 None
             };
+            if format == DumpFormat::Text {
+                // Passed to stdout as it arrives: a 2,000-thread dump costs no more memory than a small one.
+                return match attach::thread_dump_to(
+                    pid,
+                    &opts(cfg, timeout),
+                    std::io::stdout().lock(),
+                ) {
+                    Err(attach::AttachError::Output(e))
+                        if e.kind() == std::io::ErrorKind::BrokenPipe =>
+                    {
+                        Err(super::output::StdoutClosed.into())
+                    }
+                    r => r.map(|_| ()).map_err(Into::into),
+                };
+            }
             let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
-            match format {
-                DumpFormat::Text => out!("{text}"),
-                DumpFormat::Json => {
-                    outln!("{}", serde_json::to_string_pretty(&dump::parse(&text))?)
-                }
-                DumpFormat::Report => {
-                    // A Tomcat's server.xml says whether a busy request pool is at its maximum.
-                    let cmdline = procfs::process::Process::new_with_root(
-                        cfg.agent.proc_root.join(pid.to_string()),
-                    )
-                    .and_then(|p| p.cmdline())
-                    .unwrap_or_default();
-                    let limits =
-                        crate::jvm::tomcat::pool_limits(&cfg.agent.proc_root, pid, &cmdline);
-                    out!(
-                        "{}",
-                        analysis::analyze_with(&[dump::parse(&text)], cpu.as_ref(), &limits)
-                            .to_text()
-                    )
-                }
+            if format == DumpFormat::Json {
+                outln!("{}", serde_json::to_string_pretty(&dump::parse(&text))?);
+            } else {
+                // A Tomcat's server.xml says whether a busy request pool is at its maximum.
+                let cmdline = procfs::process::Process::new_with_root(
+                    cfg.agent.proc_root.join(pid.to_string()),
+                )
+                .and_then(|p| p.cmdline())
+                .unwrap_or_default();
+                let limits = crate::jvm::tomcat::pool_limits(&cfg.agent.proc_root, pid, &cmdline);
+                out!(
+                    "{}",
+                    analysis::analyze_with(&[dump::parse(&text)], cpu.as_ref(), &limits).to_text()
+                )
             }
         }
         DumpCmd::Histo { pid, live, timeout } => out!(

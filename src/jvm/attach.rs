@@ -10,11 +10,13 @@
 //! trigger, unless the JVM's listener runs; connect as root (JDK 11+ accept it) and only when the JVM silently
 //! closes (JDK 8 wants its own uid) connect again from a short-lived thread that switched its own credentials
 //! with per-thread syscalls; JDK 24+: protocol 2 with streaming off, so the JVM never writes to our socket from
-//! inside a safepoint; read the whole reply at once, bounded; a JVM that exits is noticed (PF_EXITING) and a
-//! partial reply discarded; one request per JVM at a time; a timeout on every step, connect() included. Heap
+//! inside a safepoint; read the reply in large reads, kept whole and bounded, or passed on as it arrives; a
+//! JVM that exits is noticed (PF_EXITING) and a partial reply discarded; one request per JVM at a time; a timeout on every step, connect() included. Heap
 //! dumps only on request, space-checked where the JVM writes; a configured jcmd only where this is impossible.
 
 use super::proc_state::{catches_sigquit, gone, listener_runs};
+use super::reply::Passing;
+pub use super::reply::decode;
 use super::trigger_file::{as_user, create_trigger};
 use crate::host::Roots;
 use crate::jvm::discover;
@@ -111,6 +113,9 @@ pub enum AttachError {
     Refused { pid: u32, code: i32, msg: String },
     #[error("pid {pid}: heap dump refused: {msg}")]
     HeapDump { pid: u32, msg: String },
+    /// The reply could not be passed on (stdout closed, a full disk).
+    #[error("writing the reply: {0}")]
+    Output(std::io::Error),
     #[error("pid {pid}: fallback {tool}: {msg}")]
     Fallback {
         pid: u32,
@@ -144,6 +149,24 @@ fn lock_for(pid: u32) -> Arc<Mutex<()>> {
 /// A thread dump with locked monitors and synchronizers (jstack -l).
 pub fn thread_dump(pid: u32, opts: &AttachOptions) -> Result<String, AttachError> {
     with_fallback(pid, opts, "threaddump", &["-l"], "Thread.print -l")
+}
+
+/// The same dump passed to `out` as it arrives: memory independent of its size. Returns the bytes passed.
+pub fn thread_dump_to(pid: u32, opts: &AttachOptions, out: impl Write) -> Result<u64, AttachError> {
+    let mut out = Passing::new(out);
+    let sent =
+        open(pid, opts).and_then(|t| request_into(&t, "threaddump", &["-l"], &mut out, None));
+    match sent {
+        Ok(()) => out.finish(pid).map_err(|e| protocol(pid, e)),
+        Err(AttachError::Impossible { .. }) if opts.fallback.is_some() => {
+            let text = with_fallback(pid, opts, "threaddump", &["-l"], "Thread.print -l")?;
+            let mut out = out.into_inner();
+            out.write_all(text.as_bytes())
+                .map_err(AttachError::Output)?;
+            Ok(text.len() as u64)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A class histogram (jmap -histo[:live]).
@@ -276,8 +299,33 @@ pub fn execute(
     request(&t, cmd, args)
 }
 
-/// Starts the listener if needed, checks the socket, sends one request, reads the whole reply.
+/// Starts the listener if needed, checks the socket, sends one request, reads the whole reply (at most
+/// `max_reply` bytes).
 pub(super) fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> {
+    let mut reply = Vec::new();
+    request_into(t, cmd, args, &mut reply, Some(t.max_reply))?;
+    decode(t.pid, reply).map_err(|e| protocol(t.pid, e))
+}
+
+/// A JVM that does not speak this protocol version says so with code 101.
+fn protocol(pid: u32, e: AttachError) -> AttachError {
+    match e {
+        AttachError::Refused { code: 101, msg, .. } => AttachError::Impossible {
+            pid,
+            why: format!("it does not speak this attach protocol version: {msg}"),
+        },
+        e => e,
+    }
+}
+
+/// The request, its reply written to `out` as it arrives; `cap` bounds a reply that is kept.
+fn request_into(
+    t: &Target,
+    cmd: &str,
+    args: &[&str],
+    out: &mut dyn Write,
+    cap: Option<usize>,
+) -> Result<(), AttachError> {
     let pid = t.pid;
     let lock = lock_for(pid);
     let _serial = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -302,7 +350,7 @@ pub(super) fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, At
     // removes it at start). The listener started on our signal renames its new socket over it, so the stale
     // one is waited out by its inode; nothing of another process is unlinked.
     let mut stale: Option<u64> = None;
-    let reply = loop {
+    loop {
         let present = std::fs::symlink_metadata(&sock).ok();
         if present.is_none() || stale.is_some() {
             let status = std::fs::read_to_string(t.proc_dir.join("status")).unwrap_or_default();
@@ -336,18 +384,19 @@ pub(super) fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, At
             });
         }
         let request = encode(cmd, args, t.v2);
-        match talk(t, &sock, &shown, &request, None) {
-            Ok(Some(r)) => break r,
+        match talk(t, &sock, &shown, &request, None, out, cap) {
+            Ok(true) => return Ok(()),
             // Closed without a byte: the JVM wants its own uid as peer (JDK 8). Retry as that user.
-            Ok(None) => {
-                break talk(t, &sock, &shown, &request, Some((t.jvm.uid, t.jvm.gid)))?.ok_or(
-                    AttachError::Impossible {
-                        pid,
-                        why:
-                            "the JVM closed the connection without answering, also to its own user"
-                                .into(),
-                    },
-                )?;
+            Ok(false) => {
+                let own = Some((t.jvm.uid, t.jvm.gid));
+                if talk(t, &sock, &shown, &request, own, out, cap)? {
+                    return Ok(());
+                }
+                return Err(AttachError::Impossible {
+                    pid,
+                    why: "the JVM closed the connection without answering, also to its own user"
+                        .into(),
+                });
             }
             // Signalled while its listener runs (on another file), the JVM would print a dump into its log.
             Err(AttachError::Stale { path, .. }) if listener_runs(&t.proc_dir) => {
@@ -367,13 +416,6 @@ pub(super) fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, At
             }
             Err(e) => return Err(e),
         }
-    };
-    match decode(pid, reply) {
-        Err(AttachError::Refused { code: 101, msg, .. }) => Err(AttachError::Impossible {
-            pid,
-            why: format!("it does not speak this attach protocol version: {msg}"),
-        }),
-        r => r,
     }
 }
 
@@ -475,39 +517,6 @@ pub fn encode(cmd: &str, args: &[&str], v2: bool) -> Vec<u8> {
     out
 }
 
-/// The reply: a decimal result code line, then the payload. Never panics; a valid UTF-8 reply is not copied.
-pub fn decode(pid: u32, reply: Vec<u8>) -> Result<String, AttachError> {
-    let mut text = match String::from_utf8(reply) {
-        Ok(t) => t,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
-    let nl = text.find('\n');
-    let code = text[..nl.unwrap_or(text.len())].trim().parse::<i32>();
-    match code {
-        Ok(0) => {
-            text.drain(..nl.map_or(text.len(), |n| n + 1));
-            Ok(text)
-        }
-        Ok(code) => Err(AttachError::Refused {
-            pid,
-            code,
-            msg: text[nl.map_or(text.len(), |n| n + 1)..]
-                .trim()
-                .chars()
-                .take(500)
-                .collect(),
-        }),
-        Err(_) => Err(AttachError::Step {
-            pid,
-            step: "read reply",
-            msg: format!(
-                "not an attach reply: {:?}",
-                text.chars().take(80).collect::<String>()
-            ),
-        }),
-    }
-}
-
 /// A connection whose connect() is bounded too: a stopped JVM's listener queue fills up after a few
 /// clients, and a plain connect() would then block for ever (SO_SNDTIMEO bounds it for AF_UNIX).
 fn connect(sock: &Path, left: Duration) -> std::io::Result<UnixStream> {
@@ -531,14 +540,17 @@ fn connect(sock: &Path, left: Duration) -> std::io::Result<UnixStream> {
     Ok(UnixStream::from(fd))
 }
 
-/// Connects (as root, or as `creds` from a dedicated thread), sends, reads to EOF. `None` = closed silently.
+/// Connects (as root, or as `creds` from a dedicated thread), sends, reads to EOF into `out` (at most `cap`
+/// bytes when given). `false` = closed silently.
 fn talk(
     t: &Target,
     sock: &Path,
     shown: &Path,
     request: &[u8],
     creds: Option<(u32, u32)>,
-) -> Result<Option<Vec<u8>>, AttachError> {
+    out: &mut dyn Write,
+    cap: Option<usize>,
+) -> Result<bool, AttachError> {
     let pid = t.pid;
     let left = || {
         t.deadline
@@ -623,14 +635,13 @@ fn talk(
                 )
                 && !gone(&t.proc_dir, t.jvm.start_ticks) =>
         {
-            return Ok(None);
+            return Ok(false);
         }
         Err(e) => return Err(step(pid, "send request")(e)),
     }
-    // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow),
-    // straight into the reply: no separate buffer.
-    const CHUNK: u64 = 64 * 1024;
-    let mut reply = Vec::new();
+    // Large reads drain the JVM quickly (its own client reads 128 bytes per call, part of why jstack is slow).
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0usize;
     loop {
         if Instant::now() >= t.deadline {
             return Err(timeout("reading the reply"));
@@ -638,20 +649,23 @@ fn talk(
         stream
             .set_read_timeout(Some(left()))
             .map_err(step(pid, "socket options"))?;
-        match (&mut stream).take(CHUNK).read_to_end(&mut reply) {
-            // Less than asked for: the JVM closed the connection.
-            Ok(n) if (n as u64) < CHUNK => break,
-            Ok(_) if reply.len() > t.max_reply => {
-                return Err(AttachError::Step {
-                    pid,
-                    step: "read reply",
-                    msg: format!(
-                        "larger than [jvm] max_attach_reply ({} KiB): refused, not cut; raise it to take this one",
-                        t.max_reply >> 10
-                    ),
-                });
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if let Some(cap) = cap.filter(|&c| got > c) {
+                    return Err(AttachError::Step {
+                        pid,
+                        step: "read reply",
+                        msg: format!(
+                            "larger than [jvm] max_attach_reply ({} KiB): refused, not cut; raise it to take this one",
+                            cap >> 10
+                        ),
+                    });
+                }
+                out.write_all(&buf[..n]).map_err(AttachError::Output)?;
             }
-            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e)
                 if matches!(
                     e.kind(),
@@ -660,24 +674,23 @@ fn talk(
             {
                 return Err(timeout("reading the reply"));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && reply.is_empty() => {
-                break;
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && got == 0 => break,
             Err(e) => return Err(step(pid, "read reply")(e)),
         }
     }
-    // EOF: a complete reply, unless the JVM died (then what we have may be cut short, and is not used).
+    // EOF: a complete reply, unless the JVM died (then what we have may be cut short: a kept reply is not
+    // used; a passed one is already out, and the error says it may be cut).
     if gone(&t.proc_dir, t.jvm.start_ticks) {
         return Err(AttachError::Exited {
             pid,
-            when: if reply.is_empty() {
-                "before it answered"
-            } else {
-                "while it was answering (the partial reply is discarded)"
+            when: match (got, cap) {
+                (0, _) => "before it answered",
+                (_, Some(_)) => "while it was answering (the partial reply is discarded)",
+                (_, None) => "while it was answering (what was printed may be cut short)",
             },
         });
     }
-    Ok(if reply.is_empty() { None } else { Some(reply) })
+    Ok(got > 0)
 }
 
 #[cfg(test)]

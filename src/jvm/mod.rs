@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod perfdata;
 mod proc_state;
+pub mod reply;
 pub mod tomcat;
 mod trigger_file;
 
