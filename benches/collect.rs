@@ -68,5 +68,17 @@ fn dump_parse(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, collection_cycle, perfdata, dump_parse);
+/// TCP states by local port over netlink: what the host's socket count costs each collection
+/// (`scripts/tcp-states-cost.sh` runs it with thousands of connections open).
+fn tcp_states(c: &mut Criterion) {
+    let n: u64 = wasp::host::sockdiag::tcp_counts()
+        .map(|m| m.values().sum())
+        .unwrap_or(0);
+    println!("TCP sockets on this host: {n}");
+    c.bench_function("sockdiag: TCP states by port (this host)", |b| {
+        b.iter(wasp::host::sockdiag::tcp_counts)
+    });
+}
+
+criterion_group!(benches, collection_cycle, perfdata, dump_parse, tcp_states);
 criterion_main!(benches);

@@ -48,7 +48,7 @@ fn spool(c: &mut Criterion) {
             |_| {
                 let mut s = s.borrow_mut();
                 let (next, r) = s.peek().unwrap().unwrap();
-                s.ack(next).unwrap();
+                s.ack(next, 1).unwrap();
                 r.items
             },
             criterion::BatchSize::SmallInput,

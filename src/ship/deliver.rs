@@ -98,6 +98,11 @@ impl Sender {
         })
     }
 
+    /// The backend this sender speaks for.
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
     /// One POST of `body`, classified.
     pub(crate) async fn send(&self, body: Vec<u8>) -> Outcome {
         let r = match self.client.post(&self.url).body(body).send().await {

@@ -387,11 +387,19 @@ fn sender_loop(
         .dir()
         .join("rejected");
     let mut warned = false;
+    let delay = cfg.batch.max_delay.0.as_millis() as i64;
+    // Records still to go one per request: those of a joined batch the backend refused, so that one bad record
+    // (a sample Prometheus already holds newer ones of, after a resend) takes no good one with it.
+    let mut alone = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let next = spool.lock().unwrap_or_else(|p| p.into_inner()).peek();
-        let (pos, rec) = match next {
-            Ok(Some(x)) => x,
-            Ok(None) => {
+        let most = if alone > 0 { 1 } else { MAX_RECORDS };
+        let next = spool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .peek_batch(most, cfg.batch.max_bytes.0);
+        let mut batch = match next {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => {
                 pause(&stop, &wake, Duration::from_secs(1), true);
                 continue;
             }
@@ -401,6 +409,34 @@ fn sender_loop(
                 continue;
             }
         };
+        // Up to max_samples (at least one record); until the oldest has waited max_delay, more may come.
+        let mut samples = 0u64;
+        let keep = batch
+            .iter()
+            .take_while(|(_, r)| {
+                samples += r.items;
+                samples <= cfg.batch.max_samples as u64
+            })
+            .count()
+            .max(1);
+        let full = keep < batch.len() || batch.len() == most;
+        batch.truncate(keep);
+        let due = batch[0].1.created_ms + delay;
+        if !full && now_ms() < due {
+            if pause(
+                &stop,
+                &wake,
+                Duration::from_millis((due - now_ms()) as u64),
+                false,
+            ) {
+                return;
+            }
+            continue;
+        }
+        let j = joined(sender.backend(), batch, &name);
+        let (first, records) = (j.first, j.members.len() as u64);
+        let rec = &j.rec;
+        alone = alone.saturating_sub(records);
         let mut counted = 0u32;
         let mut attempt = 0u32;
         loop {
@@ -409,7 +445,7 @@ fn sender_loop(
                 && !spool
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .still_owed(pos)
+                    .still_owed(first)
             {
                 tracing::debug!(sink = %name, "batch dropped from the full spool while being retried");
                 break;
@@ -438,7 +474,7 @@ fn sender_loop(
                         tracing::info!(sink = %name, failed_for_s = (now_ms() - since as i64) / 1000, "sink recovered");
                     }
                     warned = false;
-                    ack(&spool, pos, &name);
+                    settle(&spool, &j, &name, true);
                     break;
                 }
                 Outcome::Retry {
@@ -466,8 +502,8 @@ fn sender_loop(
                         } else {
                             "attempt limit"
                         };
-                        set_aside(&rejected_dir, &rec, status, &why, &stats, &name, reason);
-                        ack(&spool, pos, &name);
+                        set_aside(&rejected_dir, rec, status, &why, &stats, &name, reason);
+                        settle(&spool, &j, &name, false);
                         break;
                     }
                     stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -490,8 +526,13 @@ fn sender_loop(
                 }
                 Outcome::Refused { status, why } => {
                     stats.last_status.store(status as u64, Ordering::Relaxed);
-                    set_aside(&rejected_dir, &rec, status, &why, &stats, &name, "refused");
-                    ack(&spool, pos, &name);
+                    if records > 1 {
+                        tracing::debug!(sink = %name, records, answer = %why, "a batch joined from disk was refused; its records go again one by one");
+                        alone = records;
+                        break;
+                    }
+                    set_aside(&rejected_dir, rec, status, &why, &stats, &name, "refused");
+                    settle(&spool, &j, &name, false);
                     break;
                 }
             }
@@ -499,8 +540,76 @@ fn sender_loop(
     }
 }
 
-fn ack(spool: &Mutex<Spool>, pos: Pos, name: &str) {
-    if let Err(e) = spool.lock().unwrap_or_else(|p| p.into_inner()).ack(pos) {
+/// The most records one request takes from the spool (max_bytes and max_samples bound it first, normally).
+const MAX_RECORDS: usize = 512;
+
+/// Spooled records as one request. Bodies that do not join (not what we wrote: the disk changed under us) go
+/// out one by one instead.
+fn joined(backend: &dyn Backend, mut batch: Vec<(Pos, Record)>, name: &str) -> Joined {
+    let member = |(p, r): &(Pos, Record)| (*p, r.items, r.body.len() as u64);
+    if batch.len() > 1 {
+        let bodies: Vec<&[u8]> = batch.iter().map(|(_, r)| r.body.as_slice()).collect();
+        match backend.join(&bodies) {
+            Ok(body) => {
+                let rec = Record {
+                    kind: batch[0].1.kind,
+                    items: batch.iter().map(|(_, r)| r.items).sum(),
+                    min_ts_ms: batch.iter().map(|(_, r)| r.min_ts_ms).min().unwrap_or(0),
+                    max_ts_ms: batch.iter().map(|(_, r)| r.max_ts_ms).max().unwrap_or(0),
+                    created_ms: batch[0].1.created_ms,
+                    body,
+                };
+                return Joined {
+                    first: batch[0].0,
+                    last: batch[batch.len() - 1].0,
+                    members: batch.iter().map(member).collect(),
+                    rec,
+                };
+            }
+            Err(e) => {
+                tracing::warn!(sink = name, error = %e, "spooled batches do not join; sending the oldest alone");
+            }
+        }
+    }
+    let one = batch.swap_remove(0);
+    Joined {
+        first: one.0,
+        last: one.0,
+        members: vec![member(&one)],
+        rec: one.1,
+    }
+}
+
+/// Spooled records as one request.
+struct Joined {
+    /// The position after the first record: still owed while the request is retried?
+    first: Pos,
+    /// The position after the last: acknowledged once the request is delivered.
+    last: Pos,
+    /// Each record's position after it, items and bytes.
+    members: Vec<(Pos, u64, u64)>,
+    rec: Record,
+}
+
+/// A request done with (delivered, or set aside): its records acknowledged. Those the full spool let go while
+/// it was in flight are already off the spool's count; if delivered, they are taken off the drop counters too
+/// (delivered, not lost).
+fn settle(spool: &Mutex<Spool>, j: &Joined, name: &str, delivered: bool) {
+    let mut sp = spool.lock().unwrap_or_else(|p| p.into_inner());
+    let gone: Vec<&(Pos, u64, u64)> = j
+        .members
+        .iter()
+        .filter(|(p, _, _)| !sp.still_owed(*p))
+        .collect();
+    if delivered && !gone.is_empty() {
+        sp.delivered_after_drop(
+            gone.len() as u64,
+            gone.iter().map(|g| g.1).sum(),
+            gone.iter().map(|g| g.2).sum(),
+        );
+    }
+    let records = (j.members.len() - gone.len()) as u64;
+    if let Err(e) = sp.ack(j.last, records) {
         tracing::warn!(sink = name, error = %e, "cannot record a delivered batch; it may be sent again");
     }
 }

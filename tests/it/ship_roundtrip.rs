@@ -130,11 +130,14 @@ auth = {{ token_file = "{}", scheme = "Token" }}
             metrics: std::sync::Arc::new(m.clone()),
         });
     }
-    let total: u64 = sets.iter().map(|m| m.sample_count() as u64).sum();
+    let total: u64 = sets
+        .iter()
+        .flat_map(|m| m.families.iter().map(|f| f.series().count() as u64))
+        .sum();
     let finite: u64 = sets
         .iter()
-        .flat_map(|m| m.families.iter().flat_map(|f| f.samples.iter()))
-        .filter(|s| s.value.is_finite())
+        .flat_map(|m| m.families.iter().flat_map(|f| f.series()))
+        .filter(|(_, _, v)| v.is_finite())
         .count() as u64;
     wait_sent(
         &shipper,
@@ -146,10 +149,14 @@ auth = {{ token_file = "{}", scheme = "Token" }}
     let mut want: HashMap<(Labels, i64), f64> = HashMap::new();
     for m in &sets {
         for f in &m.families {
-            for s in &f.samples {
+            // A summary (GC pauses) is two series, `_count` and `_sum`, as Prometheus names them.
+            for (suffix, s, value) in f.series() {
                 let prev = want.insert(
-                    (expected(&f.name, &s.labels, &origin), m.timestamp_ms),
-                    s.value,
+                    (
+                        expected(&format!("{}{suffix}", f.name), &s.labels, &origin),
+                        m.timestamp_ms,
+                    ),
+                    value,
                 );
                 assert!(
                     prev.is_none(),

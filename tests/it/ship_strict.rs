@@ -30,6 +30,8 @@ struct Store {
     docs: HashMap<String, serde_json::Value>,
     json_lines: Vec<serde_json::Value>,
     refused: Vec<String>,
+    /// A summary point's sum, by the key of its count in `points`.
+    sums: BTreeMap<(String, BTreeMap<String, String>, i64), f64>,
     /// Answer the first bulk request's items with 429 (es_rejected_execution) to exercise the resend.
     bulk_429_once: bool,
 }
@@ -85,6 +87,7 @@ async fn otlp(st: axum::extract::State<S>, h: HeaderMap, b: Bytes) -> (StatusCod
         Err(e) => return refuse(&s, format!("not an ExportMetricsServiceRequest: {e}")),
     };
     let mut accepted = Vec::new();
+    let mut sums = Vec::new();
     for rm in &req.resource_metrics {
         let ra: BTreeMap<String, String> = rm
             .resource
@@ -108,6 +111,34 @@ async fn otlp(st: axum::extract::State<S>, h: HeaderMap, b: Bytes) -> (StatusCod
                     return refuse(&s, "metric without a name".into());
                 }
                 let (pts, kind) = match &m.data {
+                    // A summary (GC pauses: count and sum, no quantiles) is cumulative like a counter.
+                    Some(Data::Summary(sum)) => {
+                        for p in &sum.data_points {
+                            if p.time_unix_nano == 0
+                                || p.time_unix_nano % 1_000_000 != 0
+                                || p.start_time_unix_nano > p.time_unix_nano
+                                || !p.sum.is_finite()
+                            {
+                                return refuse(&s, format!("{}: summary point {p:?}", m.name));
+                            }
+                            let mut attrs: BTreeMap<String, String> = p
+                                .attributes
+                                .iter()
+                                .map(|kv| (kv.key.clone(), text(&kv.value)))
+                                .collect();
+                            if let Some(pid) = ra.get("process.pid") {
+                                attrs.insert("pid".into(), pid.clone());
+                                if service != "jvm" {
+                                    attrs.insert("app".into(), service.clone());
+                                }
+                            }
+                            let key =
+                                (m.name.clone(), attrs, (p.time_unix_nano / 1_000_000) as i64);
+                            sums.push((key.clone(), p.sum));
+                            accepted.push((key, (p.count as f64, MetricKind::Summary)));
+                        }
+                        continue;
+                    }
                     Some(Data::Gauge(g)) => (&g.data_points, MetricKind::Gauge),
                     Some(Data::Sum(sum)) => {
                         if sum.aggregation_temporality != AggregationTemporality::Cumulative as i32
@@ -163,6 +194,7 @@ async fn otlp(st: axum::extract::State<S>, h: HeaderMap, b: Bytes) -> (StatusCod
             st.refused.push(format!("duplicate point {k:?}"));
         }
     }
+    st.sums.extend(sums);
     (
         StatusCode::OK,
         ExportMetricsServiceResponse::default().encode_to_vec(),
@@ -361,7 +393,11 @@ batch = {{ max_delay = "100ms" }}
         if sent("otlp") >= total && sent("es") >= 5 && sent("json") >= 8 {
             break;
         }
-        assert!(Instant::now() < end, "not delivered: {st:#?}");
+        assert!(
+            Instant::now() < end,
+            "not delivered: {st:#?}; refused: {:?}",
+            store.lock().unwrap().refused
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let status = shipper.status();
@@ -391,13 +427,12 @@ batch = {{ max_delay = "100ms" }}
                     MetricKind::Untyped => MetricKind::Gauge,
                     k => k,
                 };
-                match st
-                    .points
-                    .get(&(f.name.to_string(), labels.clone(), m.timestamp_ms))
-                {
+                let key = (f.name.to_string(), labels.clone(), m.timestamp_ms);
+                match st.points.get(&key) {
                     Some(&(v, kind))
                         if (v == s.value || (v.is_nan() && s.value.is_nan()))
-                            && kind == sent_as => {}
+                            && kind == sent_as
+                            && st.sums.get(&key).copied() == s.sum => {}
                     other => missing.push(format!(
                         "{}{labels:?}@{}: {} vs {other:?}",
                         f.name, m.timestamp_ms, s.value

@@ -71,6 +71,22 @@ pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_default()
 }
 
+/// Bodies of several spooled batches as one: the formats that are a sequence of lines or of repeated protobuf
+/// fields (a message's encoding concatenated with another's is the message with both lists) join end to end,
+/// under one gzip stream when the sink gzips. Fails only on a body that is not what we wrote.
+pub(crate) fn join(bodies: &[&[u8]], gzipped: bool) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    for b in bodies {
+        if gzipped {
+            flate2::read::GzDecoder::new(*b).read_to_end(&mut raw)?;
+        } else {
+            raw.extend_from_slice(b);
+        }
+    }
+    Ok(if gzipped { gzip(&raw) } else { raw })
+}
+
 /// A label name as Prometheus allows it (`[a-zA-Z_][a-zA-Z0-9_]*`): other characters become `_`, a leading
 /// digit gets a `_` in front. Borrowed when the name is already valid (always, for wasp's own names).
 pub(crate) fn sanitize_label_name(name: &str) -> Cow<'_, str> {

@@ -19,6 +19,10 @@ pub(crate) struct Elasticsearch {
 }
 
 impl Backend for Elasticsearch {
+    fn join(&self, bodies: &[&[u8]]) -> std::io::Result<Vec<u8>> {
+        crate::ship::encode::join(bodies, self.gzip)
+    }
+
     fn takes_metrics(&self) -> bool {
         false
     }

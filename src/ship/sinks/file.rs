@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 pub(crate) struct JsonLinesFile;
 
 impl Backend for JsonLinesFile {
+    fn join(&self, bodies: &[&[u8]]) -> std::io::Result<Vec<u8>> {
+        crate::ship::encode::join(bodies, false)
+    }
+
     fn takes_documents(&self) -> bool {
         true
     }

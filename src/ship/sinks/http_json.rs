@@ -8,6 +8,10 @@ pub(crate) struct HttpJson {
 }
 
 impl Backend for HttpJson {
+    fn join(&self, bodies: &[&[u8]]) -> std::io::Result<Vec<u8>> {
+        crate::ship::encode::join(bodies, self.gzip)
+    }
+
     fn takes_documents(&self) -> bool {
         true
     }

@@ -21,6 +21,10 @@ pub(crate) struct Influx {
 }
 
 impl Backend for Influx {
+    fn join(&self, bodies: &[&[u8]]) -> std::io::Result<Vec<u8>> {
+        crate::ship::encode::join(bodies, self.gzip)
+    }
+
     fn encode(&self, batch: &Batch, origin: &Origin) -> Encoded {
         encode(batch, origin, self.gzip)
     }

@@ -27,6 +27,8 @@ pub(crate) trait Backend: Send + Sync {
     }
     /// The exact body of one batch.
     fn encode(&self, batch: &Batch, origin: &Origin) -> Encoded;
+    /// Several spooled bodies as one request (batching from disk after an outage or across a batch's delay).
+    fn join(&self, bodies: &[&[u8]]) -> std::io::Result<Vec<u8>>;
     /// The protocol's own headers; the user's `headers` cannot override them.
     fn headers(&self) -> Vec<(HeaderName, &'static str)> {
         Vec::new()
@@ -116,6 +118,76 @@ mod tests {
         let j = h("type = \"http_json\"\nurl = \"http://x\"\ngzip = false");
         assert_eq!(j, vec![(CONTENT_TYPE, "application/x-ndjson")]);
         assert!(h("type = \"file\"").is_empty());
+    }
+
+    /// Batching from disk: two spooled bodies joined are, once expanded, the two expanded bodies end to end, and
+    /// a remote-write join decodes to both requests' series.
+    #[test]
+    fn spooled_bodies_join_into_one_request_for_every_backend() {
+        use crate::model::{Collection, MetricSet};
+        use crate::ship::encode::Metrics;
+        use std::io::Read;
+        let batch = |ts: i64| {
+            let mut m = MetricSet::new(ts);
+            m.gauge("node_load1", "load").set(ts as f64);
+            Batch {
+                metrics: vec![Metrics {
+                    collection: Arc::new(Collection {
+                        timestamp_ms: ts,
+                        ..Default::default()
+                    }),
+                    metrics: Arc::new(m),
+                }],
+                documents: Vec::new(),
+            }
+        };
+        for (toml, codec) in [
+            (
+                "type = \"prometheus_remote_write\"\nurl = \"http://x\"",
+                "snappy",
+            ),
+            ("type = \"otlp_http\"\nurl = \"http://x\"", "gzip"),
+            ("type = \"otlp_http\"\nurl = \"http://x\"\ngzip = false", ""),
+            ("type = \"influx_line\"\nurl = \"http://x\"", "gzip"),
+            ("type = \"http_json\"\nurl = \"http://x\"", "gzip"),
+            ("type = \"elasticsearch\"\nurl = \"http://x\"", "gzip"),
+            ("type = \"file\"", ""),
+        ] {
+            let b = kind(toml);
+            let o = Origin::default();
+            let (x, y) = (
+                b.encode(&batch(1000), &o).body,
+                b.encode(&batch(2000), &o).body,
+            );
+            let j = b.join(&[&x, &y]).unwrap();
+            let raw = |body: &[u8]| -> Vec<u8> {
+                match codec {
+                    "snappy" => snap::raw::Decoder::new().decompress_vec(body).unwrap(),
+                    "gzip" => {
+                        let mut v = Vec::new();
+                        flate2::read::GzDecoder::new(body)
+                            .read_to_end(&mut v)
+                            .unwrap();
+                        v
+                    }
+                    _ => body.to_vec(),
+                }
+            };
+            assert_eq!(raw(&j), [raw(&x), raw(&y)].concat(), "{toml}");
+            if codec == "snappy" {
+                let w = prometheus_remote_write::decode(&j).unwrap();
+                let ts: Vec<i64> = w
+                    .timeseries
+                    .iter()
+                    .flat_map(|t| t.samples.iter().map(|s| s.timestamp))
+                    .collect();
+                assert_eq!(ts, [1000, 2000]);
+            }
+            assert!(
+                b.join(&[b"not a body", &x]).is_err() || codec.is_empty(),
+                "{toml}"
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,15 @@ use std::borrow::Cow;
 pub(crate) struct RemoteWrite;
 
 impl Backend for RemoteWrite {
+    /// Snappy's block format does not concatenate: each body is expanded, the protobuf joined, compressed again.
+    fn join(&self, bodies: &[&[u8]]) -> std::io::Result<Vec<u8>> {
+        let mut raw = Vec::new();
+        for b in bodies {
+            raw.extend(snap::raw::Decoder::new().decompress_vec(b)?);
+        }
+        Ok(snap::raw::Encoder::new().compress_vec(&raw)?)
+    }
+
     fn encode(&self, batch: &Batch, origin: &Origin) -> Encoded {
         encode(batch, origin)
     }

@@ -391,6 +391,24 @@ impl Spool {
         b.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Records counted as dropped that the sender had in flight and delivered after all (the backend answered
+    /// after the spool, full, let them go): taken off the drop counters, so that those count only what was lost.
+    /// A full spool drops far more often than an aged one: the full counters are corrected first.
+    pub fn delivered_after_drop(&self, records: u64, items: u64, bytes: u64) {
+        let s = &self.stats;
+        let take = |c: &AtomicU64, n: u64| -> u64 {
+            let had = c.load(Ordering::Relaxed);
+            c.store(had - had.min(n), Ordering::Relaxed);
+            n - had.min(n)
+        };
+        let r = take(&s.dropped_full_records, records);
+        take(&s.dropped_age_records, r);
+        let i = take(&s.dropped_full_items, items);
+        take(&s.dropped_age_items, i);
+        let b = take(&s.dropped_full_bytes, bytes);
+        take(&s.dropped_age_bytes, b);
+    }
+
     /// Removes the oldest segment, counting what in it was not yet sent.
     fn drop_oldest(&mut self, why: DropReason) -> io::Result<()> {
         let Some(s) = self.segments.pop_front() else {
@@ -501,16 +519,45 @@ impl Spool {
         }
     }
 
-    /// Records that everything before `next` was delivered: persists the position (temp file, sync, rename) and
+    /// The oldest records not yet acknowledged, in order, as many as fit `max_records` and `max_bytes` (at least
+    /// one when there is one), each with the position to acknowledge once it and those before it are sent.
+    /// Batching from disk: what waited through an outage goes out in few requests, not one per collection.
+    pub fn peek_batch(
+        &mut self,
+        max_records: usize,
+        max_bytes: u64,
+    ) -> io::Result<Vec<(Pos, Record)>> {
+        let Some(first) = self.peek()? else {
+            return Ok(Vec::new());
+        };
+        let mut bytes = first.1.body.len() as u64;
+        let mut next = first.0;
+        let mut out = vec![first];
+        while out.len() < max_records {
+            // A record that cannot be read now is left for `peek`, which sets its segment aside when it is first.
+            let Ok(Some((after, r))) = self.read_at(next) else {
+                break;
+            };
+            bytes += r.body.len() as u64;
+            if bytes > max_bytes {
+                break;
+            }
+            next = after;
+            out.push((after, r));
+        }
+        Ok(out)
+    }
+
+    /// Records that everything before `next` (`records` records) was delivered: persists the position and
     /// removes segments left wholly behind it. An ack behind the current position (its segment was dropped
     /// meanwhile) changes nothing.
-    pub fn ack(&mut self, next: Pos) -> io::Result<()> {
+    pub fn ack(&mut self, next: Pos, records: u64) -> io::Result<()> {
         if next <= self.read {
             return Ok(());
         }
         self.read = next;
         self.stats.records.fetch_sub(
-            1.min(self.stats.records.load(Ordering::Relaxed)),
+            records.min(self.stats.records.load(Ordering::Relaxed)),
             Ordering::Relaxed,
         );
         // Overwritten in place (one small write within a sector), not renamed: a rename over the old file makes
@@ -592,11 +639,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_batch_from_disk_takes_records_in_order_within_its_bounds() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, _) = Spool::open(d.path(), 1 << 20, 0, false).unwrap();
+        for i in 0..10 {
+            s.append(&rec(i, 100)).unwrap();
+        }
+        let b = s.peek_batch(4, u64::MAX).unwrap();
+        assert_eq!(
+            b.iter().map(|(_, r)| r.items).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        s.ack(b[3].0, 4).unwrap();
+        assert_eq!(s.pending(), 6);
+        // By bytes: 250 bytes hold two 100-byte bodies; one is always taken, whatever its size.
+        let b = s.peek_batch(100, 250).unwrap();
+        assert_eq!(b.iter().map(|(_, r)| r.items).collect::<Vec<_>>(), [4, 5]);
+        assert_eq!(s.peek_batch(100, 1).unwrap().len(), 1);
+        s.ack(b[1].0, 2).unwrap();
+        let rest = s.peek_batch(100, u64::MAX).unwrap();
+        assert_eq!(
+            rest.iter().map(|(_, r)| r.items).collect::<Vec<_>>(),
+            [6, 7, 8, 9]
+        );
+        s.ack(rest[3].0, 4).unwrap();
+        assert_eq!(s.pending(), 0);
+        assert!(s.peek_batch(100, u64::MAX).unwrap().is_empty());
+    }
+
     fn drain(s: &mut Spool) -> Vec<u64> {
         let mut out = Vec::new();
         while let Some((next, r)) = s.peek().unwrap() {
             out.push(r.items);
-            s.ack(next).unwrap();
+            s.ack(next, 1).unwrap();
         }
         out
     }
@@ -611,7 +687,7 @@ mod tests {
             }
             for _ in 0..20 {
                 let (next, _) = s.peek().unwrap().unwrap();
-                s.ack(next).unwrap();
+                s.ack(next, 1).unwrap();
             }
         }
         let (mut s, r) = Spool::open(d.path(), 1 << 20, 0, true).unwrap();
