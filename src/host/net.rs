@@ -65,6 +65,27 @@ pub struct NetCollector {
     cfg: Config,
     prev: Option<RawNet>,
     class: super::netclass::NetClassReader,
+    /// The last TCP state counts, when they were taken and what taking them cost.
+    tcp_taken: Option<TcpTaken>,
+}
+
+/// When TCP states were last counted, what it cost, and the counts (overall, per listening port).
+type TcpTaken = (
+    std::time::Instant,
+    std::time::Duration,
+    BTreeMap<String, u64>,
+    Vec<PortStates>,
+);
+
+/// TCP states by port cost in proportion to the host's sockets (the kernel walks them all): taken every
+/// collection while that is cheap, else no more often than keeps them at 0.1 % of one core — a count that took
+/// 5 ms (tens of thousands of sockets) is taken again 5 s later, and in between the last one is kept and its age
+/// exposed (`wasp_tcp_states_age_seconds`). The TCP counters of sar -n TCP/ETCP are read every collection.
+const TCP_STATES_COST_SHARE: u32 = 1000;
+
+/// Whether TCP states are counted again, `since` the last count that took `cost`.
+fn tcp_states_due(since: std::time::Duration, cost: std::time::Duration) -> bool {
+    since >= cost * TCP_STATES_COST_SHARE
 }
 
 fn dev_counters(d: &procfs::net::DeviceStatus) -> [u64; 16] {
@@ -257,6 +278,7 @@ impl NetCollector {
             cfg: cfg.clone(),
             prev: None,
             class: Default::default(),
+            tcp_taken: None,
         }
     }
 
@@ -381,7 +403,17 @@ impl NetCollector {
             tcp.isegerr = r("InErrs");
             tcp.orsts = r("OutRsts");
         }
-        if self.cfg.tcp_states {
+        let due = self
+            .tcp_taken
+            .as_ref()
+            .is_none_or(|(at, cost, _, _)| tcp_states_due(at.elapsed(), *cost));
+        if self.cfg.tcp_states && !due {
+            let (at, _, states, ports) = self.tcp_taken.as_ref().expect("not due: taken");
+            tcp.states = states.clone();
+            tcp.ports = ports.clone();
+            tcp.states_age_s = at.elapsed().as_secs_f64();
+        } else if self.cfg.tcp_states {
+            let started = std::time::Instant::now();
             // Netlink for the live host; the files when replaying a captured /proc (or when netlink is refused).
             let live = roots.proc == std::path::Path::new("/proc");
             let by_port = match live.then(super::sockdiag::tcp_counts) {
@@ -437,6 +469,12 @@ impl NetCollector {
                         .collect(),
                 });
             }
+            self.tcp_taken = Some((
+                started,
+                started.elapsed(),
+                tcp.states.clone(),
+                tcp.ports.clone(),
+            ));
         }
         out.tcp = Some(tcp);
         let ss4 = std::fs::read_to_string(p.join("sockstat")).unwrap_or_default();
@@ -452,6 +490,19 @@ impl NetCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tcp_states_are_counted_no_more_often_than_costs_a_thousandth_of_a_core() {
+        let ms = std::time::Duration::from_millis;
+        // A small host: 0.2 ms to count, due again after 0.2 s, so at every collection.
+        assert!(tcp_states_due(
+            ms(1000),
+            std::time::Duration::from_micros(200)
+        ));
+        // 20,000 sockets at 5 ms: kept for 5 s.
+        assert!(!tcp_states_due(ms(4999), ms(5)));
+        assert!(tcp_states_due(ms(5000), ms(5)));
+    }
 
     #[test]
     fn other_protocols_as_node_exporter_names_them() {

@@ -89,6 +89,9 @@ pub struct Tcp {
     pub states: std::collections::BTreeMap<String, u64>,
     /// Per local listening port: sockets on that port by state (LISTEN itself excluded).
     pub ports: Vec<PortStates>,
+    /// How old `states` and `ports` are: 0 when counted in this collection; on a host with very many sockets
+    /// they are counted less often (host/net.rs says when).
+    pub states_age_s: f64,
     /// The Tcp: line of /proc/net/snmp since boot, for node_netstat_Tcp_*.
     #[serde(skip)]
     pub snmp: Vec<(String, i64)>,

@@ -226,6 +226,11 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
         for (state, n) in &t.states {
             f.push([("state", node_state(state))], *n as f64);
         }
+        m.gauge(
+            "wasp_tcp_states_age_seconds",
+            "Age of the TCP state counts (node_tcp_connection_states, wasp_tcp_port_connections): counted less often on a host with very many sockets.",
+        )
+        .set(t.states_age_s);
         let p = m.gauge(
             "wasp_tcp_port_connections",
             "TCP sockets on each local listening port by state (ss -tan sport = :PORT).",
