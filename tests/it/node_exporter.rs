@@ -8,17 +8,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// node_exporter names wasp does not produce, and why. Anything else node_exporter has here, wasp must have.
-const NOT_PRODUCED: &[(&str, &str)] = &[
+pub(crate) const NOT_PRODUCED: &[(&str, &str)] = &[
     ("go_", "node_exporter's own Go runtime"),
     (
         "process_",
         "node_exporter's own process (wasp's are wasp_agent_*)",
     ),
     ("promhttp_", "node_exporter's own HTTP handler"),
-    (
-        "node_exporter_",
-        "node_exporter's build info (wasp_build_info is wasp's)",
-    ),
     (
         "node_scrape_",
         "per-collector scrape figures (wasp_collector_duration_seconds)",
