@@ -46,7 +46,6 @@ pub(crate) const NOT_PRODUCED: &[(&str, &str)] = &[
         "not yet: /sys/devices/system/clocksource",
     ),
     ("node_time_zone_offset_seconds", "not yet"),
-    ("node_udp_queues", "not yet: /proc/net/udp queue sums"),
 ];
 
 fn scrape_names(text: &str) -> BTreeMap<String, BTreeSet<String>> {

@@ -233,6 +233,14 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
             )
             .set(*v as f64);
         }
+        let q = m.gauge(
+            "node_udp_queues",
+            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+        );
+        for (ip, tx, rx) in &t.udp_queues {
+            q.push([("ip", ip.to_string()), ("queue", "tx".into())], *tx as f64);
+            q.push([("ip", ip.to_string()), ("queue", "rx".into())], *rx as f64);
+        }
         let f = m.gauge("node_tcp_connection_states", "Number of connection states.");
         for (state, n) in &t.states {
             f.push([("state", node_state(state))], *n as f64);
