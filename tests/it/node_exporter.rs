@@ -32,10 +32,6 @@ pub(crate) const NOT_PRODUCED: &[(&str, &str)] = &[
         "not yet: statfs failures per mount",
     ),
     (
-        "node_network_receive_nohandler_total",
-        "not yet: needs /sys statistics per device",
-    ),
-    (
         "node_nf_conntrack_stat_",
         "not yet: /proc/net/stat/nf_conntrack",
     ),
