@@ -427,6 +427,7 @@ fn compare_node_dashboard(
     let mut filled = [0, 0];
     let mut out = Vec::new();
     let mut exprs: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+    let mut resolved = Vec::new();
     for job in ["node", "wasp"] {
         // The node-mixin's rendered dashboards name the job: job="node".
         let dash: Value =
@@ -441,6 +442,19 @@ fn compare_node_dashboard(
                 .entry(job)
                 .or_default()
                 .push((title, subst(&e, &vars)));
+        }
+        resolved.push(vars);
+    }
+    // The dropdowns: every variable node_exporter's series fill, wasp's fill; the host is wasp's own target.
+    for (name, nv) in &resolved[0] {
+        let wv = resolved[1].get(name).cloned().unwrap_or_default();
+        if !nv.is_empty() && wv.is_empty() {
+            failures.push(format!(
+                "{file}: ${name} is {nv:?} on node_exporter, empty on wasp"
+            ));
+        }
+        if matches!(name.as_str(), "node" | "instance") && wv != s.instance["wasp"] {
+            failures.push(format!("{file}: ${name} is {wv:?}, not wasp's target"));
         }
     }
     for ((title, ne), (_, w)) in exprs["node"].iter().zip(&exprs["wasp"]) {
