@@ -786,6 +786,19 @@ fn own_dashboards(s: &Setup, at: f64, failures: &mut Vec<String>) {
                 Err(err) => failures.push(format!("{} / {title}: {err}: {q}", f.display())),
             }
         }
+        // Annotations mark events, so they are usually empty; they must still be valid queries.
+        for a in dash["annotations"]["list"].as_array().into_iter().flatten() {
+            if let Some(e) = a["expr"].as_str() {
+                let q = subst(e, &vars);
+                if let Err(err) = s.prom.query(&q, at) {
+                    failures.push(format!(
+                        "{} annotation {}: {err}: {q}",
+                        f.display(),
+                        a["name"]
+                    ));
+                }
+            }
+        }
     }
 }
 
