@@ -20,7 +20,7 @@ tools=$!
 # private-/tmp and hardened-attach tests, systemd/binutils/rpm/help2man/time for the packaging tests,
 # Debian's Tomcat 10 for the pool-exhaustion test (tomcat10-common: CATALINA_HOME without the system service
 # that the tomcat10 package would start on port 8080; the test runs its own CATALINA_BASE), node_exporter for the
-# metric-name parity test.
+# metric-name parity test, Prometheus (promtool included) with it for the dashboards and rules test.
 PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3 passwd
       openjdk-17-jdk-headless systemd binutils rpm help2man time openssl tomcat10-common
       prometheus prometheus-node-exporter victoria-metrics influxdb)

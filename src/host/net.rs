@@ -252,6 +252,30 @@ pub fn count_tcp(text: &str, by_port: &mut HashMap<(u16, u8), u64>) {
     }
 }
 
+/// (tx, rx) bytes queued on every UDP socket of /proc/net/udp or udp6 (its `tx_queue:rx_queue` hex column),
+/// as node_exporter's udp_queues collector sums them; None for a file without the header (absent, no IPv6).
+pub fn udp_queues(text: &str) -> Option<(u64, u64)> {
+    let mut lines = text.lines();
+    if !lines.next()?.contains("tx_queue") {
+        return None;
+    }
+    let (mut tx, mut rx) = (0u64, 0u64);
+    for line in lines {
+        let Some((t, r)) = line
+            .split_whitespace()
+            .nth(4)
+            .and_then(|q| q.split_once(':'))
+        else {
+            continue;
+        };
+        if let (Ok(t), Ok(r)) = (u64::from_str_radix(t, 16), u64::from_str_radix(r, 16)) {
+            tx = tx.saturating_add(t);
+            rx = rx.saturating_add(r);
+        }
+    }
+    Some((tx, rx))
+}
+
 /// sar %ifutil: full duplex max(rx, tx), half duplex rx + tx, over the link speed in Mb/s (0 when unknown).
 pub fn ifutil(rx_bytes_s: f64, tx_bytes_s: f64, speed_mbps: Option<u64>, full_duplex: bool) -> f64 {
     match speed_mbps {
@@ -377,6 +401,14 @@ impl NetCollector {
                 .filter_map(|k| Some((k.to_string(), *ext.get(*k)?)))
                 .collect(),
             netstat: netstat_others,
+            udp_queues: [("v4", "udp"), ("v6", "udp6")]
+                .into_iter()
+                .filter_map(|(ip, f)| {
+                    let text = std::fs::read_to_string(p.join(f)).ok()?;
+                    let (tx, rx) = udp_queues(&text)?;
+                    Some((ip, tx, rx))
+                })
+                .collect(),
             snmp: {
                 let mut v: Vec<(String, i64)> =
                     cur.tcp.iter().map(|(k, v)| (k.clone(), *v)).collect();
@@ -575,6 +607,16 @@ mod tests {
     }
 
     #[test]
+    fn udp_queues_summed_as_node_exporter_does() {
+        let t = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+                 \x20 1: 00000000:0044 00000000:0000 07 00000010:00000200 00:00000000 00000000     0        0 1 2 0 0\n\
+                 \x20 2: 0100007F:0035 00000000:0000 07 00000001:00000000 00:00000000 00000000   101        0 2 2 0 0\n\
+                 \x20 3: garbage\n";
+        assert_eq!(udp_queues(t), Some((0x11, 0x200)));
+        assert_eq!(udp_queues(""), None);
+    }
+
+    #[test]
     fn ifutil_like_sar() {
         // 39137.89 kB/s on 10 Gb/s full duplex: 3.21 %.
         let v = ifutil(39137.89 * 1024.0, 0.0, Some(10000), true);
@@ -591,6 +633,7 @@ mod tests {
             let _ = parse_sockstat(&s, &s);
             let mut m = HashMap::new();
             count_tcp(&s, &mut m);
+            let _ = udp_queues(&s);
         }
     }
 }

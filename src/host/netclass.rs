@@ -19,6 +19,8 @@ const VOLATILE: &[(&str, &str)] = &[
     ("carrier_up_count", "carrier_up_changes_total"),
     ("carrier_down_count", "carrier_down_changes_total"),
     ("dormant", "dormant"),
+    // node_exporter's netdev has it from netlink; /proc/net/dev does not.
+    ("statistics/rx_nohandler", "receive_nohandler_total"),
 ];
 
 /// Numeric files that only configuration changes: (file, metric suffix).
@@ -135,6 +137,8 @@ mod tests {
         ] {
             std::fs::write(d.join(f), format!("{v}\n")).unwrap();
         }
+        std::fs::create_dir_all(d.join("statistics")).unwrap();
+        std::fs::write(d.join("statistics/rx_nohandler"), "7\n").unwrap();
         let mut r = NetClassReader::default();
         let c = r.read(t.path(), |_| true);
         assert_eq!(c.len(), 1);
@@ -149,6 +153,7 @@ mod tests {
         let c = r.read(t.path(), |_| true);
         let n: BTreeMap<_, _> = c[0].numbers.iter().cloned().collect();
         assert_eq!(n["carrier"], 0, "the link is read every time");
+        assert_eq!(n["receive_nohandler_total"], 7);
         assert_eq!(
             n["mtu_bytes"], 1400,
             "configuration is read every STATIC_EVERY"

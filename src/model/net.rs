@@ -101,6 +101,9 @@ pub struct Tcp {
     /// and their v6 forms), as ("Proto_Field", value) since boot.
     #[serde(skip)]
     pub netstat: Vec<(String, i64)>,
+    /// Bytes queued on all UDP sockets, ("v4" | "v6", tx, rx), for node_udp_queues.
+    #[serde(skip)]
+    pub udp_queues: Vec<(&'static str, u64, u64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -13,6 +13,7 @@ mod config_example;
 mod control_socket;
 mod daemon_reload;
 mod daemon_run;
+mod dashboards;
 mod disk_full;
 mod dump_live;
 mod dump_world;

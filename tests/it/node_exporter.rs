@@ -8,17 +8,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// node_exporter names wasp does not produce, and why. Anything else node_exporter has here, wasp must have.
-const NOT_PRODUCED: &[(&str, &str)] = &[
+pub(crate) const NOT_PRODUCED: &[(&str, &str)] = &[
     ("go_", "node_exporter's own Go runtime"),
     (
         "process_",
         "node_exporter's own process (wasp's are wasp_agent_*)",
     ),
     ("promhttp_", "node_exporter's own HTTP handler"),
-    (
-        "node_exporter_",
-        "node_exporter's build info (wasp_build_info is wasp's)",
-    ),
     (
         "node_scrape_",
         "per-collector scrape figures (wasp_collector_duration_seconds)",
@@ -36,10 +32,6 @@ const NOT_PRODUCED: &[(&str, &str)] = &[
         "not yet: statfs failures per mount",
     ),
     (
-        "node_network_receive_nohandler_total",
-        "not yet: needs /sys statistics per device",
-    ),
-    (
         "node_nf_conntrack_stat_",
         "not yet: /proc/net/stat/nf_conntrack",
     ),
@@ -50,7 +42,6 @@ const NOT_PRODUCED: &[(&str, &str)] = &[
         "not yet: /sys/devices/system/clocksource",
     ),
     ("node_time_zone_offset_seconds", "not yet"),
-    ("node_udp_queues", "not yet: /proc/net/udp queue sums"),
 ];
 
 fn scrape_names(text: &str) -> BTreeMap<String, BTreeSet<String>> {

@@ -45,6 +45,9 @@ const FILES: &[&str] = &[
     "/usr/share/man/man1/wasp.1.gz",
     "/usr/share/doc/wasp/config.example.toml",
     "/usr/share/doc/wasp/README.md",
+    "/usr/share/wasp/grafana/wasp-host.json",
+    "/usr/share/wasp/grafana/wasp-jvm.json",
+    "/usr/share/wasp/prometheus/wasp-rules.yml",
 ];
 
 #[test]

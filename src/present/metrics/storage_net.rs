@@ -3,6 +3,18 @@
 
 use crate::model::{Collection, MetricSet};
 
+/// The Tcp fields of node_exporter's default `--collector.netstat.fields`.
+const NODE_TCP_FIELDS: &[&str] = &[
+    "ActiveOpens",
+    "PassiveOpens",
+    "InSegs",
+    "OutSegs",
+    "OutRsts",
+    "RetransSegs",
+    "CurrEstab",
+    "InErrs",
+];
+
 pub(super) fn add(c: &Collection, m: &mut MetricSet) {
     for d in &c.disks {
         let t = &d.totals;
@@ -192,25 +204,24 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
         netclass(n, m);
     }
     if let Some(t) = &c.tcp {
+        // node_exporter's default Tcp and TcpExt fields, untyped as it leaves them (promtool: no `_total`
+        // warning it does not have too); the model keeps every Tcp field for sar -n ETCP.
         for (k, v) in &t.snmp {
+            if !NODE_TCP_FIELDS.contains(&k.as_str()) {
+                continue;
+            }
             m.family(
                 format!("node_netstat_Tcp_{k}"),
                 format!("Statistic Tcp{k}."),
-                if matches!(
-                    k.as_str(),
-                    "CurrEstab" | "MaxConn" | "RtoMin" | "RtoMax" | "RtoAlgorithm"
-                ) {
-                    crate::model::MetricKind::Gauge
-                } else {
-                    crate::model::MetricKind::Counter
-                },
+                crate::model::MetricKind::Untyped,
             )
             .set(*v as f64);
         }
         for (k, v) in &t.ext {
-            m.counter(
+            m.family(
                 format!("node_netstat_TcpExt_{k}"),
                 format!("Statistic TcpExt{k}."),
+                crate::model::MetricKind::Untyped,
             )
             .set(*v as f64);
         }
@@ -221,6 +232,14 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
                 crate::model::MetricKind::Untyped,
             )
             .set(*v as f64);
+        }
+        let q = m.gauge(
+            "node_udp_queues",
+            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+        );
+        for (ip, tx, rx) in &t.udp_queues {
+            q.push([("ip", ip.to_string()), ("queue", "tx".into())], *tx as f64);
+            q.push([("ip", ip.to_string()), ("queue", "rx".into())], *rx as f64);
         }
         let f = m.gauge("node_tcp_connection_states", "Number of connection states.");
         for (state, n) in &t.states {

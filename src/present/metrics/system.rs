@@ -94,9 +94,11 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
                 k.as_str(),
                 "pgpgin" | "pgpgout" | "pswpin" | "pswpout" | "pgfault" | "pgmajfault" | "oom_kill"
             ) {
-                m.counter(
+                // Untyped, as node_exporter leaves them.
+                m.family(
                     format!("node_vmstat_{k}"),
                     format!("/proc/vmstat information field {k}."),
+                    crate::model::MetricKind::Untyped,
                 )
                 .set(*v as f64);
             }

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod backends;
 pub mod encode;
 pub mod http;
+pub mod prometheus;
 pub mod tomcat;
 
 use std::collections::HashMap;
