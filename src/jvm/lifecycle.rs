@@ -165,6 +165,20 @@ impl Lifecycle {
         out
     }
 
+    /// Gives events about a pid that is (or recently was) a watched JVM that JVM's app: the kernel's OOM
+    /// killer names a pid and a command, and `event.app == "shop"` is what rules ask.
+    pub fn name_apps(&self, events: &mut [Event]) {
+        for e in events.iter_mut().filter(|e| e.app.is_none()) {
+            let Some(pid) = e.pid else { continue };
+            e.app = self.alive.get(&pid).map(|w| w.app.clone()).or_else(|| {
+                self.gone
+                    .iter()
+                    .find(|(_, (p, _))| *p == pid)
+                    .map(|(a, _)| a.clone())
+            });
+        }
+    }
+
     fn appeared(&mut self, j: &Jvm, w: &Watched, args: &[String], now_ms: i64) -> Vec<Event> {
         let mut e = Event::new(
             EventKind::JvmStart,

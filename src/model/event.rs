@@ -93,6 +93,22 @@ pub struct Event {
 }
 
 impl Event {
+    /// The signal behind the event, where it is known: a `signal` field (an exit's killing signal), SIGSEGV
+    /// for a kernel segfault line, the signal an hs_err file names ("SIGSEGV (0xb) at pc=...").
+    pub fn signal(&self) -> Option<String> {
+        if let Some(s) = self.fields.get("signal") {
+            return Some(s.clone());
+        }
+        match self.kind {
+            EventKind::Segfault => Some("SIGSEGV".into()),
+            EventKind::JvmCrash => {
+                let w = self.fields.get("error")?.split_whitespace().next()?;
+                w.starts_with("SIG").then(|| w.to_string())
+            }
+            _ => None,
+        }
+    }
+
     pub fn new(kind: EventKind, source: &str, timestamp_ms: i64, message: String) -> Event {
         Event {
             timestamp_ms,

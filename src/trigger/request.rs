@@ -48,6 +48,7 @@ mod tests {
             jvms: Vec::new(),
             figures: [("jvm.blocked_threads".to_string(), 5.0)].into(),
             log_lines: Vec::new(),
+            event: None,
         }
     }
 
