@@ -66,7 +66,7 @@ impl EventKind {
 }
 
 /// One event. `message` is the one line an operator reads; `fields` carry the figures behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Wall-clock time it happened (the kernel's timestamp converted for kernel events), ms since the epoch.
     pub timestamp_ms: i64,

@@ -21,6 +21,7 @@ mod encode_json;
 mod encode_otlp;
 mod encode_prw;
 mod encode_servers;
+mod event_rules;
 mod events;
 mod hardened_attach;
 mod host_replay;
