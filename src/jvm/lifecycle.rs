@@ -6,6 +6,7 @@
 //! directories that user controls: they are opened only through `util::safe_open`, as that user's files, and
 //! only their first 64 KiB are read.
 
+use crate::host::systemd::{self, Ended};
 use crate::model::event::{Event, EventKind};
 use crate::model::jvm::Jvm;
 use crate::util::safe_open::{self, Owner, Spec};
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 const HS_ERR_HEAD: u64 = 64 * 1024;
 /// A JVM of the same app that comes back within this long is a restart.
 const RESTART_WINDOW_MS: i64 = 3_600_000;
+/// How long the collection loop waits for `systemctl show` about an exited service JVM.
+const SYSTEMCTL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 struct Watched {
@@ -27,6 +30,8 @@ struct Watched {
     error_file: Option<String>,
     heap_dump_path: Option<String>,
     heap_dump_on_oom: bool,
+    /// The system service it runs as (from its cgroup): whom to ask for its exit status.
+    unit: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -96,6 +101,15 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter().rev().find_map(|a| a.strip_prefix(p.as_str()))
 }
 
+/// The first `max` bytes of a kernel file, as text ("" when unreadable).
+fn head(path: &Path, max: u64) -> String {
+    let mut b = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(max).read_to_end(&mut b);
+    }
+    String::from_utf8_lossy(&b).into_owned()
+}
+
 fn cmdline(proc: &Path, pid: u32) -> Vec<String> {
     let mut b = Vec::new();
     if let Ok(f) = std::fs::File::open(proc.join(pid.to_string()).join("cmdline")) {
@@ -142,6 +156,7 @@ impl Lifecycle {
                 error_file: flag(&args, "ErrorFile").map(String::from),
                 heap_dump_path: flag(&args, "HeapDumpPath").map(String::from),
                 heap_dump_on_oom: args.iter().any(|a| a == "-XX:+HeapDumpOnOutOfMemoryError"),
+                unit: systemd::service_of(&head(&dir.join("cgroup"), 64 * 1024)),
             };
             if !first {
                 out.extend(self.appeared(j, &w, &args, now_ms));
@@ -294,8 +309,32 @@ impl Lifecycle {
                 );
             }
         }
+        // A service's main process: systemd reaped it and says how it ended (a short, bounded question).
+        let ended = w
+            .unit
+            .as_deref()
+            .and_then(|u| systemd::main_exit(u, pid, SYSTEMCTL_DEADLINE))
+            .map(|m| m.ended);
+        if let Some(u) = &w.unit {
+            e.fields.insert("unit".into(), u.clone());
+        }
+        let how = match ended {
+            Some(Ended::Exited(c)) => {
+                e.fields.insert("exit_code".into(), c.to_string());
+                Some(format!("exited with code {c}"))
+            }
+            Some(Ended::Killed(n) | Ended::Dumped(n)) => {
+                let sig = systemd::signal_name(n);
+                e.fields.insert("signal".into(), sig.clone());
+                Some(format!("was killed by {sig}"))
+            }
+            None => None,
+        };
         if e.kind == EventKind::JvmExit {
-            e.message = format!("JVM {} (pid {pid}) is gone (exit code not knowable)", w.app);
+            e.message = match (&how, &w.unit) {
+                (Some(h), Some(u)) => format!("JVM {} (pid {pid}) {h} ({u})", w.app),
+                _ => format!("JVM {} (pid {pid}) is gone (exit code not knowable)", w.app),
+            };
         }
         e
     }

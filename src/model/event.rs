@@ -95,17 +95,16 @@ pub struct Event {
 impl Event {
     /// The signal behind the event, where it is known: a `signal` field (an exit's killing signal), SIGSEGV
     /// for a kernel segfault line, the signal an hs_err file names ("SIGSEGV (0xb) at pc=...").
+    /// A crash's own signal comes before the SIGABRT the JVM ends itself with after writing hs_err.
     pub fn signal(&self) -> Option<String> {
-        if let Some(s) = self.fields.get("signal") {
-            return Some(s.clone());
-        }
+        let from_hs_err = || {
+            let w = self.fields.get("error")?.split_whitespace().next()?;
+            w.starts_with("SIG").then(|| w.to_string())
+        };
         match self.kind {
+            EventKind::JvmCrash => from_hs_err().or_else(|| self.fields.get("signal").cloned()),
             EventKind::Segfault => Some("SIGSEGV".into()),
-            EventKind::JvmCrash => {
-                let w = self.fields.get("error")?.split_whitespace().next()?;
-                w.starts_with("SIG").then(|| w.to_string())
-            }
-            _ => None,
+            _ => self.fields.get("signal").cloned(),
         }
     }
 

@@ -23,6 +23,7 @@ mod encode_prw;
 mod encode_servers;
 mod event_rules;
 mod events;
+mod events_exit;
 mod hardened_attach;
 mod host_replay;
 mod host_tools;
