@@ -43,3 +43,4 @@ mod tomcat_pool;
 mod tomcat_rule;
 mod trigger_rules;
 mod trigger_signals;
+mod unit_hardening;
