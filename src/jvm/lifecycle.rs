@@ -2,7 +2,8 @@
 //! memory (its heap dump), or came back as a new pid of the same app (a restart).
 //!
 //! What a JVM's death leaves is found where its flags put it, read while it was alive (-XX:ErrorFile,
-//! -XX:HeapDumpPath, its cwd): once it is gone /proc no longer tells. The files are the JVM user's, in
+//! -XX:HeapDumpPath, its cwd): once it is gone /proc no longer tells. They are looked up inside the JVM's own
+//! root, whose descriptor is held while it lives (the unit's private /tmp is not the JVM's). The files are the JVM user's, in
 //! directories that user controls: they are opened only through `util::safe_open`, as that user's files, and
 //! only their first 64 KiB are read.
 
@@ -12,8 +13,10 @@ use crate::model::jvm::Jvm;
 use crate::util::safe_open::{self, Owner, Spec};
 use std::collections::HashMap;
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const HS_ERR_HEAD: u64 = 64 * 1024;
 /// A JVM of the same app that comes back within this long is a restart.
@@ -32,6 +35,21 @@ struct Watched {
     heap_dump_on_oom: bool,
     /// The system service it runs as (from its cgroup): whom to ask for its exit status.
     unit: Option<String>,
+    /// Its root directory, held from while it was alive: the files it leaves are where *it* saw them — its
+    /// /tmp is not ours under the unit's PrivateTmp, a container's paths mean something only in its root.
+    root: Option<Arc<std::fs::File>>,
+}
+
+impl Watched {
+    /// Opens a file the JVM wrote, at `path` as the JVM saw it: inside its own root, else (a chrooted JVM,
+    /// whose cwd reads as a host path) inside ours; always as the JVM user's file.
+    fn open(&self, path: &Path) -> Option<std::fs::File> {
+        let spec = Spec::file(Owner::Uid(self.uid), u64::MAX);
+        self.root
+            .as_ref()
+            .and_then(|r| safe_open::open_beneath(r.as_fd(), path, &spec).ok())
+            .or_else(|| open_theirs(path, self.uid))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -157,6 +175,9 @@ impl Lifecycle {
                 heap_dump_path: flag(&args, "HeapDumpPath").map(String::from),
                 heap_dump_on_oom: args.iter().any(|a| a == "-XX:+HeapDumpOnOutOfMemoryError"),
                 unit: systemd::service_of(&head(&dir.join("cgroup"), 64 * 1024)),
+                root: safe_open::open_trusted_path(&dir.join("root"), &Spec::dir(Owner::Any))
+                    .ok()
+                    .map(Arc::new),
             };
             if !first {
                 out.extend(self.appeared(j, &w, &args, now_ms));
@@ -248,7 +269,7 @@ impl Lifecycle {
             .chain(std::iter::once(PathBuf::from(format!(
                 "/tmp/hs_err_pid{pid}.log"
             ))))
-            .find_map(|p| open_theirs(&p, w.uid).map(|f| (p, f)));
+            .find_map(|p| w.open(&p).map(|f| (p, f)));
         let default_dump = format!("java_pid{pid}.hprof");
         let hprof = w.heap_dump_on_oom.then(|| {
             let base = match w.heap_dump_path.as_deref() {
@@ -257,7 +278,7 @@ impl Lifecycle {
             };
             [base.join(&default_dump), base]
                 .into_iter()
-                .find_map(|p| open_theirs(&p, w.uid).map(|f| (p, f)))
+                .find_map(|p| w.open(&p).map(|f| (p, f)))
         });
         let hprof = hprof.flatten();
         let mut e = Event::new(EventKind::JvmExit, "jvm", now_ms, String::new());
