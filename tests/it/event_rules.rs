@@ -167,3 +167,83 @@ fn bad_event_conditions_are_config_errors_at_their_line_and_column() {
         .is_ok()
     );
 }
+
+/// A rule on the kernel's OOM killer: a process in a 64 MiB memory cgroup is killed by the kernel, the agent
+/// reads it from /dev/kmsg, and `event.kind == "oom_kill" && event.command == "tail"` fires with the cgroup.
+#[test]
+fn a_kernel_oom_kill_fires_its_event_rule() {
+    // Alone: every other agent would read this OOM kill too, and the kernel's log is the machine's.
+    let _floor = crate::common::alone();
+    let (version, root) = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        && std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .unwrap_or_default()
+            .split_whitespace()
+            .any(|c| c == "memory")
+    {
+        ("v2", PathBuf::from("/sys/fs/cgroup"))
+    } else {
+        ("v1", PathBuf::from("/sys/fs/cgroup/memory"))
+    };
+    assert!(root.exists(), "no memory cgroup controller on this machine");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _agent = agent::start(
+        dir.path(),
+        port,
+        "1s",
+        "[[rules]]\nname = \"oom\"\nwhen = 'event.kind == \"oom_kill\" && event.command == \"tail\"'\ndo = [\"log\"]\n",
+    );
+    agent::wait_first_collection(dir.path());
+    let name = format!("wasp-rule-oom-{port}");
+    let cg = root.join(&name);
+    std::fs::create_dir(&cg).unwrap();
+    let limit = (64u64 << 20).to_string();
+    if version == "v2" {
+        std::fs::write(cg.join("memory.max"), &limit).unwrap();
+        let _ = std::fs::write(cg.join("memory.swap.max"), "0");
+    } else {
+        std::fs::write(cg.join("memory.limit_in_bytes"), &limit).unwrap();
+        let _ = std::fs::write(cg.join("memory.memsw.limit_in_bytes"), &limit);
+    }
+    let mut child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > {} && exec tail /dev/zero",
+                cg.join("cgroup.procs").display()
+            ),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let fired = Instant::now();
+    let mut doc = None;
+    while fired.elapsed() < Duration::from_secs(30) && doc.is_none() {
+        doc = std::fs::read_to_string(dir.path().join("data/wasp.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|d| d["kind"] == "event" && d["body"]["rule"] == "oom");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir(&cg);
+    let doc = doc.unwrap_or_else(|| {
+        panic!(
+            "{version}: the rule did not fire in 30 s; agent log:\n{}",
+            agent::log(dir.path())
+        )
+    });
+    let ev = &doc["body"]["event"];
+    assert_eq!(ev["pid"], pid, "{doc}");
+    assert!(
+        ev["cgroup"].as_str().unwrap_or_default().ends_with(&name),
+        "{doc}"
+    );
+    assert_eq!(
+        metric(port, "wasp_rule_fired_total{rule=\"oom\"}"),
+        Some(1.0)
+    );
+}
