@@ -54,7 +54,7 @@ fn rules(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let view = sources.view();
-                engine.evaluate(&coll, &view, Instant::now(), &|_| Vec::new())
+                engine.evaluate(&coll, &[], &view, Instant::now(), &|_| Vec::new())
             })
         },
     );

@@ -99,10 +99,48 @@ impl Doc<'_> {
         let at = if plain {
             span.start + 1 + offset.min(s.get_ref().len())
         } else {
-            span.start
+            // A one-line basic string with escapes (`"event.kind == \"oom_kill\""`): map through them.
+            raw.strip_prefix('"')
+                .filter(|r| !r.starts_with("\"\""))
+                .and_then(|r| escaped_offset(r, offset))
+                .map_or(span.start, |o| span.start + 1 + o)
         };
         self.err_at(at, message)
     }
+}
+
+/// The raw offset in a TOML basic string's text (after its opening quote) of `offset` in its decoded value;
+/// None past its end. `\X` is one decoded character, `\uXXXX` and `\UXXXXXXXX` are one of up to 4 bytes.
+fn escaped_offset(raw: &str, offset: usize) -> Option<usize> {
+    let b = raw.as_bytes();
+    let (mut r, mut d) = (0, 0);
+    while d < offset {
+        match b.get(r)? {
+            b'"' => return None,
+            b'\\' => {
+                let (len, dec) = match b.get(r + 1)? {
+                    b'u' => (6, 3),
+                    b'U' => (10, 4),
+                    _ => (2, 1),
+                };
+                let hex = raw.get(r + 2..r + len);
+                let dec = hex
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+                    .map_or(dec, char::len_utf8);
+                r += len;
+                if r > b.len() {
+                    return None;
+                }
+                d += if len == 2 { 1 } else { dec };
+            }
+            _ => {
+                r += 1;
+                d += 1;
+            }
+        }
+    }
+    Some(r)
 }
 
 /// Checks `cfg`, read from `text`; the first error names its file, line and column.
@@ -270,4 +308,29 @@ fn schedules(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped_offset;
+
+    #[test]
+    fn offsets_map_through_escapes() {
+        // Decoded: event.kind == "x" && a — the quote at 14 is raw 14, the x at 15 is raw 16.
+        let raw = r#"event.kind == \"x\" && a""#;
+        assert_eq!(escaped_offset(raw, 14), Some(14));
+        assert_eq!(escaped_offset(raw, 15), Some(16));
+        assert_eq!(escaped_offset(raw, 21), Some(23));
+        assert_eq!(escaped_offset(r#"\u00e9 b""#, 3), Some(7));
+        assert_eq!(escaped_offset(r#"ab""#, 5), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(raw in "(\\\\|\\\\u|\\\\U|[0-9a-f]|\"|é|x){0,20}", off in 0usize..30) {
+            if let Some(r) = escaped_offset(&raw, off) {
+                proptest::prop_assert!(r <= raw.len());
+            }
+        }
+    }
 }

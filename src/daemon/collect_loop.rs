@@ -172,7 +172,10 @@ pub(super) fn collection_loop(
             "The per-process scan runs every n-th collection (1 = always; more when over the CPU budget).",
         )
         .set(collector.process_every() as f64);
-        triggers.on_collection(&c, &mut m);
+        // Events since the previous collection, for the rules; a kernel event about a JVM we knew names its app.
+        let mut fresh = events.take_pending();
+        lifecycle.name_apps(&mut fresh);
+        triggers.on_collection(&c, &fresh, &mut m);
         let mut text = String::with_capacity(64 * 1024);
         prom::render(&m, &labels, &mut text);
         {

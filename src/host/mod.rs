@@ -14,6 +14,7 @@ pub mod pidstat;
 pub mod process;
 pub mod sockdiag;
 pub mod system;
+pub mod systemd;
 
 use crate::model::{Collection, CollectorError};
 use serde::{Deserialize, Serialize};

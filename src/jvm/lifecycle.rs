@@ -2,21 +2,27 @@
 //! memory (its heap dump), or came back as a new pid of the same app (a restart).
 //!
 //! What a JVM's death leaves is found where its flags put it, read while it was alive (-XX:ErrorFile,
-//! -XX:HeapDumpPath, its cwd): once it is gone /proc no longer tells. The files are the JVM user's, in
+//! -XX:HeapDumpPath, its cwd): once it is gone /proc no longer tells. They are looked up inside the JVM's own
+//! root, whose descriptor is held while it lives (the unit's private /tmp is not the JVM's). The files are the JVM user's, in
 //! directories that user controls: they are opened only through `util::safe_open`, as that user's files, and
 //! only their first 64 KiB are read.
 
+use crate::host::systemd::{self, Ended};
 use crate::model::event::{Event, EventKind};
 use crate::model::jvm::Jvm;
 use crate::util::safe_open::{self, Owner, Spec};
 use std::collections::HashMap;
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const HS_ERR_HEAD: u64 = 64 * 1024;
 /// A JVM of the same app that comes back within this long is a restart.
 const RESTART_WINDOW_MS: i64 = 3_600_000;
+/// How long the collection loop waits for `systemctl show` about an exited service JVM.
+const SYSTEMCTL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 struct Watched {
@@ -27,6 +33,23 @@ struct Watched {
     error_file: Option<String>,
     heap_dump_path: Option<String>,
     heap_dump_on_oom: bool,
+    /// The system service it runs as (from its cgroup): whom to ask for its exit status.
+    unit: Option<String>,
+    /// Its root directory, held from while it was alive: the files it leaves are where *it* saw them — its
+    /// /tmp is not ours under the unit's PrivateTmp, a container's paths mean something only in its root.
+    root: Option<Arc<std::fs::File>>,
+}
+
+impl Watched {
+    /// Opens a file the JVM wrote, at `path` as the JVM saw it: inside its own root, else (a chrooted JVM,
+    /// whose cwd reads as a host path) inside ours; always as the JVM user's file.
+    fn open(&self, path: &Path) -> Option<std::fs::File> {
+        let spec = Spec::file(Owner::Uid(self.uid), u64::MAX);
+        self.root
+            .as_ref()
+            .and_then(|r| safe_open::open_beneath(r.as_fd(), path, &spec).ok())
+            .or_else(|| open_theirs(path, self.uid))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -96,6 +119,15 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter().rev().find_map(|a| a.strip_prefix(p.as_str()))
 }
 
+/// The first `max` bytes of a kernel file, as text ("" when unreadable).
+fn head(path: &Path, max: u64) -> String {
+    let mut b = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(max).read_to_end(&mut b);
+    }
+    String::from_utf8_lossy(&b).into_owned()
+}
+
 fn cmdline(proc: &Path, pid: u32) -> Vec<String> {
     let mut b = Vec::new();
     if let Ok(f) = std::fs::File::open(proc.join(pid.to_string()).join("cmdline")) {
@@ -142,6 +174,10 @@ impl Lifecycle {
                 error_file: flag(&args, "ErrorFile").map(String::from),
                 heap_dump_path: flag(&args, "HeapDumpPath").map(String::from),
                 heap_dump_on_oom: args.iter().any(|a| a == "-XX:+HeapDumpOnOutOfMemoryError"),
+                unit: systemd::service_of(&head(&dir.join("cgroup"), 64 * 1024)),
+                root: safe_open::open_trusted_path(&dir.join("root"), &Spec::dir(Owner::Any))
+                    .ok()
+                    .map(Arc::new),
             };
             if !first {
                 out.extend(self.appeared(j, &w, &args, now_ms));
@@ -163,6 +199,20 @@ impl Lifecycle {
         self.gone
             .retain(|_, (_, t)| now_ms - *t < RESTART_WINDOW_MS);
         out
+    }
+
+    /// Gives events about a pid that is (or recently was) a watched JVM that JVM's app: the kernel's OOM
+    /// killer names a pid and a command, and `event.app == "shop"` is what rules ask.
+    pub fn name_apps(&self, events: &mut [Event]) {
+        for e in events.iter_mut().filter(|e| e.app.is_none()) {
+            let Some(pid) = e.pid else { continue };
+            e.app = self.alive.get(&pid).map(|w| w.app.clone()).or_else(|| {
+                self.gone
+                    .iter()
+                    .find(|(_, (p, _))| *p == pid)
+                    .map(|(a, _)| a.clone())
+            });
+        }
     }
 
     fn appeared(&mut self, j: &Jvm, w: &Watched, args: &[String], now_ms: i64) -> Vec<Event> {
@@ -219,7 +269,7 @@ impl Lifecycle {
             .chain(std::iter::once(PathBuf::from(format!(
                 "/tmp/hs_err_pid{pid}.log"
             ))))
-            .find_map(|p| open_theirs(&p, w.uid).map(|f| (p, f)));
+            .find_map(|p| w.open(&p).map(|f| (p, f)));
         let default_dump = format!("java_pid{pid}.hprof");
         let hprof = w.heap_dump_on_oom.then(|| {
             let base = match w.heap_dump_path.as_deref() {
@@ -228,7 +278,7 @@ impl Lifecycle {
             };
             [base.join(&default_dump), base]
                 .into_iter()
-                .find_map(|p| open_theirs(&p, w.uid).map(|f| (p, f)))
+                .find_map(|p| w.open(&p).map(|f| (p, f)))
         });
         let hprof = hprof.flatten();
         let mut e = Event::new(EventKind::JvmExit, "jvm", now_ms, String::new());
@@ -280,8 +330,32 @@ impl Lifecycle {
                 );
             }
         }
+        // A service's main process: systemd reaped it and says how it ended (a short, bounded question).
+        let ended = w
+            .unit
+            .as_deref()
+            .and_then(|u| systemd::main_exit(u, pid, SYSTEMCTL_DEADLINE))
+            .map(|m| m.ended);
+        if let Some(u) = &w.unit {
+            e.fields.insert("unit".into(), u.clone());
+        }
+        let how = match ended {
+            Some(Ended::Exited(c)) => {
+                e.fields.insert("exit_code".into(), c.to_string());
+                Some(format!("exited with code {c}"))
+            }
+            Some(Ended::Killed(n) | Ended::Dumped(n)) => {
+                let sig = systemd::signal_name(n);
+                e.fields.insert("signal".into(), sig.clone());
+                Some(format!("was killed by {sig}"))
+            }
+            None => None,
+        };
         if e.kind == EventKind::JvmExit {
-            e.message = format!("JVM {} (pid {pid}) is gone (exit code not knowable)", w.app);
+            e.message = match (&how, &w.unit) {
+                (Some(h), Some(u)) => format!("JVM {} (pid {pid}) {h} ({u})", w.app),
+                _ => format!("JVM {} (pid {pid}) is gone (exit code not knowable)", w.app),
+            };
         }
         e
     }

@@ -66,7 +66,7 @@ impl EventKind {
 }
 
 /// One event. `message` is the one line an operator reads; `fields` carry the figures behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Wall-clock time it happened (the kernel's timestamp converted for kernel events), ms since the epoch.
     pub timestamp_ms: i64,
@@ -93,6 +93,21 @@ pub struct Event {
 }
 
 impl Event {
+    /// The signal behind the event, where it is known: a `signal` field (an exit's killing signal), SIGSEGV
+    /// for a kernel segfault line, the signal an hs_err file names ("SIGSEGV (0xb) at pc=...").
+    /// A crash's own signal comes before the SIGABRT the JVM ends itself with after writing hs_err.
+    pub fn signal(&self) -> Option<String> {
+        let from_hs_err = || {
+            let w = self.fields.get("error")?.split_whitespace().next()?;
+            w.starts_with("SIG").then(|| w.to_string())
+        };
+        match self.kind {
+            EventKind::JvmCrash => from_hs_err().or_else(|| self.fields.get("signal").cloned()),
+            EventKind::Segfault => Some("SIGSEGV".into()),
+            _ => self.fields.get("signal").cloned(),
+        }
+    }
+
     pub fn new(kind: EventKind, source: &str, timestamp_ms: i64, message: String) -> Event {
         Event {
             timestamp_ms,

@@ -89,6 +89,10 @@ fn selected(job: &Job) -> anyhow::Result<Vec<discover::JvmProcess>> {
     match &job.req.select {
         Select::All => Ok(discover::discover(job.roots, job.jvm)),
         Select::Pid(p) => Ok(vec![discover::find_with(job.roots, *p, job.jvm)?]),
+        Select::Siblings { app, of } => Ok(discover::discover(job.roots, job.jvm)
+            .into_iter()
+            .filter(|j| j.pid != *of && app.as_ref().is_none_or(|a| *a == j.app))
+            .collect()),
         Select::App(_) | Select::Apps(_) => {
             let want: &[String] = match &job.req.select {
                 Select::App(a) => std::slice::from_ref(a),
@@ -379,6 +383,14 @@ fn build(
             &format!("host figures of the collection {when} the snapshot (JSON)"),
             None,
             crate::present::json::to_string_pretty(&h.collection).as_bytes(),
+        )?;
+    }
+    if let Some(e) = &req.event {
+        b.put(
+            "event.json",
+            "the event the rule fired on (kind, pid, app, the hs_err summary)",
+            None,
+            serde_json::to_string_pretty(e)?.as_bytes(),
         )?;
     }
     if !req.context.is_empty() {

@@ -303,6 +303,16 @@ pub fn incident(
         "host": host,
         "files": files,
         "bytes": bytes,
+        // The event a rule fired on (a sibling bundle's crash): its line and the hs_err summary, bounded.
+        "event": req.event.as_ref().map(|e| json!({
+            "kind": e.kind.name(),
+            "pid": e.pid,
+            "app": e.app,
+            "message": cut(&e.message, CONTEXT_LINE),
+            "hs_err": e.fields.get("hs_err"),
+            "error": e.fields.get("error").map(|v| cut(v, CONTEXT_LINE)),
+            "frame": e.fields.get("frame").map(|v| cut(v, CONTEXT_LINE)),
+        })),
     });
     Document {
         kind: "incident".into(),

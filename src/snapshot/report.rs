@@ -6,6 +6,7 @@ use super::store::{FileEntry, JvmEntry, utc};
 use crate::host::pidinfo;
 use crate::jvm::{analysis, histogram, threaddump};
 use crate::model::LatestCollection;
+use crate::model::event::Event;
 use std::fmt::Write as _;
 
 /// Hottest threads shown with their stacks in the report.
@@ -69,6 +70,9 @@ pub(crate) fn report_text(
         },
         req.select
     );
+    if let Some(ev) = &req.event {
+        event_section(&mut s, ev);
+    }
     for (i, e) in entries.iter().enumerate() {
         let g = &got[i];
         let _ = writeln!(
@@ -184,4 +188,35 @@ pub(crate) fn report_text(
         let _ = writeln!(s, "  {:<44} {:>9}  {}", f.file, f.bytes, f.what);
     }
     s
+}
+
+/// The event a rule fired on, first after the header: for a crash, what the hs_err file says (error, frame,
+/// thread, the top of the stack) and where it is, so the bundle of the siblings explains why it was taken.
+fn event_section(s: &mut String, e: &Event) {
+    let _ = writeln!(s, "\n== event: {} ==", e.kind.name());
+    let _ = writeln!(s, "* {}", e.message);
+    let at = |k: &str| e.fields.get(k).filter(|v| !v.is_empty());
+    for (key, label) in [
+        ("hs_err", "hs_err file"),
+        ("error", "error"),
+        ("frame", "problematic frame"),
+        ("thread", "current thread"),
+        ("heap_dump", "heap dump"),
+        ("exit_code", "exit code"),
+        ("signal", "signal"),
+    ] {
+        if let Some(v) = at(key) {
+            let _ = writeln!(s, "{label}: {v}");
+        }
+    }
+    if let Some(cg) = &e.cgroup {
+        let _ = writeln!(s, "cgroup: {cg}");
+    }
+    if let Some(st) = at("stack") {
+        let _ = writeln!(s, "stack:");
+        for l in st.lines().take(8) {
+            let _ = writeln!(s, "  | {l}");
+        }
+    }
+    let _ = writeln!(s, "(all of it in event.json)");
 }

@@ -2,6 +2,7 @@
 //! context lines that explain the moment. Signals, the control socket and the triggers all build these; the
 //! worker carries them out.
 
+use crate::model::event::Event;
 use serde::Serialize;
 use std::fmt;
 
@@ -43,6 +44,12 @@ pub enum Select {
     App(String),
     /// Any of these app names.
     Apps(Vec<String>),
+    /// The other JVMs of the app of `of` (every other JVM when the app is not known): what an operator needs
+    /// when `of` crashed or was OOM-killed. None may be left: a bundle then still holds the host's state.
+    Siblings {
+        app: Option<String>,
+        of: u32,
+    },
 }
 
 impl fmt::Display for Select {
@@ -52,6 +59,10 @@ impl fmt::Display for Select {
             Select::Pid(p) => write!(f, "pid {p}"),
             Select::App(a) => write!(f, "app {a}"),
             Select::Apps(a) => write!(f, "apps {}", a.join(", ")),
+            Select::Siblings { app: Some(a), of } => {
+                write!(f, "the other JVMs of app {a} (not pid {of})")
+            }
+            Select::Siblings { app: None, of } => write!(f, "every JVM but pid {of}"),
         }
     }
 }
@@ -113,6 +124,8 @@ pub struct Request {
     pub reason: Reason,
     /// Lines that explain the moment (log lines around a match, the figures a rule saw); kept in the bundle.
     pub context: Vec<String>,
+    /// The event a rule fired on (a crash, an OOM kill): kept in the bundle, summarised in its report.
+    pub event: Option<Box<Event>>,
 }
 
 impl Request {
@@ -123,6 +136,7 @@ impl Request {
         select: Select::All,
         reason: Reason::Signal("SIGUSR1"),
         context: Vec::new(),
+        event: None,
     };
     /// A bundle of every JVM (SIGUSR2).
     #[allow(non_upper_case_globals)]
@@ -131,6 +145,7 @@ impl Request {
         select: Select::All,
         reason: Reason::Signal("SIGUSR2"),
         context: Vec::new(),
+        event: None,
     };
 
     pub fn new(kind: Kind, select: Select, reason: Reason) -> Request {
@@ -139,7 +154,13 @@ impl Request {
             select,
             reason,
             context: Vec::new(),
+            event: None,
         }
+    }
+
+    pub fn with_event(mut self, e: Event) -> Request {
+        self.event = Some(Box::new(e));
+        self
     }
 
     /// Adds context lines, bounded: at most MAX_CONTEXT_LINES lines of at most 4 KiB each.

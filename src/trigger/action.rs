@@ -121,6 +121,9 @@ pub struct Firing {
     /// Last matched lines of the log watches the condition reads.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log_lines: Vec<Matched>,
+    /// The event a rule on `event.*` fired for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<Box<crate::model::event::Event>>,
 }
 
 /// Queue between the collection loop and the script/webhook runners.
@@ -338,6 +341,13 @@ fn script_env_raw(f: &Firing) -> Vec<(String, String)> {
     }
     if let Some(a) = &f.app {
         env.push(("WASP_APP".into(), a.clone()));
+    }
+    if let Some(e) = &f.event {
+        env.push(("WASP_EVENT_KIND".into(), e.kind.name().to_string()));
+        env.push((
+            "WASP_EVENT".into(),
+            serde_json::to_string(e).unwrap_or_default(),
+        ));
     }
     if !f.log_lines.is_empty() {
         let mut s = String::new();
@@ -616,6 +626,7 @@ mod tests {
             jvms: Vec::new(),
             figures: [("host.cpu_busy_pct".to_string(), 50.0)].into(),
             log_lines: Vec::new(),
+            event: None,
         }
     }
 

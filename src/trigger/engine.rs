@@ -10,6 +10,7 @@ use super::figures::{Catalogue, Sources};
 use super::logwatch::{self, LogWatchConfig, LogWatches};
 use super::rules::{self, Engine};
 use super::schedule::{ScheduleConfig, Timer};
+use crate::model::event::Event;
 use crate::model::{Collection, MetricSet};
 use crate::snapshot::blocked::BlockedThreads;
 use crate::snapshot::documents::Publish;
@@ -90,12 +91,15 @@ impl Triggers {
         }
     }
 
-    /// Once per collection: evaluate, hand over what fires, add the metrics. No I/O and no waiting.
-    pub fn on_collection(&mut self, c: &Collection, m: &mut MetricSet) {
+    /// Once per collection, with the events recorded since the previous one: evaluate, hand over what
+    /// fires, add the metrics. No I/O and no waiting.
+    pub fn on_collection(&mut self, c: &Collection, events: &[Event], m: &mut MetricSet) {
         let now = Instant::now();
         let view = self.sources.view();
         let logs = &self.sources.logs;
-        let fired = self.engine.evaluate(c, &view, now, &|w| logs.recent(w));
+        let fired = self
+            .engine
+            .evaluate(c, events, &view, now, &|w| logs.recent(w));
         for (ri, f) in fired {
             self.actions
                 .dispatch(f, &self.engine.rules[ri].plan, &self.publish);
@@ -125,6 +129,7 @@ impl Triggers {
                 jvms: Vec::new(),
                 figures: BTreeMap::new(),
                 log_lines: Vec::new(),
+                event: None,
             };
             match &s.app {
                 None => {

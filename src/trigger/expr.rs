@@ -1,5 +1,6 @@
 //! The condition language of `[[rules]] when = "..."`: comparisons of named figures with numbers, joined by
-//! and / or / not and parentheses. Numbers may carry a unit: `90%` is 90, `500ms` is 0.5, `2m` is 120 (figures
+//! and / or / not and parentheses. Text figures (an event's `event.kind`, `event.app`) compare with quoted
+//! strings (`"oom_kill"` or `'oom_kill'`), with `==` and `!=` only. Numbers may carry a unit: `90%` is 90, `500ms` is 0.5, `2m` is 120 (figures
 //! are in percent and seconds). Values may be added and subtracted (`log.db.attempt.total -
 //! log.db.complete.total > 5`; a minus between names needs spaces, as names may contain '-'). A bare figure
 //! is true when it is non-zero (`check.db.up`).
@@ -47,10 +48,37 @@ impl Cmp {
     }
 }
 
-/// One side of a comparison: numbers and figures, added and subtracted.
+/// What a figure holds. Checked when the condition is read, so that `event.kind > 3` or
+/// `jvm.heap_pct == "x"` is a configuration error and not a rule that is silently never true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Num,
+    Text,
+}
+
+/// What the parser asks of a figure: its type, and whether a string it is compared with can ever match
+/// (so that `event.kind == "oom_kil"` is refused where it is written).
+pub trait Typed {
+    fn ty(&self) -> Type {
+        Type::Num
+    }
+    fn check_text(&self, _literal: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A figure's value in one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Num(f64),
+    Text(String),
+}
+
+/// One side of a comparison: numbers and figures, added and subtracted, or a string.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand<F> {
     Num(f64),
+    Str(String),
     /// A figure with the text it was written as, kept for the context given to actions.
     Fig(F, String),
     Add(Box<Operand<F>>, Box<Operand<F>>),
@@ -60,7 +88,7 @@ pub enum Operand<F> {
 impl<F> Operand<F> {
     fn has_figure(&self) -> bool {
         match self {
-            Operand::Num(_) => false,
+            Operand::Num(_) | Operand::Str(_) => false,
             Operand::Fig(..) => true,
             Operand::Add(a, b) | Operand::Sub(a, b) => a.has_figure() || b.has_figure(),
         }
@@ -68,7 +96,7 @@ impl<F> Operand<F> {
 
     fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a F, &'a str)) {
         match self {
-            Operand::Num(_) => {}
+            Operand::Num(_) | Operand::Str(_) => {}
             Operand::Fig(x, s) => f(x, s),
             Operand::Add(a, b) | Operand::Sub(a, b) => {
                 a.walk(f);
@@ -90,13 +118,22 @@ pub enum Expr<F> {
 
 impl<F> Expr<F> {
     /// Kleene logic: None is "unknown" (a figure was missing).
-    pub fn eval(&self, get: &mut dyn FnMut(&F) -> Option<f64>) -> Option<bool> {
+    pub fn eval(&self, get: &mut dyn FnMut(&F) -> Option<Value>) -> Option<bool> {
         match self {
-            Expr::Cmp(a, op, b) => {
-                let a = operand(a, get)?;
-                let b = operand(b, get)?;
-                Some(op.apply(a, b))
-            }
+            Expr::Cmp(a, op, b) => match (a, b) {
+                (Operand::Str(_), _)
+                | (_, Operand::Str(_))
+                | (Operand::Fig(..), Operand::Fig(..)) => match (text(a, get)?, text(b, get)?) {
+                    (Value::Text(a), Value::Text(b)) => match op {
+                        Cmp::Eq => Some(a == b),
+                        Cmp::Ne => Some(a != b),
+                        _ => None,
+                    },
+                    (Value::Num(a), Value::Num(b)) => Some(op.apply(a, b)),
+                    _ => None,
+                },
+                _ => Some(op.apply(operand(a, get)?, operand(b, get)?)),
+            },
             Expr::Truthy(o) => operand(o, get).map(|v| v != 0.0),
             Expr::Not(e) => e.eval(get).map(|b| !b),
             Expr::And(a, b) => match (a.eval(get), b.eval(get)) {
@@ -135,10 +172,27 @@ impl<F> Expr<F> {
     }
 }
 
-fn operand<F>(o: &Operand<F>, get: &mut dyn FnMut(&F) -> Option<f64>) -> Option<f64> {
+/// A side that may be text: a string, a figure of either type, or a number.
+fn text<F>(o: &Operand<F>, get: &mut dyn FnMut(&F) -> Option<Value>) -> Option<Value> {
+    match o {
+        Operand::Str(s) => Some(Value::Text(s.clone())),
+        Operand::Fig(f, _) => match get(f)? {
+            Value::Num(n) => n.is_finite().then_some(Value::Num(n)),
+            t => Some(t),
+        },
+        _ => operand(o, get).map(Value::Num),
+    }
+}
+
+fn operand<F>(o: &Operand<F>, get: &mut dyn FnMut(&F) -> Option<Value>) -> Option<f64> {
     let v = match o {
         Operand::Num(n) => *n,
-        Operand::Fig(f, _) => get(f)?,
+        // The parser keeps text out of arithmetic; a resolver that breaks that gets "unknown".
+        Operand::Str(_) => return None,
+        Operand::Fig(f, _) => match get(f)? {
+            Value::Num(n) => n,
+            Value::Text(_) => return None,
+        },
         Operand::Add(a, b) => operand(a, get)? + operand(b, get)?,
         Operand::Sub(a, b) => operand(a, get)? - operand(b, get)?,
     };
@@ -148,6 +202,7 @@ fn operand<F>(o: &Operand<F>, get: &mut dyn FnMut(&F) -> Option<f64>) -> Option<
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Num(f64),
+    Str(String),
     /// A dotted name and its optional `[argument]`.
     Name(String, Option<String>),
     Op(Cmp),
@@ -168,7 +223,7 @@ const MAX_LEN: usize = 4096;
 /// Nesting bound, so that "((((...": is an error and not a stack overflow.
 const MAX_DEPTH: usize = 64;
 
-pub fn parse<F>(text: &str, resolve: &Resolver<'_, F>) -> Result<Expr<F>, ExprError> {
+pub fn parse<F: Typed>(text: &str, resolve: &Resolver<'_, F>) -> Result<Expr<F>, ExprError> {
     if text.len() > MAX_LEN {
         return Err(ExprError {
             offset: 0,
@@ -202,6 +257,7 @@ pub fn parse<F>(text: &str, resolve: &Resolver<'_, F>) -> Result<Expr<F>, ExprEr
 fn describe(t: &Tok) -> String {
     match t {
         Tok::Num(n) => format!("the number {n}"),
+        Tok::Str(s) => format!("the string \"{s}\""),
         Tok::Name(n, _) => format!("\"{n}\""),
         Tok::Op(_) => "a comparison".into(),
         Tok::Plus => "\"+\"".into(),
@@ -268,6 +324,15 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
                 }
                 out.push((start, if c == b'&' { Tok::And } else { Tok::Or }));
                 i += 2;
+            }
+            // A string ends at the same quote it began with; no escapes (use the other quote inside).
+            b'"' | b'\'' => {
+                let close = s[i + 1..]
+                    .find(c as char)
+                    .map(|p| p + i + 1)
+                    .ok_or_else(|| err(start, "a string without its closing quote".into()))?;
+                out.push((start, Tok::Str(s[i + 1..close].to_string())));
+                i = close + 1;
             }
             b'+' => {
                 out.push((start, Tok::Plus));
@@ -353,7 +418,7 @@ struct Parser<'r, 'a, F> {
     depth: usize,
 }
 
-impl<F> Parser<'_, '_, F> {
+impl<F: Typed> Parser<'_, '_, F> {
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos).map(|(_, t)| t)
     }
@@ -422,15 +487,32 @@ impl<F> Parser<'_, '_, F> {
         let at = self.offset();
         let left = self.sum()?;
         if let Some(Tok::Op(op)) = self.peek().cloned() {
+            let op_at = self.offset();
             self.pos += 1;
+            let rat = self.offset();
             let right = self.sum()?;
             if !left.has_figure() && !right.has_figure() {
                 return Err(ExprError {
                     offset: at,
-                    message: "a comparison of two numbers; one side must be a figure".into(),
+                    message: "a comparison of two values; one side must be a figure".into(),
                 });
             }
+            typecheck(&left, at, op, op_at, &right, rat)?;
             return Ok(Expr::Cmp(left, op, right));
+        }
+        if let Some(name) = text_name(&left) {
+            return Err(ExprError {
+                offset: at,
+                message: format!(
+                    "{name} is text, not a condition; compare it with a string, e.g. {name} == \"...\""
+                ),
+            });
+        }
+        if matches!(left, Operand::Str(_)) {
+            return Err(ExprError {
+                offset: at,
+                message: "a string alone is not a condition; compare a figure with it, e.g. event.kind == \"oom_kill\"".into(),
+            });
         }
         if !left.has_figure() {
             return Err(ExprError {
@@ -443,9 +525,13 @@ impl<F> Parser<'_, '_, F> {
 
     /// Values added and subtracted, left to right.
     fn sum(&mut self) -> Result<Operand<F>, ExprError> {
+        let first = self.offset();
         let mut v = self.operand()?;
         let mut terms = 1;
         while let Some(t @ (Tok::Plus | Tok::Minus)) = self.peek().cloned() {
+            if terms == 1 {
+                no_text_in_sum(&v, first)?;
+            }
             terms += 1;
             if terms > MAX_DEPTH {
                 return Err(ExprError {
@@ -454,7 +540,9 @@ impl<F> Parser<'_, '_, F> {
                 });
             }
             self.pos += 1;
+            let rat = self.offset();
             let r = self.operand()?;
+            no_text_in_sum(&r, rat)?;
             v = if t == Tok::Plus {
                 Operand::Add(Box::new(v), Box::new(r))
             } else {
@@ -470,6 +558,10 @@ impl<F> Parser<'_, '_, F> {
             Some(Tok::Num(n)) => {
                 self.pos += 1;
                 Ok(Operand::Num(n))
+            }
+            Some(Tok::Str(s)) => {
+                self.pos += 1;
+                Ok(Operand::Str(s))
             }
             Some(Tok::Name(name, arg)) => {
                 self.pos += 1;
@@ -495,13 +587,107 @@ impl<F> Parser<'_, '_, F> {
     }
 }
 
+/// The written name of a text figure standing alone.
+fn text_name<F: Typed>(o: &Operand<F>) -> Option<&str> {
+    match o {
+        Operand::Fig(f, name) if f.ty() == Type::Text => Some(name),
+        _ => None,
+    }
+}
+
+fn no_text_in_sum<F: Typed>(o: &Operand<F>, at: usize) -> Result<(), ExprError> {
+    let what = match (o, text_name(o)) {
+        (_, Some(name)) => name.to_string(),
+        (Operand::Str(_), _) => "a string".into(),
+        _ => return Ok(()),
+    };
+    Err(ExprError {
+        offset: at,
+        message: format!("{what} is text: it cannot be added or subtracted"),
+    })
+}
+
+/// Text compares with text, with == and != only; a string compared with a figure must be one it can hold.
+fn typecheck<F: Typed>(
+    left: &Operand<F>,
+    lat: usize,
+    op: Cmp,
+    op_at: usize,
+    right: &Operand<F>,
+    rat: usize,
+) -> Result<(), ExprError> {
+    let ty = |o: &Operand<F>| match o {
+        Operand::Str(_) => Type::Text,
+        Operand::Fig(f, _) => f.ty(),
+        _ => Type::Num,
+    };
+    let (lt, rt) = (ty(left), ty(right));
+    let e = |offset, message| Err(ExprError { offset, message });
+    if lt != rt {
+        // Point at the side that is not what the other side is: the text figure's partner, or the string.
+        let (fig, other, at) = match (left, right) {
+            (Operand::Fig(..), _) => (left, right, rat),
+            (_, Operand::Fig(..)) => (right, left, lat),
+            _ => (left, right, rat),
+        };
+        let name = match fig {
+            Operand::Fig(_, n) => n.as_str(),
+            _ => "it",
+        };
+        return match (ty(fig), other) {
+            (Type::Text, _) => e(
+                at,
+                format!("{name} is text: compare it with a string, e.g. {name} == \"...\""),
+            ),
+            (Type::Num, Operand::Str(s)) => e(
+                at,
+                format!("{name} is a number: compare it with a number, not the string \"{s}\""),
+            ),
+            _ => e(at, "a number compared with text".into()),
+        };
+    }
+    if lt == Type::Text {
+        if !matches!(op, Cmp::Eq | Cmp::Ne) {
+            return e(op_at, "text compares only with == and !=".into());
+        }
+        for (fig, lit, at) in [(left, right, rat), (right, left, lat)] {
+            if let (Operand::Fig(f, _), Operand::Str(s)) = (fig, lit) {
+                f.check_text(s).map_err(|message| ExprError {
+                    offset: at,
+                    message,
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Test figures: names starting with "t." are text; "t.kind" holds only "x" or "y".
+    impl Typed for String {
+        fn ty(&self) -> Type {
+            if self.starts_with("t.") {
+                Type::Text
+            } else {
+                Type::Num
+            }
+        }
+        fn check_text(&self, lit: &str) -> Result<(), String> {
+            if self == "t.kind" && !matches!(lit, "x" | "y") {
+                return Err(format!("unknown kind \"{lit}\""));
+            }
+            Ok(())
+        }
+    }
+
     fn names(name: &str, arg: Option<&str>) -> Result<String, String> {
         match name {
-            "a" | "b" | "jvm.heap_pct" | "log.cat-out.oom" => Ok(name.to_string()),
+            "a" | "b" | "jvm.heap_pct" | "log.cat-out.oom" | "t.kind" | "t.app" => {
+                Ok(name.to_string())
+            }
             "host.close_wait" => Ok(format!("cw{}", arg.unwrap_or(""))),
             _ => Err(format!("unknown figure \"{name}\"")),
         }
@@ -513,10 +699,74 @@ mod tests {
 
     fn ev(s: &str, a: Option<f64>, b: Option<f64>) -> Option<bool> {
         p(s).unwrap().eval(&mut |f: &String| match f.as_str() {
-            "a" => a,
-            "b" => b,
+            "a" => a.map(Value::Num),
+            "b" => b.map(Value::Num),
             _ => None,
         })
+    }
+
+    /// Evaluates with text figures t.kind and t.app (None: no event) and a = 1.
+    fn evt(s: &str, kind: Option<&str>, app: Option<&str>) -> Option<bool> {
+        p(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+            .eval(&mut |f: &String| match f.as_str() {
+                "a" => Some(Value::Num(1.0)),
+                "t.kind" => kind.map(|k| Value::Text(k.into())),
+                "t.app" => app.map(|k| Value::Text(k.into())),
+                _ => None,
+            })
+    }
+
+    #[test]
+    fn strings_compare_with_text_figures() {
+        let s = r#"t.kind == "x" && t.app == 'shop'"#;
+        assert_eq!(evt(s, Some("x"), Some("shop")), Some(true));
+        assert_eq!(evt(s, Some("x"), Some("orders")), Some(false));
+        assert_eq!(evt(s, Some("y"), None), Some(false), "false and unknown");
+        assert_eq!(evt(s, None, None), None, "no event: unknown, never true");
+        assert_eq!(evt(r#""x" == t.kind"#, Some("x"), None), Some(true));
+        assert_eq!(evt(r#"t.kind != "x" or a > 0"#, None, None), Some(true));
+        assert_eq!(evt(r#"!(t.kind == "x")"#, Some("y"), None), Some(true));
+        assert_eq!(evt(r#"t.app == t.app"#, None, Some("a b")), Some(true));
+        // A string may hold what names cannot: spaces, dots, the other quote.
+        assert_eq!(
+            evt(r#"t.app == "it's a-b.c""#, None, Some("it's a-b.c")),
+            Some(true)
+        );
+        assert_eq!(evt(r#"t.app == ''"#, None, Some("")), Some(true));
+    }
+
+    #[test]
+    fn text_type_errors_point_at_the_offending_side() {
+        let err = |s: &str| p(s).unwrap_err();
+        let e = err(r#"a > 1 and t.kind == "oom""#);
+        assert_eq!(e.offset, 20, "{e}");
+        assert!(e.message.contains("unknown kind"), "{e}");
+        let e = err(r#"t.kind > "x""#);
+        assert_eq!(
+            (e.offset, e.message.as_str()),
+            (7, "text compares only with == and !=")
+        );
+        let e = err("t.kind == 3");
+        assert_eq!(e.offset, 10, "{e}");
+        assert!(e.message.contains("t.kind is text"), "{e}");
+        let e = err("3 == t.app");
+        assert_eq!(e.offset, 0, "{e}");
+        let e = err("a == \"x\"");
+        assert_eq!(e.offset, 5, "{e}");
+        assert!(e.message.contains("a is a number"), "{e}");
+        let e = err("t.app");
+        assert!(e.message.contains("t.app is text"), "{e}");
+        let e = err("\"x\"");
+        assert!(e.message.contains("a string alone"), "{e}");
+        let e = err("\"x\" == \"x\"");
+        assert!(e.message.contains("one side must be a figure"), "{e}");
+        let e = err("a + t.app > 1");
+        assert_eq!(e.offset, 4, "{e}");
+        let e = err("t.app - a > 1");
+        assert_eq!(e.offset, 0, "{e}");
+        let e = err("a == \"x");
+        assert_eq!(e.offset, 5, "{e}");
+        assert!(e.message.contains("closing quote"), "{e}");
     }
 
     #[test]
@@ -592,7 +842,7 @@ mod tests {
         #[test]
         fn never_panics(s in "\\PC{0,80}") {
             if let Ok(e) = p(&s) {
-                let _ = e.eval(&mut |_| Some(1.0));
+                let _ = e.eval(&mut |_| Some(Value::Num(1.0)));
             }
         }
 
@@ -602,6 +852,26 @@ mod tests {
                 let _ = e.eval(&mut |_| None);
             } else if let Err(e) = p(&s) {
                 proptest::prop_assert!(e.offset <= s.len());
+            }
+        }
+
+        #[test]
+        fn never_panics_on_strings(s in "(t\\.kind|t\\.app|a|\"x\"|'y'|\"|'|==|!=|>|&&|\\|\\||!|\\(|\\)|-|\\+| |1|é){0,24}") {
+            match p(&s) {
+                Ok(e) => {
+                    let _ = e.eval(&mut |f: &String| Some(if f.starts_with("t.") {
+                        Value::Text("x".into())
+                    } else {
+                        Value::Num(1.0)
+                    }));
+                    // A type slip a resolver might make is "unknown", never a panic.
+                    let _ = e.eval(&mut |_| Some(Value::Text("é".into())));
+                    let _ = e.eval(&mut |_| Some(Value::Num(f64::NAN)));
+                }
+                Err(e) => {
+                    proptest::prop_assert!(e.offset <= s.len());
+                    proptest::prop_assert!(s.is_char_boundary(e.offset));
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 use super::check::{self, CheckConfig, Checks};
 use super::logwatch::{self, LogWatchConfig, LogWatches};
 use crate::model::Collection;
+use crate::model::event::{Event, EventKind};
 use crate::model::jvm::Jvm;
 use crate::snapshot::blocked::BlockedThreads;
 use std::collections::HashMap;
@@ -38,9 +39,116 @@ pub enum Fig {
     CheckUp(usize),
     CheckLatency(usize),
     CheckStatus(usize),
+    /// A field of the event being evaluated (rules on events: see `rules`).
+    Event(EventField),
+}
+
+/// The fields of an event a rule can test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventField {
+    Kind,
+    Source,
+    Pid,
+    Command,
+    App,
+    Cgroup,
+    Device,
+    Message,
+    Signal,
+    ExitCode,
+    /// Any entry of the event's `fields` (`event.field[hs_err]`).
+    Field(String),
+}
+
+/// Event figure names, with what they are; the documentation's table comes from the same list.
+pub const EVENT_NAMES: &[(&str, &str)] = &[
+    (
+        "event.kind",
+        "what happened: oom_kill, jvm_crash, jvm_exit, ... (text)",
+    ),
+    ("event.source", "kmsg (the kernel's log) or jvm (text)"),
+    ("event.pid", "the process the event is about (number)"),
+    (
+        "event.command",
+        "its command name, as the kernel names it (text)",
+    ),
+    (
+        "event.app",
+        "the JVM's app name (text; for kernel events, when the pid was a JVM wasp watched)",
+    ),
+    (
+        "event.cgroup",
+        "the victim's memory cgroup, for OOM kills (text)",
+    ),
+    (
+        "event.device",
+        "the disk or interface of I/O, file-system and link events (text)",
+    ),
+    ("event.message", "the one line an operator reads (text)"),
+    (
+        "event.signal",
+        "the signal: SIGSEGV for segfaults, the hs_err error's signal for JVM crashes, the killing signal of an exit (text)",
+    ),
+    (
+        "event.exit_code",
+        "a JVM's exit status, when its service manager told (number)",
+    ),
+    (
+        "event.field",
+        "[NAME]: any field of the event, e.g. event.field[hs_err] (text)",
+    ),
+];
+
+impl super::expr::Typed for Fig {
+    fn ty(&self) -> super::expr::Type {
+        use super::expr::Type;
+        match self {
+            Fig::Event(EventField::Pid | EventField::ExitCode) => Type::Num,
+            Fig::Event(_) => Type::Text,
+            _ => Type::Num,
+        }
+    }
+
+    fn check_text(&self, lit: &str) -> Result<(), String> {
+        match self {
+            Fig::Event(EventField::Kind) if EventKind::parse(lit).is_none() => Err(format!(
+                "no event kind is named \"{lit}\"; kinds: {}",
+                EventKind::ALL.map(|k| k.name()).join(", ")
+            )),
+            Fig::Event(EventField::Source) if !matches!(lit, "kmsg" | "jvm") => Err(format!(
+                "event.source is \"kmsg\" or \"jvm\", never \"{lit}\""
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl EventField {
+    /// The field's value in one event; None when the event does not have it.
+    pub fn value(&self, e: &Event) -> Option<super::expr::Value> {
+        use super::expr::Value::{Num, Text};
+        let t = |s: &Option<String>| s.clone().map(Text);
+        match self {
+            EventField::Kind => Some(Text(e.kind.name().into())),
+            EventField::Source => Some(Text(e.source.clone())),
+            EventField::Pid => e.pid.map(|p| Num(p.into())),
+            EventField::Command => t(&e.comm),
+            EventField::App => t(&e.app),
+            EventField::Cgroup => t(&e.cgroup),
+            EventField::Device => t(&e.device),
+            EventField::Message => Some(Text(e.message.clone())),
+            EventField::Signal => e.signal().map(Text),
+            EventField::ExitCode => e.fields.get("exit_code")?.parse().ok().map(Num),
+            EventField::Field(k) => e.fields.get(k).cloned().map(Text),
+        }
+    }
 }
 
 impl Fig {
+    pub fn is_event(&self) -> bool {
+        matches!(self, Fig::Event(_))
+    }
+
     pub fn is_jvm(&self) -> bool {
         matches!(
             self,
@@ -169,6 +277,22 @@ impl Catalogue<'_> {
             "jvm.threads" => Fig::JvmThreads,
             "jvm.blocked_threads" => Fig::JvmBlocked,
             "jvm.cpu_pct" => Fig::JvmCpu,
+            "event.kind" => Fig::Event(EventField::Kind),
+            "event.source" => Fig::Event(EventField::Source),
+            "event.pid" => Fig::Event(EventField::Pid),
+            "event.command" => Fig::Event(EventField::Command),
+            "event.app" => Fig::Event(EventField::App),
+            "event.cgroup" => Fig::Event(EventField::Cgroup),
+            "event.device" => Fig::Event(EventField::Device),
+            "event.message" => Fig::Event(EventField::Message),
+            "event.signal" => Fig::Event(EventField::Signal),
+            "event.exit_code" => Fig::Event(EventField::ExitCode),
+            "event.field" => {
+                return match arg {
+                    Some(k) if !k.is_empty() => Ok(Fig::Event(EventField::Field(k.to_string()))),
+                    _ => Err("event.field needs the field's name: event.field[hs_err]".into()),
+                };
+            }
             _ => return self.resolve_named(name).and_then(no_arg),
         };
         no_arg(fig)
@@ -176,7 +300,7 @@ impl Catalogue<'_> {
 
     fn resolve_named(&self, name: &str) -> Result<Fig, String> {
         let unknown = || {
-            let host: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
+            let host: Vec<&str> = NAMES.iter().chain(EVENT_NAMES).map(|(n, _)| *n).collect();
             format!(
                 "unknown figure \"{name}\"; known: {}, log.WATCH.PATTERN|PATTERN.total|lines|silence|silent, check.NAME.up|latency|status",
                 host.join(", ")
@@ -383,6 +507,8 @@ impl View {
             Fig::CheckUp(i) => self.checks.get(*i)?.up.map(|b| if b { 1.0 } else { 0.0 }),
             Fig::CheckLatency(i) => self.checks.get(*i)?.latency,
             Fig::CheckStatus(i) => self.checks.get(*i)?.status.map(f64::from),
+            // Event fields are the event's, not the collection's: `rules` reads them from the event.
+            Fig::Event(_) => None,
         }
     }
 }

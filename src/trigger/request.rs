@@ -11,6 +11,11 @@ impl Firing {
     /// lines as context.
     pub fn snapshot_request(&self, kind: Kind) -> Request {
         let select = match (self.pid, self.jvms.is_empty()) {
+            // A rule on an event takes the siblings of the process it is about: that one is usually gone.
+            _ if self.event.is_some() => Select::Siblings {
+                app: self.app.clone(),
+                of: self.pid.unwrap_or(0),
+            },
             (Some(p), _) => Select::Pid(p),
             (None, false) => Select::Apps(self.jvms.clone()),
             (None, true) => Select::All,
@@ -27,7 +32,12 @@ impl Firing {
                     .iter()
                     .map(|l| format!("{} [{}] {}", l.file, l.pattern, l.line)),
             );
-        Request::new(kind, select, reason).with_context(context)
+        let context = context.chain(self.event.iter().map(|e| format!("event: {}", e.message)));
+        let r = Request::new(kind, select, reason).with_context(context);
+        match &self.event {
+            Some(e) => r.with_event((**e).clone()),
+            None => r,
+        }
     }
 }
 
@@ -48,6 +58,7 @@ mod tests {
             jvms: Vec::new(),
             figures: [("jvm.blocked_threads".to_string(), 5.0)].into(),
             log_lines: Vec::new(),
+            event: None,
         }
     }
 
@@ -91,6 +102,30 @@ mod tests {
             }],
             ..firing()
         };
+        let mut crash = crate::model::event::Event::new(
+            crate::model::event::EventKind::JvmCrash,
+            "jvm",
+            0,
+            "JVM shop (pid 7) crashed".into(),
+        );
+        crash.pid = Some(7);
+        crash.app = Some("shop".into());
+        let on_event = Firing {
+            pid: Some(7),
+            app: Some("shop".into()),
+            event: Some(Box::new(crash.clone())),
+            ..firing()
+        };
+        let r = on_event.snapshot_request(Kind::Bundle);
+        assert_eq!(
+            r.select,
+            Select::Siblings {
+                app: Some("shop".into()),
+                of: 7
+            }
+        );
+        assert_eq!(r.event.as_deref(), Some(&crash));
+        assert_eq!(r.context.last().unwrap(), "event: JVM shop (pid 7) crashed");
         let r = scheduled.snapshot_request(Kind::Dump);
         assert_eq!(r.reason, Reason::Schedule("slow".into()));
         assert_eq!(r.context[2], "/var/log/a [OOM] java.lang.OutOfMemoryError");

@@ -7,12 +7,20 @@
 //!
 //! A condition whose figures are missing in a collection (a collector skipped, a JVM without counters) is
 //! unknown: it neither fires nor resets the `for` clock.
+//!
+//! A rule that reads any `event.*` figure is an event rule: it is evaluated once for each event recorded
+//! since the previous collection (those whose app `scope` matches), with that event's fields, and once with
+//! no event when none came (every `event.*` figure unknown). So an event condition is true only in the
+//! evaluation its event arrived in — an edge, not a state: `for` is refused on it, and it cannot read `jvm.*`
+//! figures (the JVM an event is about is often gone). Its snapshots take the event's siblings (`request`).
 
 use super::action::{ActionKind, Firing, Plan, ScriptConfig, WebhookConfig};
+use super::expr::Value;
 use super::expr::{self, Expr};
 use super::figures::{Catalogue, Fig, View};
 use super::logwatch::Matched;
 use crate::config::units::{Dur, Pattern};
+use crate::model::event::Event;
 use crate::model::{Collection, MetricSet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -51,6 +59,7 @@ pub struct Rule {
     pub when: String,
     expr: Expr<Fig>,
     per_jvm: bool,
+    on_events: bool,
     hold: Duration,
     cooldown: Duration,
     scope: Option<Pattern>,
@@ -88,6 +97,29 @@ pub fn compile(
             .map_err(|e| (i, Place::When(e.offset), e.message))?;
         let figs = expr.figures();
         let per_jvm = figs.iter().any(|(f, _)| f.is_jvm());
+        let on_events = figs.iter().any(|(f, _)| f.is_event());
+        if on_events {
+            if let Some((_, name)) = figs.iter().find(|(f, _)| f.is_jvm()) {
+                let at = r.when.get_ref().find(name).unwrap_or(0);
+                return Err((
+                    i,
+                    Place::When(at),
+                    format!(
+                        "a rule on event.* cannot read {name}: the JVM an event is about is often gone; \
+                         test event.app, or give the rule a scope"
+                    ),
+                ));
+            }
+            if !r.hold.0.is_zero() {
+                return Err((
+                    i,
+                    Place::Key("for"),
+                    "`for` does not apply to a rule on event.*: an event is true only in the collection \
+                     it arrived in; remove `for` (the cooldown limits repeats)"
+                        .into(),
+                ));
+            }
+        }
         let mut logs: Vec<usize> = figs.iter().filter_map(|(f, _)| f.log_watch()).collect();
         logs.dedup();
         let plan = Plan {
@@ -101,6 +133,7 @@ pub fn compile(
             when: r.when.get_ref().clone(),
             expr,
             per_jvm,
+            on_events,
             hold: r.hold.0,
             cooldown: r.cooldown.0,
             scope: r.scope.clone(),
@@ -167,10 +200,12 @@ impl Engine {
         }
     }
 
-    /// Evaluates every rule on one collection; returns the rules that fire now, with their context.
+    /// Evaluates every rule on one collection and the events recorded since the previous one; returns the
+    /// rules that fire now, with their context.
     pub fn evaluate(
         &mut self,
         c: &Collection,
+        events: &[Event],
         view: &View,
         now: Instant,
         recent: &dyn Fn(usize) -> Vec<Matched>,
@@ -179,19 +214,36 @@ impl Engine {
         let mut live = HashSet::new();
         for (ri, rule) in self.rules.iter().enumerate() {
             self.stats[ri].holding = 0;
-            let targets: Vec<Option<&crate::model::jvm::Jvm>> = if rule.per_jvm {
-                c.jvms
-                    .iter()
-                    .filter(|j| rule.scope.as_ref().is_none_or(|s| s.is_match(&j.app)))
-                    .map(Some)
-                    .collect()
-            } else {
-                vec![None]
-            };
-            for jvm in targets {
+            let mut targets: Vec<(Option<&crate::model::jvm::Jvm>, Option<&Event>)> =
+                if rule.per_jvm {
+                    c.jvms
+                        .iter()
+                        .filter(|j| rule.scope.as_ref().is_none_or(|s| s.is_match(&j.app)))
+                        .map(|j| (Some(j), None))
+                        .collect()
+                } else if rule.on_events {
+                    events
+                        .iter()
+                        .filter(|e| {
+                            rule.scope
+                                .as_ref()
+                                .is_none_or(|s| e.app.as_deref().is_some_and(|a| s.is_match(a)))
+                        })
+                        .map(|e| (None, Some(e)))
+                        .collect()
+                } else {
+                    vec![(None, None)]
+                };
+            if rule.on_events && targets.is_empty() {
+                targets.push((None, None));
+            }
+            for (jvm, event) in targets {
                 let key = (ri, jvm.map(|j| (j.pid, j.start_time)));
                 live.insert(key);
-                let verdict = rule.expr.eval(&mut |f| view.value(f, c, jvm));
+                let verdict = rule.expr.eval(&mut |f| match f {
+                    Fig::Event(ef) => ef.value(event?),
+                    _ => view.value(f, c, jvm).map(Value::Num),
+                });
                 let st = self.states.entry(key).or_default();
                 match verdict {
                     Some(false) => {
@@ -216,10 +268,17 @@ impl Engine {
                 st.last_fired = Some(now);
                 self.stats[ri].fired += 1;
                 self.stats[ri].last_ms = Some(c.timestamp_ms);
-                self.stats[ri].last_pid = jvm.map(|j| j.pid);
+                self.stats[ri].last_pid = jvm.map(|j| j.pid).or(event.and_then(|e| e.pid));
                 let mut figures = BTreeMap::new();
                 for (f, text) in rule.expr.figures() {
-                    if let Some(v) = view.value(f, c, jvm) {
+                    let v = match (f, event) {
+                        (Fig::Event(ef), Some(e)) => match ef.value(e) {
+                            Some(Value::Num(n)) => Some(n),
+                            _ => None,
+                        },
+                        _ => view.value(f, c, jvm),
+                    };
+                    if let Some(v) = v {
                         figures.insert(text.to_string(), v);
                     }
                 }
@@ -235,10 +294,12 @@ impl Engine {
                         when: rule.when.clone(),
                         timestamp_ms: c.timestamp_ms,
                         host: c.hostname.clone(),
-                        pid: jvm.map(|j| j.pid),
-                        app: jvm.map(|j| j.app.clone()),
+                        pid: jvm.map(|j| j.pid).or(event.and_then(|e| e.pid)),
+                        app: jvm
+                            .map(|j| j.app.clone())
+                            .or(event.and_then(|e| e.app.clone())),
                         jvms: match (&rule.scope, jvm) {
-                            (Some(s), None) => c
+                            (Some(s), None) if event.is_none() => c
                                 .jvms
                                 .iter()
                                 .filter(|j| s.is_match(&j.app))
@@ -248,6 +309,7 @@ impl Engine {
                         },
                         figures,
                         log_lines,
+                        event: event.cloned().map(Box::new),
                     },
                 ));
             }
@@ -310,6 +372,7 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::model::cpu::{Cpu, CpuUtil};
+    use crate::model::event::EventKind;
     use crate::model::jvm::{Jvm, JvmFigures};
 
     fn rule(when: &str, hold: u64, cooldown: u64) -> RuleConfig {
@@ -350,7 +413,7 @@ mod tests {
         let v = View::default();
         let t0 = Instant::now();
         let none = |_| Vec::new();
-        let mut fired = |c: &Collection, s| e.evaluate(c, &v, secs(t0, s), &none).len();
+        let mut fired = |c: &Collection, s| e.evaluate(c, &[], &v, secs(t0, s), &none).len();
         assert_eq!(fired(&host(90.0), 0), 0);
         assert_eq!(fired(&host(90.0), 2), 0);
         assert_eq!(fired(&host(90.0), 3), 1, "held for 3 s");
@@ -368,12 +431,15 @@ mod tests {
         let mut e = engine(rule("host.cpu_busy_pct > 40", 0, 60));
         let v = View::default();
         let t0 = Instant::now();
-        assert_eq!(e.evaluate(&host(90.0), &v, t0, &|_| Vec::new()).len(), 1);
+        assert_eq!(
+            e.evaluate(&host(90.0), &[], &v, t0, &|_| Vec::new()).len(),
+            1
+        );
         let mut fresh = engine(rule("host.cpu_busy_pct > 40", 0, 60));
         fresh.carry_over(e);
         assert_eq!(
             fresh
-                .evaluate(&host(90.0), &v, secs(t0, 1), &|_| Vec::new())
+                .evaluate(&host(90.0), &[], &v, secs(t0, 1), &|_| Vec::new())
                 .len(),
             0
         );
@@ -383,7 +449,7 @@ mod tests {
         changed.carry_over(fresh);
         assert_eq!(
             changed
-                .evaluate(&host(90.0), &v, secs(t0, 2), &|_| Vec::new())
+                .evaluate(&host(90.0), &[], &v, secs(t0, 2), &|_| Vec::new())
                 .len(),
             1
         );
@@ -412,7 +478,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let f = e.evaluate(&c, &View::default(), Instant::now(), &|_| Vec::new());
+        let f = e.evaluate(&c, &[], &View::default(), Instant::now(), &|_| Vec::new());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].1.pid, Some(1));
         assert_eq!(f[0].1.figures.get("jvm.threads"), Some(&500.0));
@@ -431,10 +497,121 @@ mod tests {
                 ..Default::default()
             });
         }
-        let f = e.evaluate(&c, &View::default(), Instant::now(), &|_| Vec::new());
+        let f = e.evaluate(&c, &[], &View::default(), Instant::now(), &|_| Vec::new());
         assert_eq!(f.len(), 1, "a host rule fires once");
         assert_eq!(f[0].1.pid, None);
         assert_eq!(f[0].1.jvms, ["shop-a", "shop-b"]);
+    }
+
+    fn ev(kind: EventKind, pid: u32, app: Option<&str>) -> Event {
+        let mut e = Event::new(kind, "jvm", 1, format!("{} {pid}", kind.name()));
+        e.pid = Some(pid);
+        e.app = app.map(String::from);
+        e
+    }
+
+    #[test]
+    fn event_rules_fire_once_per_matching_event_then_cool_down() {
+        let mut r = rule("event.kind == 'jvm_crash' && event.app == 'shop'", 0, 60);
+        r.cooldown = Dur::secs(0);
+        let mut e = engine(r);
+        let v = View::default();
+        let t0 = Instant::now();
+        let none = |_| Vec::new();
+        let crash = ev(EventKind::JvmCrash, 7, Some("shop"));
+        let other = ev(EventKind::JvmCrash, 8, Some("orders"));
+        let exit = ev(EventKind::JvmExit, 9, Some("shop"));
+        let f = e.evaluate(&host(1.0), &[other, crash.clone(), exit], &v, t0, &none);
+        assert_eq!(f.len(), 1);
+        assert_eq!((f[0].1.pid, f[0].1.app.as_deref()), (Some(7), Some("shop")));
+        assert_eq!(f[0].1.event.as_deref(), Some(&crash));
+        // An edge: the next collection without the event does not fire again.
+        assert!(
+            e.evaluate(&host(1.0), &[], &v, secs(t0, 1), &none)
+                .is_empty()
+        );
+        assert_eq!(e.stats[0].fired, 1);
+    }
+
+    #[test]
+    fn event_rules_mix_with_host_figures_and_honour_scope() {
+        let mut r = rule("event.kind == 'oom_kill' and host.cpu_busy_pct > 40", 0, 0);
+        r.scope = Some(Pattern::new("^shop$").unwrap());
+        let mut e = engine(r);
+        let v = View::default();
+        let t0 = Instant::now();
+        let none = |_| Vec::new();
+        let kill = |app| ev(EventKind::OomKill, 3, app);
+        assert!(
+            e.evaluate(&host(90.0), &[kill(None)], &v, t0, &none)
+                .is_empty(),
+            "no app: out of scope"
+        );
+        assert!(
+            e.evaluate(&host(10.0), &[kill(Some("shop"))], &v, t0, &none)
+                .is_empty()
+        );
+        assert_eq!(
+            e.evaluate(&host(90.0), &[kill(Some("shop"))], &v, t0, &none)
+                .len(),
+            1
+        );
+        // Without an event, `or` a host figure still decides; `and` never fires.
+        let mut e = engine(rule(
+            "event.kind == 'oom_kill' or host.cpu_busy_pct > 40",
+            0,
+            0,
+        ));
+        assert_eq!(e.evaluate(&host(90.0), &[], &v, t0, &none).len(), 1);
+        let mut e = engine(rule("not event.kind == 'oom_kill'", 0, 0));
+        assert!(
+            e.evaluate(&host(90.0), &[], &v, t0, &none).is_empty(),
+            "unknown without an event"
+        );
+        assert_eq!(
+            e.evaluate(&host(90.0), &[kill(None)], &v, t0, &none).len(),
+            0
+        );
+    }
+
+    #[test]
+    fn event_rules_refuse_for_and_jvm_figures() {
+        let cat = Catalogue {
+            logs: &[],
+            checks: &[],
+        };
+        let e = compile(&[rule("event.kind == 'jvm_oom'", 30, 0)], &cat)
+            .err()
+            .unwrap();
+        assert_eq!(e.1, Place::Key("for"));
+        assert!(e.2.contains("`for` does not apply"), "{e:?}");
+        let e = compile(
+            &[rule("event.kind == 'jvm_oom' and jvm.heap_pct > 1", 0, 0)],
+            &cat,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.1, Place::When(28), "{e:?}");
+        let e = compile(&[rule("event.kind == 'oom_kil'", 0, 0)], &cat)
+            .err()
+            .unwrap();
+        assert_eq!(e.1, Place::When(14), "{e:?}");
+        assert!(e.2.contains("no event kind is named \"oom_kil\""), "{e:?}");
+        let e = compile(&[rule("event.pid == 'x'", 0, 0)], &cat)
+            .err()
+            .unwrap();
+        assert_eq!(e.1, Place::When(13), "{e:?}");
+        assert!(
+            compile(
+                &[rule(
+                    "event.exit_code != 0 and event.field[hs_err] != ''",
+                    0,
+                    0
+                )],
+                &cat
+            )
+            .is_ok()
+        );
     }
 
     #[test]

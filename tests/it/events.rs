@@ -250,24 +250,6 @@ fn wait_event(dir: &Path, kind: &str, want: impl Fn(&Event) -> bool) -> Event {
     );
 }
 
-/// Eat (tests/fixtures/jvm/Eat.java, run from source) in `cwd`: alive for 3 s, then out of heap.
-fn eat(cwd: &Path, app: &str, flags: &[&str]) -> crate::common::Reaped {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/Eat.java");
-    crate::common::Reaped(
-        Command::new("/usr/bin/java")
-            .arg(format!("-Dwasp.app={app}"))
-            .arg("-Xmx32m")
-            .args(flags)
-            .arg(src)
-            .arg("3000")
-            .current_dir(cwd)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
 /// Real JVMs: a crash on OutOfMemoryError leaves an hs_err file the event names with its error; an OOM with
 /// a heap dump and exit gives an OOM event with the .hprof path; the same app again is a restart, counted.
 #[test]
@@ -279,7 +261,7 @@ fn jvm_crash_oom_and_restart_events() {
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
 
-    let mut c = eat(&work, "crashy", &["-XX:+CrashOnOutOfMemoryError"]);
+    let mut c = crate::common::eat(&work, "crashy", &["-XX:+CrashOnOutOfMemoryError"]);
     let pid = c.0.id();
     let _ = c.0.wait();
     let e = wait_event(dir.path(), "jvm_crash", |e| e.pid == Some(pid));
@@ -297,7 +279,7 @@ fn jvm_crash_oom_and_restart_events() {
         "-XX:+ExitOnOutOfMemoryError",
         hdp.as_str(),
     ];
-    let mut o = eat(&work, "oomy", &oom_flags);
+    let mut o = crate::common::eat(&work, "oomy", &oom_flags);
     let pid1 = o.0.id();
     let _ = o.0.wait();
     let e = wait_event(dir.path(), "jvm_oom", |e| e.pid == Some(pid1));
@@ -305,7 +287,7 @@ fn jvm_crash_oom_and_restart_events() {
     let hprof = dumps.join(format!("java_pid{pid1}.hprof"));
     assert_eq!(e.fields["heap_dump"], hprof.display().to_string());
 
-    let o2 = eat(&work, "oomy", &oom_flags);
+    let o2 = crate::common::eat(&work, "oomy", &oom_flags);
     let pid2 = o2.0.id();
     let e = wait_event(dir.path(), "jvm_restart", |e| e.pid == Some(pid2));
     eprintln!("{}", e.message);

@@ -251,3 +251,21 @@ pub fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
 pub fn beside() -> std::sync::RwLockReadGuard<'static, ()> {
     FLOOR.read().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Eat (tests/fixtures/jvm/Eat.java, run from source) in `cwd`: alive for 3 s, then out of heap.
+pub fn eat(cwd: &std::path::Path, app: &str, flags: &[&str]) -> Reaped {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jvm/Eat.java");
+    Reaped(
+        Command::new("/usr/bin/java")
+            .arg(format!("-Dwasp.app={app}"))
+            .arg("-Xmx32m")
+            .args(flags)
+            .arg(src)
+            .arg("3000")
+            .current_dir(cwd)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
