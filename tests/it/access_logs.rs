@@ -328,3 +328,114 @@ fn tomcat_access_logs_with_no_configuration() {
     let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
     assert!(log.contains("slow-app"), "{log}");
 }
+
+/// A configured nginx log under hostile writes: a 100 MB line, binary garbage, the file swapped for a FIFO and
+/// back. wasp keeps counting every good line, counts the rest as unmatched, never hangs, stays small.
+#[test]
+fn a_configured_log_survives_huge_lines_garbage_and_a_fifo() {
+    use std::io::Write;
+    let _floor = crate::common::beside();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let path = logs.join("access.log");
+    std::fs::write(&path, "").unwrap();
+    let wport = free_port();
+    let _agent = crate::common::agent::start(
+        dir.path(),
+        wport,
+        "500ms",
+        &format!(
+            "[access]\ndiscover_tomcat = false\npoll = \"100ms\"\n[[access_logs]]\napp = \"edge\"\nname = \"nginx\"\npath = \"{}/access.log*\"\n\
+             format = 'nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time'\n",
+            logs.display()
+        ),
+    );
+    let line = |i: usize, status: u16| {
+        format!(
+            "10.0.0.{} - - [30/Nov/2026:00:00:00 +0000] \"GET /api/orders/{i} HTTP/1.1\" {status} 512 \"-\" \"curl/8.5.0\" 0.0{:02}\n",
+            i % 250,
+            i % 100
+        )
+    };
+    let wait_total = |want: f64, unmatched: f64| {
+        let t = Instant::now();
+        loop {
+            let got = total(wport, "edge", "nginx");
+            let bad: f64 = samples(
+                wport,
+                "wasp_access_log_unmatched_lines_total",
+                "edge",
+                "nginx",
+            )
+            .iter()
+            .map(|x| x.1)
+            .sum();
+            if got == want && bad == unmatched {
+                return;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "requests {got} (want {want}), unmatched {bad} (want {unmatched}): {}",
+                crate::common::agent::log(dir.path())
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // Found, then read from its (empty) end.
+    let t = Instant::now();
+    while samples(wport, "wasp_access_log_files", "edge", "nginx")
+        .first()
+        .map(|x| x.1)
+        != Some(1.0)
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "log not followed: {}",
+            crate::common::agent::log(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    for i in 0..100 {
+        f.write_all(line(i, if i % 4 == 0 { 503 } else { 200 }).as_bytes())
+            .unwrap();
+    }
+    wait_total(100.0, 0.0);
+    // A 100 MB line (written in 1 MB pieces), then binary garbage, then good lines again.
+    let chunk = vec![b'A'; 1 << 20];
+    for _ in 0..100 {
+        f.write_all(&chunk).unwrap();
+    }
+    f.write_all(b"\n").unwrap();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .filter(|b| *b != b'\n')
+        .collect();
+    f.write_all(&garbage).unwrap();
+    f.write_all(b"\n").unwrap();
+    for i in 100..150 {
+        f.write_all(line(i, 200).as_bytes()).unwrap();
+    }
+    wait_total(150.0, 2.0);
+    // The file replaced by a FIFO nobody writes to: never opened, nothing blocks; then a real file again.
+    std::fs::remove_file(&path).unwrap();
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        get(wport, "/metrics").is_some_and(|(s, _)| s == 200),
+        "the agent stopped answering"
+    );
+    std::fs::remove_file(&path).unwrap();
+    let mut f = std::fs::File::create(&path).unwrap();
+    for i in 150..160 {
+        f.write_all(line(i, 200).as_bytes()).unwrap();
+    }
+    wait_total(160.0, 2.0);
+    // Memory stayed bounded while a 100 MB line went by.
+    let rss = crate::common::http::metric(wport, "wasp_agent_resident_memory_bytes").unwrap();
+    assert!(rss < 64.0 * 1024.0 * 1024.0, "RSS {rss}");
+}
