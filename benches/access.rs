@@ -1,9 +1,11 @@
 //! Access-log parsing speed: lines per second on Tomcat's combined pattern with %D, one core.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use wasp::access::follow::Tail;
 use wasp::access::format::{Dialect, LineFormat};
 use wasp::access::stats::Tally;
 use wasp::model::access::{AppRequests, DEFAULT_BUCKETS, Histogram};
+use wasp::util::safe_open::Owner;
 
 fn lines() -> Vec<String> {
     let paths = [
@@ -54,6 +56,36 @@ fn bench(c: &mut Criterion) {
                     t.add(&r, 1_800_000_000_000);
                 }
             }
+        })
+    });
+    // The whole path from a file: follow, cut lines, parse, count (what mtail --one_shot does to a file).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let mut text = String::new();
+    for l in &ls {
+        text.push_str(l);
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    g.bench_function("file_follow_parse_count_combined_D", |b| {
+        b.iter(|| {
+            let mut tail = Tail::new(Owner::Any);
+            let _ = tail.poll(Vec::new(), 1, &mut |_, _| {});
+            let mut t = Tally::new(
+                AppRequests {
+                    duration: Some(Histogram::new(DEFAULT_BUCKETS.to_vec())),
+                    ..Default::default()
+                },
+                DEFAULT_BUCKETS.to_vec(),
+            );
+            let mut n = 0u64;
+            tail.poll(vec![path.clone()], 1 << 30, &mut |line, _| {
+                if let Ok(r) = f.parse(line) {
+                    t.add(&r, 1_800_000_000_000);
+                    n += 1;
+                }
+            });
+            assert_eq!(n, 10_000);
         })
     });
     g.finish();
