@@ -293,6 +293,18 @@ impl AccessCollector {
             out.push(p.totals.clone());
             top.push((p.top.clone(), p.slow.clone()));
         }
+        // The pid names an instance only while its app runs in several JVMs here (decided now, not when the
+        // log was found: a second JVM of the app may start later).
+        for a in &mut out {
+            if let Some(pid) = a.pid {
+                let several = per_app.get(a.app.as_str()).copied().unwrap_or(0) > 1;
+                a.instance = if several {
+                    pid.to_string()
+                } else {
+                    String::new()
+                };
+            }
+        }
         let mut next = HashMap::new();
         for a in &mut out {
             let key = (a.app.clone(), a.instance.clone(), a.log.clone());
@@ -368,4 +380,90 @@ fn tomcat_logs(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::jvm::Jvm;
+
+    /// Two JVMs of one app: each log gets its pid as instance, and the interval figures and shares come
+    /// from two readings.
+    #[test]
+    fn intervals_instances_and_shares() {
+        let cfg = AccessConfig {
+            discover_tomcat: false,
+            ..Default::default()
+        };
+        let mut a = AccessCollector::start(&cfg, &[], PathBuf::from("/nonexistent"));
+        let logs: Vec<Arc<Mutex<Published>>> = [(1u32, 0u64), (2, 0)]
+            .iter()
+            .map(|(pid, _)| {
+                let p = Arc::new(Mutex::new(Published {
+                    totals: AppRequests {
+                        app: "shop".into(),
+                        pid: Some(*pid),
+                        log: "access_log".into(),
+                        duration: Some(Histogram::new(vec![0.1, 1.0])),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }));
+                lock(&a.logs).push((p.clone(), Some(*pid)));
+                p
+            })
+            .collect();
+        let jvms = vec![
+            Jvm {
+                pid: 1,
+                app: "shop".into(),
+                ..Default::default()
+            },
+            Jvm {
+                pid: 2,
+                app: "shop".into(),
+                ..Default::default()
+            },
+        ];
+        let mut c = Collection {
+            jvms: jvms.clone(),
+            ..Default::default()
+        };
+        a.collect(&mut c);
+        assert!(c.access.iter().all(|x| x.interval.is_none()));
+        for (p, (ok, err)) in logs.iter().zip([(29u64, 1u64), (10, 0)]) {
+            let mut p = lock(p);
+            p.totals.requests[1][0] = ok;
+            p.totals.requests[4][1] = err;
+            for _ in 0..ok + err {
+                p.totals.duration.as_mut().unwrap().observe(0.05);
+            }
+        }
+        let mut c = Collection {
+            jvms,
+            interval_s: Some(2.0),
+            ..Default::default()
+        };
+        a.collect(&mut c);
+        let (x, y) = (&c.access[0], &c.access[1]);
+        assert_eq!((x.instance.as_str(), y.instance.as_str()), ("1", "2"));
+        let (ix, iy) = (x.interval.as_ref().unwrap(), y.interval.as_ref().unwrap());
+        assert_eq!((ix.requests, ix.tps), (30, 15.0));
+        assert_eq!(ix.tps_share, Some(75.0));
+        assert_eq!(iy.tps_share, Some(25.0));
+        assert!((ix.error_pct.unwrap() - 100.0 / 30.0).abs() < 1e-9);
+        assert!((ix.p95_ms.unwrap() - 95.0).abs() < 1e-9);
+        // One JVM left: no instance label.
+        let mut c = Collection {
+            jvms: vec![Jvm {
+                pid: 1,
+                app: "shop".into(),
+                ..Default::default()
+            }],
+            interval_s: Some(1.0),
+            ..Default::default()
+        };
+        a.collect(&mut c);
+        assert_eq!(c.access[0].instance, "");
+    }
 }
