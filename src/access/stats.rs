@@ -3,7 +3,7 @@
 //! failing templates of each minute are kept (capped: a flood of distinct URLs costs a bounded table).
 
 use super::format::Request;
-use super::template::template;
+use super::template::template_into;
 use crate::model::access::{AppRequests, Histogram, method_index, status_class};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -61,6 +61,9 @@ pub struct Tally {
     pub last_top: Option<TopTemplates>,
     /// The slowest requests of the current and previous minute, at most TOP each.
     pub slow: Vec<SlowRequest>,
+    /// The fastest of the current minute's kept slow requests once TOP are kept: quicker ones are not looked at.
+    slow_floor_ms: f64,
+    scratch: String,
 }
 
 impl Tally {
@@ -72,6 +75,8 @@ impl Tally {
             bounds,
             last_top: None,
             slow: Vec::new(),
+            slow_floor_ms: -1.0,
+            scratch: String::new(),
         }
     }
 
@@ -89,15 +94,15 @@ impl Tally {
         if let (Some(h), Some(s)) = (t.duration.as_mut(), secs) {
             h.observe(s);
         }
-        let key = template(r.path);
+        template_into(r.path, &mut self.scratch);
         let n = self.table.len();
-        let row = match self.table.get_mut(&key) {
+        let row = match self.table.get_mut(self.scratch.as_str()) {
             Some(row) => row,
             None => {
                 let k = if n >= MAX_TEMPLATES {
                     "{other}".to_string()
                 } else {
-                    key.clone()
+                    self.scratch.clone()
                 };
                 self.table.entry(k).or_insert_with(|| Tpl {
                     hist: Histogram::new(self.bounds.clone()),
@@ -113,31 +118,39 @@ impl Tally {
             row.max_us = row.max_us.max(us);
             row.hist.observe(s);
             let ms = us as f64 / 1000.0;
-            let fastest = self
-                .slow
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| x.timestamp_ms >= self.minute_ms)
-                .min_by(|a, b| a.1.duration_ms.total_cmp(&b.1.duration_ms));
-            let current = self
-                .slow
-                .iter()
-                .filter(|x| x.timestamp_ms >= self.minute_ms)
-                .count();
-            let keep = SlowRequest {
-                timestamp_ms: now_ms,
-                template: key,
-                status: r.status,
-                duration_ms: ms,
-                thread: r
-                    .thread
-                    .map(|t| String::from_utf8_lossy(&t[..t.len().min(128)]).into_owned()),
-            };
-            match fastest {
-                _ if current < TOP => self.slow.push(keep),
-                Some((i, f)) if f.duration_ms < ms => self.slow[i] = keep,
-                _ => {}
+            if ms > self.slow_floor_ms {
+                self.keep_slow(r, ms, now_ms);
             }
+        }
+    }
+
+    /// Keeps a request among the current minute's TOP slowest.
+    fn keep_slow(&mut self, r: &Request, ms: f64, now_ms: i64) {
+        let keep = SlowRequest {
+            timestamp_ms: now_ms,
+            template: self.scratch.clone(),
+            status: r.status,
+            duration_ms: ms,
+            thread: r
+                .thread
+                .map(|t| String::from_utf8_lossy(&t[..t.len().min(128)]).into_owned()),
+        };
+        let minute = self.minute_ms;
+        let current: Vec<usize> = (0..self.slow.len())
+            .filter(|&i| self.slow[i].timestamp_ms >= minute)
+            .collect();
+        if current.len() < TOP {
+            self.slow.push(keep);
+        } else if let Some(&i) = current.iter().min_by(|&&a, &&b| {
+            self.slow[a]
+                .duration_ms
+                .total_cmp(&self.slow[b].duration_ms)
+        }) {
+            self.slow[i] = keep;
+        }
+        let kept = self.slow.iter().filter(|x| x.timestamp_ms >= minute);
+        if kept.clone().count() >= TOP {
+            self.slow_floor_ms = kept.map(|x| x.duration_ms).fold(f64::INFINITY, f64::min);
         }
     }
 
@@ -152,6 +165,7 @@ impl Tally {
         }
         let prev = self.minute_ms;
         self.slow.retain(|x| x.timestamp_ms >= prev);
+        self.slow_floor_ms = -1.0;
         self.table.clear();
         self.minute_ms = minute;
     }

@@ -9,24 +9,33 @@ const MAX_SEGMENTS: usize = 12;
 
 /// The template of a URL path (no query). Never longer than about MAX_LEN bytes.
 pub fn template(path: &[u8]) -> String {
+    let mut out = String::new();
+    template_into(path, &mut out);
+    out
+}
+
+/// [`template`] into a buffer the caller reuses (no allocation per line on the hot path).
+pub fn template_into(path: &[u8], out: &mut String) {
+    out.clear();
     // `;jsessionid=...` path parameters are per session.
     let path = path.split(|&c| c == b';').next().unwrap_or_default();
-    let mut out = String::with_capacity(path.len().min(MAX_LEN) + 8);
     for (i, seg) in path.split(|&c| c == b'/').skip(1).enumerate() {
         if i >= MAX_SEGMENTS || out.len() >= MAX_LEN {
             out.push_str("/…");
-            return out;
+            return;
         }
         out.push('/');
         match kind(seg) {
             Some(k) => out.push_str(k),
-            None => out.push_str(&String::from_utf8_lossy(seg)),
+            None => match std::str::from_utf8(seg) {
+                Ok(s) => out.push_str(s),
+                Err(_) => out.push_str(&String::from_utf8_lossy(seg)),
+            },
         }
     }
     if out.is_empty() {
         out.push('/');
     }
-    out
 }
 
 /// The placeholder of a variable segment; None for a word to keep.
