@@ -23,7 +23,7 @@ tools=$!
 # metric-name parity test, Prometheus (promtool included) with it for the dashboards and rules test.
 PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3 passwd
       openjdk-17-jdk-headless systemd binutils rpm help2man time openssl tomcat10-common
-      prometheus prometheus-node-exporter victoria-metrics influxdb)
+      prometheus prometheus-node-exporter victoria-metrics influxdb apache2-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

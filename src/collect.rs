@@ -11,6 +11,7 @@ pub struct Collector {
     hostname: String,
     host: HostCollector,
     jvm: Option<JvmCollector>,
+    access: Option<crate::access::AccessCollector>,
     last: Option<Instant>,
 }
 
@@ -24,6 +25,13 @@ impl Collector {
             hostname: cfg.hostname(),
             host: HostCollector::new(&cfg.host, roots),
             jvm: cfg.jvm.enabled.then(|| JvmCollector::new(&cfg.jvm)),
+            access: (cfg.access.discover_tomcat || !cfg.access_logs.is_empty()).then(|| {
+                crate::access::AccessCollector::start(
+                    &cfg.access,
+                    &cfg.access_logs,
+                    cfg.agent.proc_root.clone(),
+                )
+            }),
             last: None,
         }
     }
@@ -56,6 +64,9 @@ impl Collector {
                 });
             }
             c.timings.push(("jvm".into(), t.elapsed().as_secs_f64()));
+        }
+        if let Some(a) = &mut self.access {
+            a.collect(&mut c);
         }
         self.last = Some(now);
         c

@@ -5,6 +5,7 @@
 //! are the local endpoints; `daemon` and `cli` only wire them. Imports point down that list, never up:
 //! `trigger` may import `snapshot`, never the reverse; nothing below `daemon`/`cli` imports them.
 
+pub mod access;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -245,6 +245,32 @@ pub fn status_text(sections: &Value) -> String {
                             .unwrap_or_default()
                     );
                 }
+                let logs = v["access_logs"].as_array().cloned().unwrap_or_default();
+                if !logs.is_empty() {
+                    let _ = writeln!(s, "access logs: {}", logs.len());
+                    let _ = writeln!(
+                        s,
+                        "  {:<20} {:>8}  {:<22} {:>8} {:>8} {:>6} {:>10} {:>9}",
+                        "APP", "PID", "LOG", "REQ/s", "P95ms", "ERR%", "REQUESTS", "UNMATCHED"
+                    );
+                }
+                let f1 = |x: &serde_json::Value| {
+                    x.as_f64().map(|f| format!("{f:.1}")).unwrap_or("-".into())
+                };
+                for a in &logs {
+                    let _ = writeln!(
+                        s,
+                        "  {:<20} {:>8}  {:<22} {:>8} {:>8} {:>6} {:>10} {:>9}",
+                        scalar(&a["app"]),
+                        scalar(&a["pid"]),
+                        scalar(&a["log"]),
+                        f1(&a["tps"]),
+                        f1(&a["p95_ms"]),
+                        f1(&a["error_pct"]),
+                        scalar(&a["requests"]),
+                        scalar(&a["unmatched"])
+                    );
+                }
             }
             "snapshots" => {
                 let _ = writeln!(

@@ -45,6 +45,10 @@ pub struct Config {
     pub control: crate::control::ControlConfig,
     /// Kernel and JVM lifecycle events: OOM kills, crashes, restarts.
     pub events: crate::events::EventsConfig,
+    /// Requests from access logs: Tomcat's found with no configuration, histogram buckets.
+    pub access: crate::access::AccessConfig,
+    /// Access logs named by hand (nginx, httpd, WebLogic, JSON...), each tied to an app.
+    pub access_logs: Vec<crate::access::AccessLogConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

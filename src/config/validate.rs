@@ -155,7 +155,41 @@ pub fn validate(cfg: &Config, text: &str, path: &Path) -> Result<(), ConfigError
     logs(cfg, &doc)?;
     checks(cfg, &doc)?;
     rules(cfg, &doc)?;
+    access(cfg, &doc)?;
     schedules(cfg, &doc)
+}
+
+fn access(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
+    let b = &cfg.access.buckets;
+    if b.is_empty()
+        || b.len() > 64
+        || b.iter().any(|x| !(x.is_finite() && *x > 0.0))
+        || b.windows(2).any(|w| w[0] >= w[1])
+    {
+        return Err(doc.err(
+            &[Key("access"), Key("buckets")],
+            "buckets must be 1 to 64 ascending positive second values, e.g. [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]",
+        ));
+    }
+    for (i, a) in cfg.access_logs.iter().enumerate() {
+        let at = |k| [Key("access_logs"), Index(i), Key(k)];
+        if a.app.trim().is_empty() {
+            return Err(doc.err(
+                &at("app"),
+                "app must name the application its requests count for",
+            ));
+        }
+        if !a.path.is_absolute() {
+            return Err(doc.err(
+                &at("path"),
+                format!("path \"{}\" must be absolute", a.path.display()),
+            ));
+        }
+        if let Err(e) = crate::access::structured::Parser::from_spec(&a.format, &a.json) {
+            return Err(doc.err(&at("format"), e));
+        }
+    }
+    Ok(())
 }
 
 fn agent(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {

@@ -93,6 +93,22 @@ impl StatusProvider for CollectionSection {
                     }))
                     .collect::<Vec<_>>()
             );
+            v["access_logs"] = json!(
+                c.access
+                    .iter()
+                    .map(|a| json!({
+                        "app": a.app,
+                        "pid": a.pid,
+                        "log": a.log,
+                        "files": a.files,
+                        "requests": a.total(),
+                        "unmatched": a.unmatched,
+                        "tps": a.interval.as_ref().map(|i| i.tps),
+                        "p95_ms": a.interval.as_ref().and_then(|i| i.p95_ms),
+                        "error_pct": a.interval.as_ref().and_then(|i| i.error_pct),
+                    }))
+                    .collect::<Vec<_>>()
+            );
         }
         v
     }

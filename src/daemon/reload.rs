@@ -57,6 +57,8 @@ pub(crate) fn collectors_changed(a: &Config, b: &Config) -> bool {
         || a.agent.proc_root != b.agent.proc_root
         || a.agent.sys_root != b.agent.sys_root
         || a.agent.hostname != b.agent.hostname
+        || a.access != b.access
+        || a.access_logs != b.access_logs
 }
 
 #[cfg(test)]
@@ -80,6 +82,9 @@ mod tests {
         let mut d = a.clone();
         d.agent.proc_root = "/host/proc".into();
         assert!(collectors_changed(&a, &d));
+        let mut e = a.clone();
+        e.access.buckets.push(60.0);
+        assert!(collectors_changed(&a, &e));
     }
 
     #[test]

@@ -29,7 +29,7 @@ const DEFAULT_MAX_THREADS: u32 = 200;
 /// A server.xml larger than this is not read.
 const MAX_FILE: u64 = 1 << 20;
 
-fn strip_comments(s: &str) -> String {
+pub fn strip_comments(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("<!--") {
@@ -44,7 +44,7 @@ fn strip_comments(s: &str) -> String {
 }
 
 /// The attributes of every `<name ...>` element, in order.
-fn elements(xml: &str, name: &str) -> Vec<Vec<(String, String)>> {
+pub fn elements(xml: &str, name: &str) -> Vec<Vec<(String, String)>> {
     let open = format!("<{name}");
     let attr = regex::Regex::new(r#"([A-Za-z_:][A-Za-z0-9_.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')"#)
         .expect("static regex");
@@ -71,7 +71,7 @@ fn elements(xml: &str, name: &str) -> Vec<Vec<(String, String)>> {
     out
 }
 
-fn get<'a>(attrs: &'a [(String, String)], k: &str) -> Option<&'a str> {
+pub fn get<'a>(attrs: &'a [(String, String)], k: &str) -> Option<&'a str> {
     attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
 }
 
@@ -144,7 +144,7 @@ pub fn pool_limits(proc_root: &Path, pid: u32, cmdline: &[String]) -> Vec<PoolLi
 }
 
 /// The effective id of a "Uid:\treal\teffective\tsaved\tfs" line of /proc/<pid>/status.
-fn status_id(status: &str, key: &str) -> Option<u32> {
+pub fn status_id(status: &str, key: &str) -> Option<u32> {
     status
         .lines()
         .find_map(|l| l.strip_prefix(key))?

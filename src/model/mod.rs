@@ -4,6 +4,7 @@
 //! (`"r_await"`, `"%util"`, `"rxkB/s"`, ...), so the JSON view can be held against the tool column by column.
 //! Sizes are in bytes and rates per second unless the column name says otherwise.
 
+pub mod access;
 pub mod cgroup;
 pub mod cpu;
 pub mod derive;
@@ -51,6 +52,10 @@ pub struct Collection {
     pub pressure: Option<pressure::Pressure>,
     pub kernel: Option<kernel::Kernel>,
     pub jvms: Vec<jvm::Jvm>,
+    /// Requests from access logs, one entry per log of each app (instance).
+    pub access: Vec<access::AppRequests>,
+    /// Per log: the last complete minute's top URL templates.
+    pub access_top: Vec<access::AccessTop>,
     /// Collectors that failed or were incomplete in this reading: (collector, message).
     pub errors: Vec<CollectorError>,
     /// How long each collector took in this reading, seconds.

@@ -41,6 +41,17 @@ pub enum Fig {
     CheckStatus(usize),
     /// A field of the event being evaluated (rules on events: see `rules`).
     Event(EventField),
+    /// A request figure of the JVM's access log (see `app_value`).
+    App(AppFig),
+}
+
+/// Request figures from access logs, per JVM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppFig {
+    Tps,
+    P95Ms,
+    ErrorPct,
+    TpsShare,
 }
 
 /// The fields of an event a rule can test.
@@ -158,6 +169,7 @@ impl Fig {
                 | Fig::JvmThreads
                 | Fig::JvmBlocked
                 | Fig::JvmCpu
+                | Fig::App(_)
         )
     }
 
@@ -234,6 +246,22 @@ pub const NAMES: &[(&str, &str)] = &[
         "jvm.cpu_pct",
         "the JVM process's %CPU (top, Irix mode) when it is among the top processes",
     ),
+    (
+        "app.tps",
+        "requests per second in the JVM's access log over the last interval",
+    ),
+    (
+        "app.p95_ms",
+        "95th percentile response time of the last interval, ms (from the latency histogram)",
+    ),
+    (
+        "app.error_pct",
+        "5xx share of the last interval's requests, %",
+    ),
+    (
+        "app.tps_share",
+        "this JVM's share of its app's requests on the host over the last interval, %",
+    ),
 ];
 
 /// What the rules may name: the configured watches and checks.
@@ -293,6 +321,10 @@ impl Catalogue<'_> {
                     _ => Err("event.field needs the field's name: event.field[hs_err]".into()),
                 };
             }
+            "app.tps" => Fig::App(AppFig::Tps),
+            "app.p95_ms" => Fig::App(AppFig::P95Ms),
+            "app.error_pct" => Fig::App(AppFig::ErrorPct),
+            "app.tps_share" => Fig::App(AppFig::TpsShare),
             _ => return self.resolve_named(name).and_then(no_arg),
         };
         no_arg(fig)
@@ -509,7 +541,30 @@ impl View {
             Fig::CheckStatus(i) => self.checks.get(*i)?.status.map(f64::from),
             // Event fields are the event's, not the collection's: `rules` reads them from the event.
             Fig::Event(_) => None,
+            Fig::App(a) => app_value(*a, c, jvm?),
         }
+    }
+}
+
+/// A request figure of one JVM: its first access log that times requests (server.xml order; two valves log
+/// the same requests, so they are not added up), else its first log; a configured log counts for the JVMs of
+/// its app. None before two readings.
+pub fn app_value(f: AppFig, c: &Collection, jvm: &Jvm) -> Option<f64> {
+    let mine = |a: &&crate::model::access::AppRequests| {
+        a.pid == Some(jvm.pid) || (a.pid.is_none() && !jvm.app.is_empty() && a.app == jvm.app)
+    };
+    let log = c
+        .access
+        .iter()
+        .filter(mine)
+        .find(|a| a.duration.is_some())
+        .or_else(|| c.access.iter().find(mine))?;
+    let i = log.interval.as_ref()?;
+    match f {
+        AppFig::Tps => Some(i.tps),
+        AppFig::P95Ms => i.p95_ms,
+        AppFig::ErrorPct => i.error_pct,
+        AppFig::TpsShare => i.tps_share,
     }
 }
 

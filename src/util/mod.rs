@@ -2,5 +2,6 @@
 
 pub mod clock;
 pub mod episode;
+pub mod glob;
 pub mod redact;
 pub mod safe_open;

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("host", 2),
     ("jvm", 2),
     ("collect", 3),
+    ("access", 3),
     ("events", 3),
     ("present", 3),
     ("ship", 4),

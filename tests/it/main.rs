@@ -5,6 +5,7 @@
 
 mod common;
 
+mod access_logs;
 mod attach_dump;
 mod attach_robust;
 mod attach_safepoint;

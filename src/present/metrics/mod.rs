@@ -1,5 +1,6 @@
 //! A collection as metric samples: the one mapping that the exposition and every metric sink share.
 
+mod access;
 mod build;
 mod jvm;
 mod kernel;
@@ -22,6 +23,7 @@ pub fn from_collection_named(c: &Collection, jvm_names: JvmMetricNames) -> Metri
     storage_net::add(c, &mut m);
     jvm::add(c, &mut m, jvm_names);
     build::add(&mut m);
+    access::add(c, &mut m);
     m.gauge(
         "wasp_collector_errors",
         "Collectors that failed in the last collection (1 per failing collector).",
