@@ -1,0 +1,231 @@
+//! The JSON API under `/api/v1/` (docs/api.md): the agent's status (the sections of `wasp status`), the
+//! newest collection, the JVMs, their latest thread dump's analysis and histograms, the incidents, and the
+//! console's buttons, which queue snapshots through the same worker, limits and budget as `wasp trigger`.
+//! Every answer is built from copies of state or the snapshot files: nothing here waits on a JVM.
+
+use super::evidence;
+use crate::control::StatusProviders;
+use crate::model::Latest;
+use crate::snapshot::request::{Kind, Reason, Request, Select};
+use crate::snapshot::worker::{Accepted, Snapshots};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// What the API reads.
+#[derive(Clone)]
+pub struct Api {
+    pub latest: Latest,
+    pub snapshots: Snapshots,
+    pub providers: StatusProviders,
+}
+
+/// The header a console button sends with its POST: a page of another site cannot send it without a CORS
+/// preflight, which this server never grants, so a loopback agent without a token is not a CSRF target.
+pub const ACTION_HEADER: &str = "x-wasp-action";
+
+pub fn routes(api: Api) -> Router {
+    Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/latest", get(latest))
+        .route("/api/v1/jvms", get(jvms))
+        .route("/api/v1/jvms/{pid}", get(jvm))
+        .route("/api/v1/jvms/{pid}/dump/latest", get(dump_latest))
+        .route("/api/v1/jvms/{pid}/histograms", get(histograms))
+        .route("/api/v1/jvms/{pid}/actions/{action}", post(action))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/incidents/{id}", get(incident))
+        .with_state(api)
+}
+
+fn ok(v: Value) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+fn err(code: StatusCode, msg: impl Into<String>) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"error": msg.into()}).to_string(),
+    )
+        .into_response()
+}
+
+/// Snapshot files are read on a blocking thread: a slow disk must not hold the runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+async fn status(State(a): State<Api>) -> Response {
+    let sections: Vec<Value> = a
+        .providers
+        .collect()
+        .into_iter()
+        .map(|(k, v)| json!([k, v]))
+        .collect();
+    ok(json!({"sections": sections}))
+}
+
+fn newest(a: &Api) -> Option<std::sync::Arc<crate::model::LatestCollection>> {
+    a.latest.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+async fn latest(State(a): State<Api>) -> Response {
+    match newest(&a) {
+        Some(l) => ok(serde_json::to_value(&*l.collection).unwrap_or_default()),
+        None => err(StatusCode::SERVICE_UNAVAILABLE, "no collection yet"),
+    }
+}
+
+async fn jvms(State(a): State<Api>) -> Response {
+    let (ts, jvms) = newest(&a)
+        .map(|l| (l.collection.timestamp_ms, l.collection.jvms.clone()))
+        .unwrap_or_default();
+    ok(json!({"timestamp_ms": ts, "jvms": jvms}))
+}
+
+async fn jvm(State(a): State<Api>, Path(pid): Path<u32>) -> Response {
+    let Some(l) = newest(&a) else {
+        return err(StatusCode::SERVICE_UNAVAILABLE, "no collection yet");
+    };
+    match l.collection.jvms.iter().find(|j| j.pid == pid) {
+        Some(j) => ok(json!({"timestamp_ms": l.collection.timestamp_ms, "jvm": j})),
+        None => err(
+            StatusCode::NOT_FOUND,
+            format!("no JVM with pid {pid} in the last collection"),
+        ),
+    }
+}
+
+async fn dump_latest(State(a): State<Api>, Path(pid): Path<u32>) -> Response {
+    let dir = a.snapshots.dir.clone();
+    match blocking(move || evidence::latest_dump(&dir, pid))
+        .await
+        .flatten()
+    {
+        Some(v) => ok(v),
+        None => err(
+            StatusCode::NOT_FOUND,
+            format!("no thread dump of pid {pid} yet (take one: wasp trigger dump --pid {pid})"),
+        ),
+    }
+}
+
+/// The list of histograms of a JVM with the newest one; with `a` and `b` (snapshot ids), their comparison.
+async fn histograms(
+    State(a): State<Api>,
+    Path(pid): Path<u32>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let dir = a.snapshots.dir.clone();
+    let r = blocking(move || {
+        if let (Some(x), Some(y)) = (q.get("a"), q.get("b")) {
+            return evidence::compare(&dir, pid, x, y).map_err(|e| (StatusCode::NOT_FOUND, e));
+        }
+        let list = evidence::histograms(&dir, pid);
+        let shown = q.get("id").cloned().or_else(|| {
+            list.first()
+                .and_then(|h| h["id"].as_str().map(String::from))
+        });
+        let h = shown
+            .as_deref()
+            .and_then(|id| evidence::histogram(&dir, pid, id))
+            .map(evidence::histogram_view);
+        Ok(json!({"histograms": list, "shown": shown, "latest": h}))
+    })
+    .await;
+    match r {
+        Some(Ok(v)) => ok(v),
+        Some(Err((c, e))) => err(c, e),
+        None => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "reading the histograms failed",
+        ),
+    }
+}
+
+async fn incidents(State(a): State<Api>) -> Response {
+    let dir = a.snapshots.dir.clone();
+    match blocking(move || crate::snapshot::store::list(&dir)).await {
+        Some(Ok(v)) => ok(json!({"incidents": v})),
+        Some(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        None => err(StatusCode::INTERNAL_SERVER_ERROR, "listing failed"),
+    }
+}
+
+async fn incident(State(a): State<Api>, Path(id): Path<String>) -> Response {
+    let dir = a.snapshots.dir.clone();
+    let want = id.clone();
+    match blocking(move || evidence::incident(&dir, &want))
+        .await
+        .flatten()
+    {
+        Some(v) => ok(v),
+        None => err(StatusCode::NOT_FOUND, format!("no incident {id:?}")),
+    }
+}
+
+/// Queues a dump, histogram or bundle of one JVM, as `wasp trigger KIND --pid PID` does: same worker, same
+/// coalescing, same hourly budget; answers at once with the request's sequence number (its outcome is in
+/// `/api/v1/status`, section snapshots).
+async fn action(
+    State(a): State<Api>,
+    Path((pid, action)): Path<(u32, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !headers.contains_key(ACTION_HEADER) {
+        return err(
+            StatusCode::FORBIDDEN,
+            format!("send the header {ACTION_HEADER}: 1 (the console does)"),
+        );
+    }
+    let kind = match action.as_str() {
+        "dump" => Kind::Dump,
+        "histogram" => Kind::Histo,
+        "bundle" => Kind::Bundle,
+        _ => {
+            return err(
+                StatusCode::NOT_FOUND,
+                format!("no action {action:?} (dump, histogram, bundle)"),
+            );
+        }
+    };
+    tracing::info!(
+        pid,
+        kind = kind.as_str(),
+        "console: snapshot requested over HTTP"
+    );
+    match a
+        .snapshots
+        .submit(Request::new(kind, Select::Pid(pid), Reason::Console))
+    {
+        Err(r) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"ok": false, "refused": r, "error": r.to_string()}).to_string(),
+        )
+            .into_response(),
+        Ok(acc) => {
+            let into = match acc {
+                Accepted::Coalesced { into, .. } => Some(into),
+                Accepted::Queued(_) => None,
+            };
+            let seq = acc.outcome_seq();
+            ok(
+                json!({"ok": true, "seq": seq, "coalesced_into": into, "record": a.snapshots.record(seq)}),
+            )
+        }
+    }
+}
