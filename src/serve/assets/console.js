@@ -60,7 +60,7 @@ function short(v, max) {
 // A series: hist {metric, match: {label: value}, not: {label: value}, agg: 'sum'|'max', rate, scale} reads
 // GET /api/v1/history; live(collection) gives the newest value from GET /api/v1/latest.
 const RANGES = [['15m', 900], ['1h', 3600], ['6h', 21600], ['24h', 86400], ['7d', 604800]];
-const state = { range: 900, charts: [], interval: 5, timer: null, history: null };
+const state = { range: 900, charts: [], interval: 5, timer: null, noHistory: false };
 
 function matches(labels, m) {
   for (const [k, v] of Object.entries(m || {})) if ((labels || {})[k] !== v) return false;
@@ -140,10 +140,13 @@ async function loadHistory(c) {
   for (const m of metrics) {
     const q = '/api/v1/history?metric=' + encodeURIComponent(m) + '&since=' + state.range + 's' +
       (c.def.labels ? Object.entries(c.def.labels).map(([k, v]) => '&' + encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('') : '');
+    if (state.noHistory) break;
     try {
       const r = await api(q);
       if (r.ok && r.body && Array.isArray(r.body.series)) { got[m] = r.body; any = true; }
-    } catch (_) { /* no history endpoint: live points only */ }
+      // No such route at all (an agent without the history store): asked once per page, not per metric.
+      else if (r.status === 404 && r.body === null) state.noHistory = true;
+    } catch (_) { /* live points only */ }
   }
   c.history = any ? 'yes' : 'none';
   const maps = c.def.series.map(s => (s.hist && got[s.hist.metric]) ? fromHistory(got[s.hist.metric], Object.assign({}, s.hist, { match: Object.assign({}, c.def.labels || {}, s.hist.match || {}) })) : new Map());
@@ -381,9 +384,13 @@ async function histogramSection(pid, box) {
   const pick = (id, sel) => el('select', { id }, list.map((h, i) => el('option', { value: h.id, selected: i === sel ? 'selected' : null, text: h.time + ' ' + h.id })));
   const a = pick('histo-a', Math.min(1, list.length - 1)); const b = pick('histo-b', 0);
   const out = el('div', { id: 'histo-compare' });
+  let asked = 0;
   const go = async () => {
+    const mine = ++asked;
     const c = await api('/api/v1/jvms/' + pid + '/histograms?a=' + encodeURIComponent(a.value) + '&b=' + encodeURIComponent(b.value));
+    if (mine !== asked) return; // a later choice is on its way
     clear(out);
+    out.dataset.pair = a.value + ' ' + b.value;
     if (!c.ok) { out.append(note((c.body && c.body.error) || 'comparison failed')); return; }
     const d = c.body.diff;
     out.append(el('p', { text: 'total ' + (d.total_bytes_delta >= 0 ? '+' : '') + fmtBytes(d.total_bytes_delta) + ', ' + c.body.changed + ' classes changed' }));

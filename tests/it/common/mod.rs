@@ -6,6 +6,7 @@ pub mod backends;
 pub mod encode;
 pub mod http;
 pub mod tomcat;
+pub mod webdriver;
 
 use std::collections::HashMap;
 use std::process::{Command, Output};
