@@ -127,7 +127,19 @@ pub fn latest_dump(dir: &Path, pid: u32) -> Option<Value> {
         .map(|t| threaddump::parse(&t))
         .collect();
     let last = dumps.iter().rev().find(|d| !d.threads.is_empty())?;
-    let report = analysis::analyze(&dumps, None);
+    // A bundle's own analysis had the CPU per thread sampled before its last dump: its hot threads are
+    // measured. Otherwise the dumps are analysed here, with CPU from their cpu= growth where they have it.
+    let sampled = m
+        .files
+        .iter()
+        .find(|f| f.pid == Some(pid) && f.what == "the figures above as JSON" && plain(&f.file))
+        .and_then(|f| read(&inc.path.join(&f.file), MAX_SMALL))
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .map(|mut f| f["analysis"].take())
+        .filter(|a| a.is_object());
+    let report = sampled.unwrap_or_else(|| {
+        serde_json::to_value(analysis::analyze(&dumps, None)).unwrap_or_default()
+    });
     let mut v = thread_table(last);
     v["id"] = json!(inc.id);
     v["time"] = json!(m.time);
@@ -136,7 +148,7 @@ pub fn latest_dump(dir: &Path, pid: u32) -> Option<Value> {
     v["reason"] = json!(m.reason_text);
     v["files"] = json!(files);
     v["vm"] = json!(last.vm);
-    v["report"] = serde_json::to_value(&report).unwrap_or_default();
+    v["report"] = report;
     Some(v)
 }
 

@@ -207,6 +207,10 @@ fn console_pages_in_a_real_browser() {
         "the agent's health",
         "return !!document.querySelector('#health [data-section=shipping]');",
     );
+    if std::env::var("WASP_SCREENSHOTS").as_deref() == Ok("1") {
+        // For the README: charts with a minute of live points rather than a few.
+        std::thread::sleep(Duration::from_secs(60));
+    }
     shot(&b, "overview");
     no_errors(&b, "/");
 

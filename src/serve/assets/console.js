@@ -50,6 +50,7 @@ function table(headers, rows) {
 function td(v, cls) { return el('td', { class: cls, text: v === undefined || v === null ? '' : v }); }
 function num(v) { return td(v, 'num'); }
 function card(title, ...kids) { return el('div', { class: 'card' }, el('h3', { text: title }), ...kids); }
+function wide(title, ...kids) { const c = card(title, ...kids); c.classList.add('wide'); return c; }
 function note(t) { return el('p', { class: 'note', text: t }); }
 function short(v, max) {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
@@ -492,9 +493,9 @@ async function incidentPage(id) {
         ['jars', (o.jars || []).length], ['deleted', (o.deleted || []).length], ['devices', o.devices], ['other', o.other]].map(([k, v]) => el('tr', {}, td(k), num(v)))),
       el('h3', { text: 'by directory' }), table(['directory', { t: 'files', num: 1 }], (o.by_directory || []).slice(0, 20).map(([d, c]) => el('tr', {}, td(d, 'mono'), num(c))))) : note('not read')));
     const p = f.process;
-    if (p) grid.append(card('Process and threads (top -H)', el('pre', { text: p.status || '' }),
+    if (p) grid.append(wide('Process and threads (top -H)', el('pre', { text: p.status || '' }),
       table(['tid', 'name', 'state', { t: 'cpu s', num: 1 }, { t: 'cpu %', num: 1 }], (p.threads || []).slice(0, 30).map(t => el('tr', {}, num(t.tid), td(t.name, 'mono'), td(t.state), num(fmtNum(t.cpu_s, 2)), num(fmtNum(t.cpu_pct)))))));
-    if (j.histogram) grid.append(card('Class histogram', table(['class', { t: 'instances', num: 1 }, { t: 'bytes', num: 1 }],
+    if (j.histogram) grid.append(wide('Class histogram', table(['class', { t: 'instances', num: 1 }, { t: 'bytes', num: 1 }],
       (j.histogram.histogram.entries || []).slice(0, 25).map(e => el('tr', {}, td(e.class, 'mono'), num(e.instances), num(fmtBytes(e.bytes)))))));
     sec.append(grid);
     m.append(sec);
