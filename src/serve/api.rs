@@ -63,8 +63,11 @@ fn err(code: StatusCode, msg: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// Snapshot files are read on a blocking thread: a slow disk must not hold the runtime.
+/// Snapshot files are read on a blocking thread (a slow disk must not hold the runtime), two at a time: a
+/// dump can be tens of MB to parse, and a page reloaded in a loop must not parse them by the hundred.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    static READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _permit = READS.acquire().await.ok()?;
     tokio::task::spawn_blocking(f).await.ok()
 }
 

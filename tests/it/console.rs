@@ -368,7 +368,11 @@ fn with_a_bearer_token_nothing_answers_without_it() {
     std::fs::write(&token, "s3cr3t+/=;x\n").unwrap();
     std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let port = common::free_port();
-    let cfg = format!("bearer_token_file = \"{}\"\n", token.display());
+    // A budget of one snapshot an hour: the console's second action is refused as `wasp trigger`'s would be.
+    let cfg = format!(
+        "bearer_token_file = \"{}\"\n[snapshots]\nbudget_per_hour = 1\n",
+        token.display()
+    );
     // agent::start waits for /healthz, which now needs the token: start it by hand.
     std::fs::write(
         d.path().join("wasp.toml"),
@@ -449,6 +453,21 @@ fn with_a_bearer_token_nothing_answers_without_it() {
         let (code, body) = request(port, "POST", "/api/v1/jvms/1/actions/dump", h);
         assert_eq!(code, want, "{h:?}: {body}");
     }
+    let (code, body) = request(
+        port,
+        "POST",
+        "/api/v1/jvms/1/actions/histogram",
+        &[auth, "x-wasp-action: 1"],
+    );
+    assert_eq!(code, 429, "{body}");
+    assert!(body.contains("budget"), "{body}");
+    let (code, _) = request(
+        port,
+        "POST",
+        "/api/v1/jvms/1/actions/reboot",
+        &[auth, "x-wasp-action: 1"],
+    );
+    assert_eq!(code, 404);
     // A browser: the 401 page asks for the token, keeps it in a cookie, and the console opens.
     let Some(b) = Browser::start() else { return };
     b.goto(&format!("http://127.0.0.1:{port}/"));
