@@ -255,6 +255,7 @@ fn console_pages_in_a_real_browser() {
         ),
         0
     );
+    shot(&b, "jvm");
     // From A's lock to its owner B: B's row is the target, and the address says so.
     click(&b, &format!("#thread-{} a.owner", a["i"].as_str().unwrap()));
     let target = b.wait_for(
@@ -289,7 +290,11 @@ fn console_pages_in_a_real_browser() {
         suspects.as_str().unwrap().contains("ConsoleLab$Leaked"),
         "{suspects}"
     );
-    shot(&b, "jvm");
+    b.js(
+        "document.getElementById('histograms').scrollIntoView();",
+        json!([]),
+    );
+    shot(&b, "histograms");
     no_errors(&b, "/jvm/PID");
     // The dump button asks first, then queues through the snapshot worker.
     click(&b, "#act-dump");
