@@ -38,7 +38,7 @@ fn lab_classes() -> PathBuf {
 fn start_lab() -> Reaped {
     let mut j = Reaped(
         std::process::Command::new("java")
-            .args(["-Xmx256m", "-cp"])
+            .args(["-Xmx384m", "-cp"])
             .arg(lab_classes())
             .arg("ConsoleLab")
             .stdout(std::process::Stdio::piped())
@@ -264,6 +264,16 @@ fn console_pages_in_a_real_browser() {
     );
     assert_eq!(target[0], "console-deadlock-B");
     assert_eq!(target[1], format!("#thread-{}", bb["i"].as_str().unwrap()));
+    // And from the lock B waits for, back to A.
+    click(
+        &b,
+        &format!("#thread-{} a.waits", bb["i"].as_str().unwrap()),
+    );
+    let target = b.wait_for(
+        "the other owner's row",
+        "const r = document.querySelector('tr.target'); return r && r.children[1].textContent === 'console-deadlock-A' && location.hash;",
+    );
+    assert_eq!(target, format!("#thread-{}", a["i"].as_str().unwrap()));
     // The comparison of the oldest and newest histograms: the leaking class grew most.
     b.wait_for(
         "the histogram choices",
@@ -288,7 +298,11 @@ fn console_pages_in_a_real_browser() {
     );
     assert!(
         suspects.as_str().unwrap().contains("ConsoleLab$Leaked"),
-        "{suspects}"
+        "not a leak suspect: {}",
+        b.js(
+            "return document.getElementById('histograms').textContent;",
+            json!([])
+        )
     );
     b.js(
         "document.getElementById('histograms').scrollIntoView();",

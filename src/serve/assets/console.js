@@ -341,7 +341,9 @@ function threadTable(d) {
     return el('tr', { id: 'thread-' + t.i, class: t.deadlocked ? 'deadlock' : null, dataset: { i: String(t.i) } },
       num(t.i), td(t.name, 'mono'), td(t.state || 'VM', 'st-' + t.state), td(t.detail),
       num(t.cpu_ms === null || t.cpu_ms === undefined ? '' : fmtNum(t.cpu_ms, 1)),
-      el('td', { class: 'mono' }, lock),
+      // The lock itself jumps to its owner too, as in the classic analysers.
+      el('td', { class: 'mono' }, owner ? el('a', { class: 'lock waits', href: '#thread-' + owner.i, text: lock,
+        onclick: e => { e.preventDefault(); jump(owner.i); } }) : lock),
       el('td', {}, owner ? el('a', { class: 'lock owner', href: '#thread-' + owner.i, dataset: { owner: String(owner.i) }, text: owner.name,
         onclick: e => { e.preventDefault(); jump(owner.i); } }) : ''),
       td((t.holds || []).join(' '), 'mono'),
