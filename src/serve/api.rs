@@ -3,14 +3,15 @@
 //! console's buttons, which queue snapshots through the same worker, limits and budget as `wasp trigger`.
 //! Every answer is built from copies of state or the snapshot files: nothing here waits on a JVM.
 
+use super::console::percent_decode;
 use super::evidence;
 use crate::control::StatusProviders;
 use crate::model::Latest;
 use crate::snapshot::request::{Kind, Reason, Request, Select};
 use crate::snapshot::worker::{Accepted, Snapshots};
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -28,18 +29,74 @@ pub struct Api {
 /// preflight, which this server never grants, so a loopback agent without a token is not a CSRF target.
 pub const ACTION_HEADER: &str = "x-wasp-action";
 
+/// The GET endpoints, all answered by `read` (one handler dispatching on the path costs the binary far less
+/// than one generic handler per endpoint).
+const READS: &[&str] = &[
+    "/api/v1/status",
+    "/api/v1/latest",
+    "/api/v1/jvms",
+    "/api/v1/jvms/{pid}",
+    "/api/v1/jvms/{pid}/dump/latest",
+    "/api/v1/jvms/{pid}/histograms",
+    "/api/v1/incidents",
+    "/api/v1/incidents/{id}",
+];
+
 pub fn routes(api: Api) -> Router {
-    Router::new()
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/latest", get(latest))
-        .route("/api/v1/jvms", get(jvms))
-        .route("/api/v1/jvms/{pid}", get(jvm))
-        .route("/api/v1/jvms/{pid}/dump/latest", get(dump_latest))
-        .route("/api/v1/jvms/{pid}/histograms", get(histograms))
-        .route("/api/v1/jvms/{pid}/actions/{action}", post(action))
-        .route("/api/v1/incidents", get(incidents))
-        .route("/api/v1/incidents/{id}", get(incident))
+    let mut r = Router::new();
+    for p in READS {
+        r = r.route(p, get(read));
+    }
+    r.route("/api/v1/jvms/{pid}/actions/{action}", post(action))
         .with_state(api)
+}
+
+/// The path below /api/v1/, split, each part percent-decoded.
+fn parts(uri: &Uri) -> Vec<String> {
+    uri.path()
+        .trim_start_matches("/api/v1/")
+        .split('/')
+        .map(|p| percent_decode(p).unwrap_or_default())
+        .collect()
+}
+
+/// `a=1&b=x%2Fy` -> {a: "1", b: "x/y"}; a pair that does not decode is left out.
+fn query(uri: &Uri) -> HashMap<String, String> {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            Some((percent_decode(k)?, percent_decode(v)?))
+        })
+        .collect()
+}
+
+fn pid_of(s: &str) -> Option<u32> {
+    s.parse().ok()
+}
+
+async fn read(State(a): State<Api>, uri: Uri) -> Response {
+    let p = parts(&uri);
+    let p: Vec<&str> = p.iter().map(String::as_str).collect();
+    let bad_pid = |s: &str| err(StatusCode::BAD_REQUEST, format!("not a pid: {s:?}"));
+    match p.as_slice() {
+        ["status"] => status(&a),
+        ["latest"] => latest(&a),
+        ["jvms"] => jvms(&a),
+        ["jvms", pid] => pid_of(pid).map_or_else(|| bad_pid(pid), |n| jvm(&a, n)),
+        ["jvms", pid, "dump", "latest"] => match pid_of(pid) {
+            Some(n) => dump_latest(&a, n).await,
+            None => bad_pid(pid),
+        },
+        ["jvms", pid, "histograms"] => match pid_of(pid) {
+            Some(n) => histograms(&a, n, query(&uri)).await,
+            None => bad_pid(pid),
+        },
+        ["incidents"] => incidents(&a).await,
+        ["incidents", id] => incident(&a, id.to_string()).await,
+        _ => err(StatusCode::NOT_FOUND, "no such endpoint (docs/api.md)"),
+    }
 }
 
 fn ok(v: Value) -> Response {
@@ -71,7 +128,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.ok()
 }
 
-async fn status(State(a): State<Api>) -> Response {
+fn status(a: &Api) -> Response {
     let sections: Vec<Value> = a
         .providers
         .collect()
@@ -85,22 +142,22 @@ fn newest(a: &Api) -> Option<std::sync::Arc<crate::model::LatestCollection>> {
     a.latest.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-async fn latest(State(a): State<Api>) -> Response {
-    match newest(&a) {
+fn latest(a: &Api) -> Response {
+    match newest(a) {
         Some(l) => ok(serde_json::to_value(&*l.collection).unwrap_or_default()),
         None => err(StatusCode::SERVICE_UNAVAILABLE, "no collection yet"),
     }
 }
 
-async fn jvms(State(a): State<Api>) -> Response {
-    let (ts, jvms) = newest(&a)
+fn jvms(a: &Api) -> Response {
+    let (ts, jvms) = newest(a)
         .map(|l| (l.collection.timestamp_ms, l.collection.jvms.clone()))
         .unwrap_or_default();
     ok(json!({"timestamp_ms": ts, "jvms": jvms}))
 }
 
-async fn jvm(State(a): State<Api>, Path(pid): Path<u32>) -> Response {
-    let Some(l) = newest(&a) else {
+fn jvm(a: &Api, pid: u32) -> Response {
+    let Some(l) = newest(a) else {
         return err(StatusCode::SERVICE_UNAVAILABLE, "no collection yet");
     };
     match l.collection.jvms.iter().find(|j| j.pid == pid) {
@@ -112,7 +169,7 @@ async fn jvm(State(a): State<Api>, Path(pid): Path<u32>) -> Response {
     }
 }
 
-async fn dump_latest(State(a): State<Api>, Path(pid): Path<u32>) -> Response {
+async fn dump_latest(a: &Api, pid: u32) -> Response {
     let dir = a.snapshots.dir.clone();
     match blocking(move || evidence::latest_dump(&dir, pid))
         .await
@@ -127,11 +184,7 @@ async fn dump_latest(State(a): State<Api>, Path(pid): Path<u32>) -> Response {
 }
 
 /// The list of histograms of a JVM with the newest one; with `a` and `b` (snapshot ids), their comparison.
-async fn histograms(
-    State(a): State<Api>,
-    Path(pid): Path<u32>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn histograms(a: &Api, pid: u32, q: HashMap<String, String>) -> Response {
     let dir = a.snapshots.dir.clone();
     let r = blocking(move || {
         if let (Some(x), Some(y)) = (q.get("a"), q.get("b")) {
@@ -159,7 +212,7 @@ async fn histograms(
     }
 }
 
-async fn incidents(State(a): State<Api>) -> Response {
+async fn incidents(a: &Api) -> Response {
     let dir = a.snapshots.dir.clone();
     match blocking(move || crate::snapshot::store::list(&dir)).await {
         Some(Ok(v)) => ok(json!({"incidents": v})),
@@ -168,7 +221,7 @@ async fn incidents(State(a): State<Api>) -> Response {
     }
 }
 
-async fn incident(State(a): State<Api>, Path(id): Path<String>) -> Response {
+async fn incident(a: &Api, id: String) -> Response {
     let dir = a.snapshots.dir.clone();
     let want = id.clone();
     match blocking(move || evidence::incident(&dir, &want))
@@ -183,11 +236,14 @@ async fn incident(State(a): State<Api>, Path(id): Path<String>) -> Response {
 /// Queues a dump, histogram or bundle of one JVM, as `wasp trigger KIND --pid PID` does: same worker, same
 /// coalescing, same hourly budget; answers at once with the request's sequence number (its outcome is in
 /// `/api/v1/status`, section snapshots).
-async fn action(
-    State(a): State<Api>,
-    Path((pid, action)): Path<(u32, String)>,
-    headers: HeaderMap,
-) -> Response {
+async fn action(State(a): State<Api>, uri: Uri, headers: HeaderMap) -> Response {
+    let p = parts(&uri);
+    let (Some(pid), Some(action)) = (p.get(1).and_then(|s| pid_of(s)), p.get(3)) else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "POST /api/v1/jvms/PID/actions/ACTION",
+        );
+    };
     if !headers.contains_key(ACTION_HEADER) {
         return err(
             StatusCode::FORBIDDEN,

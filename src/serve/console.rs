@@ -26,23 +26,19 @@ pub fn routes() -> Router {
         .route("/jvm/{pid}", get(shell))
         .route("/incidents", get(shell))
         .route("/incidents/{id}", get(shell))
-        .route(
-            "/assets/console.js",
-            get(|| asset("text/javascript", SCRIPT)),
-        )
-        .route("/assets/console.css", get(|| asset("text/css", STYLE)))
-        .route(
-            "/assets/uPlot.min.js",
-            get(|| asset("text/javascript", UPLOT)),
-        )
-        .route(
-            "/assets/uPlot.min.css",
-            get(|| asset("text/css", UPLOT_CSS)),
-        )
-        .route(
-            "/assets/uPlot-LICENSE.txt",
-            get(|| asset("text/plain; charset=utf-8", UPLOT_LICENSE)),
-        )
+        .route("/assets/{name}", get(asset))
+}
+
+/// The embedded files by name: (content type, body).
+fn named(name: &str) -> Option<(&'static str, &'static str)> {
+    Some(match name {
+        "console.js" => ("text/javascript", SCRIPT),
+        "console.css" => ("text/css", STYLE),
+        "uPlot.min.js" => ("text/javascript", UPLOT),
+        "uPlot.min.css" => ("text/css", UPLOT_CSS),
+        "uPlot-LICENSE.txt" => ("text/plain; charset=utf-8", UPLOT_LICENSE),
+        _ => return None,
+    })
 }
 
 fn page(code: StatusCode, body: &'static str, csp: &'static str) -> Response {
@@ -65,7 +61,11 @@ async fn shell() -> Response {
     page(StatusCode::OK, SHELL, CSP)
 }
 
-async fn asset(kind: &'static str, body: &'static str) -> Response {
+async fn asset(uri: axum::http::Uri) -> Response {
+    let name = uri.path().trim_start_matches("/assets/");
+    let Some((kind, body)) = named(name) else {
+        return (StatusCode::NOT_FOUND, "no such asset\n").into_response();
+    };
     (
         [
             (header::CONTENT_TYPE, kind),
@@ -93,6 +93,12 @@ pub fn cookie_token(cookies: &str) -> Option<String> {
         .split(';')
         .map(str::trim)
         .find_map(|c| c.strip_prefix("wasp_token="))?;
+    percent_decode(v)
+}
+
+/// `%XX` escapes decoded (a cookie, a path segment, a query value); None when the result is not UTF-8 or an
+/// escape is not hex. A `%` too near the end to be an escape is kept as it is.
+pub fn percent_decode(v: &str) -> Option<String> {
     let b = v.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
