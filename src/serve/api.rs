@@ -142,18 +142,38 @@ fn newest(a: &Api) -> Option<std::sync::Arc<crate::model::LatestCollection>> {
     a.latest.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// A JSON text as the answer. The model is written straight to text, as the JSON-lines output writes it:
+/// serialising it into a `serde_json::Value` first would compile every model type's serialiser a second time.
+fn ok_text(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 fn latest(a: &Api) -> Response {
     match newest(a) {
-        Some(l) => ok(serde_json::to_value(&*l.collection).unwrap_or_default()),
+        Some(l) => ok_text(crate::present::json::to_line(&l.collection)),
         None => err(StatusCode::SERVICE_UNAVAILABLE, "no collection yet"),
     }
 }
 
 fn jvms(a: &Api) -> Response {
     let (ts, jvms) = newest(a)
-        .map(|l| (l.collection.timestamp_ms, l.collection.jvms.clone()))
-        .unwrap_or_default();
-    ok(json!({"timestamp_ms": ts, "jvms": jvms}))
+        .map(|l| {
+            let c = &l.collection;
+            (
+                c.timestamp_ms,
+                serde_json::to_string(&c.jvms).unwrap_or_default(),
+            )
+        })
+        .unwrap_or_else(|| (0, "[]".into()));
+    ok_text(format!(r#"{{"timestamp_ms":{ts},"jvms":{jvms}}}"#))
 }
 
 fn jvm(a: &Api, pid: u32) -> Response {
@@ -161,7 +181,11 @@ fn jvm(a: &Api, pid: u32) -> Response {
         return err(StatusCode::SERVICE_UNAVAILABLE, "no collection yet");
     };
     match l.collection.jvms.iter().find(|j| j.pid == pid) {
-        Some(j) => ok(json!({"timestamp_ms": l.collection.timestamp_ms, "jvm": j})),
+        Some(j) => ok_text(format!(
+            r#"{{"timestamp_ms":{},"jvm":{}}}"#,
+            l.collection.timestamp_ms,
+            serde_json::to_string(j).unwrap_or_default()
+        )),
         None => err(
             StatusCode::NOT_FOUND,
             format!("no JVM with pid {pid} in the last collection"),
