@@ -3,6 +3,8 @@
 # prometheus-node-exporter scraped once a second, and sysstat's `sadc 1`, all for the same DURATION seconds.
 # Prints CPU seconds, CPU per collection/scrape and peak RSS (VmHWM) of each, and the ratios.
 # Usage: scripts/overhead.sh [DURATION=60]    (needs a release build: cargo build --release)
+# CONSOLE=1: one headless chromium keeps the web console's overview open for the whole run (it polls
+# /api/v1/latest every interval and the timeline every third): the agent's cost with one operator looking.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-60}
@@ -26,6 +28,10 @@ TOML
 "$WASP" run --config "$T/wasp.toml" 2>"$T/wasp.log" & WPID=$!; PIDS+=($WPID)
 prometheus-node-exporter --web.listen-address=127.0.0.1:$NP >"$T/ne.log" 2>&1 & NPID=$!; PIDS+=($NPID)
 "$SADC" 1 "$((DUR + 30))" "$T/sa.data" & SPID=$!; PIDS+=($SPID)
+if [ "${CONSOLE:-0}" = 1 ]; then
+  chromium --headless=new --no-sandbox --disable-gpu --remote-debugging-port=0 --user-data-dir="$T/chrome" \
+    "http://127.0.0.1:$WP/" >"$T/chrome.log" 2>&1 & PIDS+=($!)
+fi
 sleep 1
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{ split($0, a, ") "); split(a[2], f, " "); printf "%.3f", (f[12] + f[13]) / t }' "/proc/$1/stat"; }
@@ -41,14 +47,14 @@ done
 w1=$(cpu $WPID); n1=$(cpu $NPID); s1=$(cpu $SPID)
 wh=$(hwm $WPID); nh=$(hwm $NPID); sh=$(hwm $SPID)
 collections=$DUR
-python3 - "$w0" "$w1" "$n0" "$n1" "$s0" "$s1" "$wh" "$nh" "$sh" "$scrapes" "$collections" "$DUR" <<'PY'
+python3 - "$w0" "$w1" "$n0" "$n1" "$s0" "$s1" "$wh" "$nh" "$sh" "$scrapes" "$collections" "$DUR" "${CONSOLE:-0}" <<'PY'
 import sys
 w0,w1,n0,n1,s0,s1 = map(float, sys.argv[1:7]); wh,nh,sh = map(int, sys.argv[7:10])
 scrapes, coll, dur = int(sys.argv[10]), int(sys.argv[11]), int(sys.argv[12])
 w, n, s = w1-w0, n1-n0, s1-s0
 print(f"duration {dur}s, one run, same machine")
 print(f"{'process':<28}{'cpu s':>8}{'ms/op':>9}{'% core':>8}{'peak RSS MB':>13}")
-print(f"{'wasp run (1s)':<28}{w:>8.2f}{w/coll*1000:>9.2f}{w/dur*100:>8.3f}{wh/1024:>13.1f}")
+print(f"{'wasp run (1s)' + (' + console' if sys.argv[13] == '1' else ''):<28}{w:>8.2f}{w/coll*1000:>9.2f}{w/dur*100:>8.3f}{wh/1024:>13.1f}")
 print(f"{'node_exporter (1 scrape/s)':<28}{n:>8.2f}{n/max(scrapes,1)*1000:>9.2f}{n/dur*100:>8.3f}{nh/1024:>13.1f}")
 print(f"{'sadc 1':<28}{s:>8.2f}{s/dur*1000:>9.2f}{s/dur*100:>8.3f}{sh/1024:>13.1f}")
 print(f"ratio wasp/node_exporter CPU per op: {(w/coll)/max(n/max(scrapes,1),1e-9):.2f}; RSS {wh/max(nh,1):.2f}")

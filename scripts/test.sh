@@ -20,10 +20,13 @@ tools=$!
 # private-/tmp and hardened-attach tests, systemd/binutils/rpm/help2man/time for the packaging tests,
 # Debian's Tomcat 10 for the pool-exhaustion test (tomcat10-common: CATALINA_HOME without the system service
 # that the tomcat10 package would start on port 8080; the test runs its own CATALINA_BASE), node_exporter for the
-# metric-name parity test, Prometheus (promtool included) with it for the dashboards and rules test.
+# metric-name parity test, Prometheus (promtool included) with it for the dashboards and rules test, ab
+# (apache2-utils) to load Tomcat for the access-log test, Debian's chromium and its WebDriver for the console's
+# browser tests.
 PKGS=(sysstat procps iproute2 coreutils util-linux strace lsof curl python3 passwd
       openjdk-17-jdk-headless systemd binutils rpm help2man time openssl tomcat10-common
-      prometheus prometheus-node-exporter victoria-metrics influxdb apache2-utils)
+      prometheus prometheus-node-exporter victoria-metrics influxdb apache2-utils
+      chromium chromium-driver)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,6 +35,8 @@ pub struct Wiring<'a> {
 /// The running control socket: its file, removed at the stop.
 pub struct Control {
     socket: Option<PathBuf>,
+    /// The sections of `wasp status`, also served as `GET /api/v1/status`.
+    pub providers: StatusProviders,
 }
 
 impl Control {
@@ -67,7 +69,10 @@ pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
     providers.register(Arc::new(status::TriggerSection(w.triggers)));
     providers.register(Arc::new(status::EventSection(w.events)));
     if !w.cfg.enabled {
-        return Control { socket: None };
+        return Control {
+            socket: None,
+            providers,
+        };
     }
     let bound = {
         let _in_rt = rt.enter();
@@ -84,11 +89,15 @@ pub fn start(rt: &tokio::runtime::Runtime, w: Wiring) -> Control {
             ));
             Control {
                 socket: Some(socket),
+                providers,
             }
         }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "no control socket: `wasp trigger` and `wasp status` will not reach this agent");
-            Control { socket: None }
+            Control {
+                socket: None,
+                providers,
+            }
         }
     }
 }

@@ -180,7 +180,14 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let notifier = Notifier::from_env();
     rt.block_on(async {
         if let Some(l) = listener {
-            let app = http::router(shared.clone(), token);
+            // The console and its JSON API on the same listener, behind the same token.
+            let api = crate::serve::api::Api {
+                latest: latest.clone(),
+                snapshots: snapshots.clone(),
+                providers: control.providers.clone(),
+            };
+            let console = crate::serve::api::routes(api).merge(crate::serve::console::routes());
+            let app = http::router_with(shared.clone(), token, console);
             tokio::spawn(async move {
                 if let Err(e) = http::serve(l, app, http::Limits::default()).await {
                     tracing::error!(error = %e, "HTTP server stopped");

@@ -34,24 +34,42 @@ pub fn shared(interval: Duration) -> Shared {
 }
 
 pub fn router(state: Shared, bearer_token: Option<String>) -> Router {
+    router_with(state, bearer_token, Router::new())
+}
+
+/// The endpoints plus `extra` (the console and its API), all behind the same token when one is configured.
+/// A browser cannot send an Authorization header from a link, so the token is also taken from the
+/// `wasp_token` cookie that the console's login page sets (SameSite=Strict: never sent by another site).
+pub fn router_with(state: Shared, bearer_token: Option<String>, extra: Router) -> Router {
     let r = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .with_state(state);
+        .with_state(state)
+        .merge(extra);
     match bearer_token {
         Some(token) => {
             let expected: Arc<str> = Arc::from(format!("Bearer {token}"));
+            let bare: Arc<str> = Arc::from(token);
             r.layer(axum::middleware::from_fn(
                 move |req: Request, next: Next| {
-                    let expected = expected.clone();
+                    let (expected, bare) = (expected.clone(), bare.clone());
                     async move {
-                        let ok = req
-                            .headers()
+                        let h = req.headers();
+                        let by_header = h
                             .get(header::AUTHORIZATION)
                             .and_then(|v| v.to_str().ok())
                             .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
-                        if ok {
+                        let by_cookie = || {
+                            h.get_all(header::COOKIE)
+                                .iter()
+                                .filter_map(|v| v.to_str().ok())
+                                .filter_map(super::console::cookie_token)
+                                .any(|t| constant_time_eq(t.as_bytes(), bare.as_bytes()))
+                        };
+                        if by_header || by_cookie() {
                             next.run(req).await
+                        } else if wants_page(&req) {
+                            super::console::login()
                         } else {
                             (StatusCode::UNAUTHORIZED, "bearer token required\n").into_response()
                         }
@@ -61,6 +79,21 @@ pub fn router(state: Shared, bearer_token: Option<String>) -> Router {
         }
         None => r,
     }
+}
+
+/// A browser asking for a page (not the API, not a scraper): it gets the login form with its 401.
+fn wants_page(req: &Request) -> bool {
+    let p = req.uri().path();
+    req.method() == axum::http::Method::GET
+        && !p.starts_with("/api/")
+        && !p.starts_with("/assets/")
+        && p != "/metrics"
+        && p != "/healthz"
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
 }
 
 /// Reads the token file; the token itself is never logged.

@@ -78,6 +78,8 @@ pub enum Reason {
     Rule(String),
     /// A schedule, by name.
     Schedule(String),
+    /// A button of the web console (POST /api/v1/jvms/<pid>/actions/...).
+    Console,
 }
 
 impl Serialize for Reason {
@@ -101,6 +103,7 @@ impl Serialize for Reason {
                 m.serialize_entry("source", "schedule")?;
                 m.serialize_entry("name", n)?;
             }
+            Reason::Console => m.serialize_entry("source", "console")?,
         }
         m.end()
     }
@@ -113,6 +116,7 @@ impl fmt::Display for Reason {
             Reason::Cli(uid) => write!(f, "wasp trigger (uid {uid})"),
             Reason::Rule(r) => write!(f, "rule {r}"),
             Reason::Schedule(s) => write!(f, "schedule {s}"),
+            Reason::Console => write!(f, "web console"),
         }
     }
 }

@@ -57,6 +57,10 @@ impl From<&Reason> for ReasonRecord {
             },
             Reason::Rule(n) => named("rule", n),
             Reason::Schedule(n) => named("schedule", n),
+            Reason::Console => ReasonRecord {
+                source: "console".into(),
+                ..Default::default()
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ mod attach_robust;
 mod attach_safepoint;
 mod cli_commands;
 mod config_example;
+mod console;
 mod control_socket;
 mod daemon_reload;
 mod daemon_run;

@@ -7,6 +7,7 @@ pub mod encode;
 pub mod http;
 pub mod prometheus;
 pub mod tomcat;
+pub mod webdriver;
 
 use std::collections::HashMap;
 use std::process::{Command, Output};
