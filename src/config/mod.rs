@@ -45,6 +45,8 @@ pub struct Config {
     pub control: crate::control::ControlConfig,
     /// Kernel and JVM lifecycle events: OOM kills, crashes, restarts.
     pub events: crate::events::EventsConfig,
+    /// The local history of every figure (`wasp history`, `GET /api/v1/history`).
+    pub history: crate::history::HistoryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
