@@ -74,6 +74,13 @@ pub struct Series {
 /// Most series one answer holds; a name with more (a per-thread figure on a huge host) is cut, and said so.
 pub const MAX_SERIES: usize = 2000;
 
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Stats {
+    pub raw_samples: u64,
+    pub raw_bytes: u64,
+    pub series: u64,
+}
+
 pub struct Reader {
     conn: Connection,
 }
@@ -123,6 +130,28 @@ impl Reader {
         .flatten()
         .max();
         Ok(first.zip(last))
+    }
+
+    /// Values in raw blocks, the bytes of their chunks and timestamps, and the series known: bytes per sample.
+    pub fn stats(&self) -> anyhow::Result<Stats> {
+        let (samples, ts_bytes): (i64, i64) = self.conn.query_row(
+            "SELECT coalesce(sum(samples), 0), coalesce(sum(length(ts)), 0) FROM blocks",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let chunk_bytes: i64 = self.conn.query_row(
+            "SELECT coalesce(sum(length(vals)), 0) FROM chunks",
+            [],
+            |r| r.get(0),
+        )?;
+        let series: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM series", [], |r| r.get(0))?;
+        Ok(Stats {
+            raw_samples: samples as u64,
+            raw_bytes: (chunk_bytes + ts_bytes) as u64,
+            series: series as u64,
+        })
     }
 
     pub fn query(&self, q: &Query) -> anyhow::Result<Vec<Series>> {

@@ -27,6 +27,8 @@ pub struct Limits {
     pub rollup_retention_ms: i64,
     pub max_bytes: u64,
     pub block_len: usize,
+    /// fsync every collection (`synchronous=FULL`); false only to build large stores fast in benchmarks.
+    pub durable: bool,
 }
 
 impl Limits {
@@ -36,6 +38,7 @@ impl Limits {
             rollup_retention_ms: c.rollup_retention.0.as_millis() as i64,
             max_bytes: c.max_size.0,
             block_len: BLOCK_LEN,
+            durable: true,
         }
     }
 }
@@ -130,9 +133,12 @@ impl Store {
         let conn = Connection::open(path)?;
         // auto_vacuum must be set before the first table exists; it is a no-op on an existing file.
         conn.execute_batch(
-            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;
              PRAGMA wal_autocheckpoint = 256; PRAGMA journal_size_limit = 1048576;",
         )?;
+        // FULL: the WAL is synced at every commit, so a power loss keeps every committed collection.
+        let sync = if limits.durable { "FULL" } else { "NORMAL" };
+        conn.execute_batch(&format!("PRAGMA synchronous = {sync};"))?;
         conn.execute_batch(SCHEMA)?;
         let mut s = Store {
             conn,
@@ -486,6 +492,7 @@ mod tests {
             rollup_retention_ms: 30 * 86400 * 1000,
             max_bytes: 1 << 30,
             block_len: 50,
+            durable: false,
         }
     }
 

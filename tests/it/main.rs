@@ -23,6 +23,7 @@ mod encode_prw;
 mod encode_servers;
 mod events;
 mod hardened_attach;
+mod history;
 mod host_replay;
 mod host_tools;
 mod jvm_beans;
