@@ -58,5 +58,5 @@ impl Default for HistoryConfig {
 /// The shortest raw retention: rollups are computed from raw data once a rollup window is complete.
 pub const MIN_RAW_RETENTION: Dur = Dur::secs(store::WINDOW_MS as u64 / 1000);
 
-/// The smallest store budget: a block of a few hundred series must fit.
+/// The smallest store budget: a few blocks of a few hundred series must fit.
 pub const MIN_MAX_SIZE: u64 = 1 << 20;

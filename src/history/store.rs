@@ -199,11 +199,17 @@ impl Store {
         let a = r?;
         if a.block_closed {
             self.maintain(ts)?;
+        } else if used_bytes(&self.conn)? > self.limits.max_bytes {
+            // More series than the last block had: make room now, not at the next block.
+            let rolled = meta(&self.conn, "rolled_until")?.unwrap_or(i64::MIN);
+            self.keep_budget(rolled)?;
+            self.conn.execute_batch("PRAGMA incremental_vacuum")?;
         }
         Ok(a)
     }
 
     fn append_tx(&mut self, m: &MetricSet) -> anyhow::Result<Appended> {
+        let block_closed = self.head.len() >= self.block_len();
         let tx = self.conn.transaction()?;
         let mut row = Vec::with_capacity(12 * 512);
         let mut fresh = Vec::new();
@@ -231,7 +237,6 @@ impl Store {
             row.extend_from_slice(&v.to_le_bytes());
             samples += 1;
         }
-        let block_closed = self.head.len() >= self.limits.block_len.max(1);
         if block_closed {
             close_block(&tx, &self.head)?;
         }
@@ -253,6 +258,18 @@ impl Store {
             block_closed,
             out_of_order: false,
         })
+    }
+
+    /// Collections per block: `block_len`, fewer when a full head would take more than an eighth of the budget
+    /// (a tiny budget gets small blocks that compress less, never a head that does not fit).
+    fn block_len(&self) -> usize {
+        let fit = self.limits.max_bytes as usize / 8 / (2 * self.row_bytes).max(1);
+        self.limits.block_len.min(fit).max(4)
+    }
+
+    /// Bytes a full head takes: rows of several KB go to overflow pages, up to twice their size.
+    fn head_room(&self) -> u64 {
+        ((2 * self.row_bytes * self.block_len()) as u64).min(self.limits.max_bytes / 4)
     }
 
     /// After a block closed: rollups of completed windows, retention, the size budget.
@@ -280,12 +297,7 @@ impl Store {
     /// page overhead), fit the budget: first raw blocks whose rollups exist (only resolution is lost), then whole
     /// rollup windows, then raw blocks not rolled up yet.
     fn keep_budget(&mut self, rolled: i64) -> anyhow::Result<()> {
-        let head = (self.row_bytes * self.limits.block_len * 3 / 2) as u64;
-        let target = self
-            .limits
-            .max_bytes
-            .saturating_sub(head)
-            .max(self.limits.max_bytes / 4);
+        let target = self.limits.max_bytes - self.head_room();
         for _ in 0..10_000 {
             if used_bytes(&self.conn)? <= target {
                 break;
