@@ -338,3 +338,82 @@ fn wasp_history_agrees_with_sar_f_of_a_sadc_file_column_by_column() {
     );
     eprintln!("wasp history vs sar -f: {compared} columns within tolerance");
 }
+
+#[test]
+fn the_history_api_answers_only_with_the_bearer_token_and_refuses_bad_queries() {
+    use std::io::{Read, Write};
+    let _floor = beside();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(dir.path().join("token"), "s3cret-token\n").unwrap();
+    let cfg = dir.path().join("wasp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"200ms\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nbearer_token_file = \"{}\"\n",
+            dir.path().join("data").display(),
+            dir.path().join("token").display()
+        ),
+    )
+    .unwrap();
+    let _agent = Reaped(
+        wasp_cmd()
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let get = |path: &str, token: Option<&str>| -> Option<(u16, String)> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).ok()?;
+        let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+        Some((code, buf.split_once("\r\n\r\n")?.1.to_string()))
+    };
+    let q = "/api/v1/history?metric=node_load1&since=1m";
+    let t = Instant::now();
+    let body = loop {
+        match get(q, Some("s3cret-token")) {
+            Some((200, b)) if !times(&b).is_empty() => break b,
+            _ if t.elapsed() > Duration::from_secs(10) => panic!("no history through the API"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert!(
+        body.starts_with(r#"{"series":[{"labels":{},"points":[["#),
+        "{body}"
+    );
+    assert_eq!(get(q, None).unwrap().0, 401);
+    assert_eq!(get(q, Some("wrong")).unwrap().0, 401);
+    let t = Some("s3cret-token");
+    for bad in [
+        "/api/v1/history?since=1m",
+        "/api/v1/history?metric=node_load1&sinse=1m",
+        "/api/v1/history?metric=node_load1&start=tomorrow",
+        "/api/v1/history?metric=node_load1&match[]=nolabel",
+    ] {
+        let (code, body) = get(bad, t).unwrap();
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(body.contains("\"error\""), "{body}");
+    }
+    // Label matchers, both forms.
+    let (_, body) = get(
+        "/api/v1/history?metric=node_cpu_seconds_total&since=1m&match[]=mode=%22idle%22&label.cpu=0",
+        t,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let series = v["series"].as_array().unwrap();
+    assert_eq!(series.len(), 1, "{body}");
+    assert_eq!(series[0]["labels"]["mode"], "idle");
+}
