@@ -20,8 +20,14 @@ pub enum CodecError {
     Pco(String),
 }
 
-const ALL_PRESENT: u8 = 0;
+/// The tag byte: bit 0 says a presence bitmap follows; bits 1-2 how the present values are stored.
 const BITMAP: u8 = 1;
+/// pcodec (the usual case).
+const PCO: u8 = 0;
+/// One f64: every present value is this one (totals, sizes, info series: a third of a host's series).
+const CONST: u8 = 2;
+/// Plain f64s: a series seen a few times only (a JVM that came and went), where pcodec's header costs more.
+const PLAIN: u8 = 4;
 
 fn pco_err(e: pco::errors::PcoError) -> CodecError {
     CodecError::Pco(e.to_string())
@@ -40,11 +46,28 @@ pub fn decode_times(b: &[u8]) -> Result<Vec<i64>, CodecError> {
 /// One series over a block of `vals.len()` collections; None where it was not collected.
 pub fn encode_values(vals: &[Option<f64>]) -> Vec<u8> {
     let present: Vec<f64> = vals.iter().flatten().copied().collect();
-    let mut out = Vec::with_capacity(16 + present.len());
+    let body: (u8, Vec<u8>) = match present.first() {
+        None => (PCO, Vec::new()),
+        Some(f) if present.iter().all(|v| v.to_bits() == f.to_bits()) => {
+            (CONST, f.to_le_bytes().to_vec())
+        }
+        Some(_) => {
+            let p = simple_compress(&present, &ChunkConfig::default()).unwrap_or_default();
+            if p.is_empty() || p.len() > present.len() * 8 {
+                (
+                    PLAIN,
+                    present.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                )
+            } else {
+                (PCO, p)
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(16 + body.1.len());
     if present.len() == vals.len() {
-        out.push(ALL_PRESENT);
+        out.push(body.0);
     } else {
-        out.push(BITMAP);
+        out.push(body.0 | BITMAP);
         let mut bits = vec![0u8; vals.len().div_ceil(8)];
         for (i, v) in vals.iter().enumerate() {
             if v.is_some() {
@@ -53,32 +76,37 @@ pub fn encode_values(vals: &[Option<f64>]) -> Vec<u8> {
         }
         out.extend_from_slice(&bits);
     }
-    if !present.is_empty() {
-        out.extend(simple_compress(&present, &ChunkConfig::default()).unwrap_or_default());
-    }
+    out.extend(body.1);
     out
 }
 
 /// The values of a chunk written by [`encode_values`] for a block of `n` collections.
 pub fn decode_values(b: &[u8], n: usize) -> Result<Vec<Option<f64>>, CodecError> {
     let (&tag, rest) = b.split_first().ok_or(CodecError::Short)?;
-    let (mask, body): (Option<&[u8]>, &[u8]) = match tag {
-        ALL_PRESENT => (None, rest),
-        BITMAP => {
-            let len = n.div_ceil(8);
-            if rest.len() < len {
-                return Err(CodecError::Short);
-            }
-            (Some(&rest[..len]), &rest[len..])
+    if tag & !(BITMAP | CONST | PLAIN) != 0 || tag & (CONST | PLAIN) == CONST | PLAIN {
+        return Err(CodecError::Tag(tag));
+    }
+    let (mask, body): (Option<&[u8]>, &[u8]) = if tag & BITMAP == 0 {
+        (None, rest)
+    } else {
+        let len = n.div_ceil(8);
+        if rest.len() < len {
+            return Err(CodecError::Short);
         }
-        t => return Err(CodecError::Tag(t)),
+        (Some(&rest[..len]), &rest[len..])
     };
     let want = match mask {
         None => n,
         Some(m) => (0..n).filter(|i| m[i / 8] & (1 << (i % 8)) != 0).count(),
     };
+    let f64_at = |c: &[u8]| f64::from_le_bytes(c.try_into().unwrap_or_default());
     let present: Vec<f64> = if want == 0 && body.is_empty() {
         Vec::new()
+    } else if tag & CONST != 0 {
+        let v = f64_at(body.get(..8).ok_or(CodecError::Short)?);
+        vec![v; want]
+    } else if tag & PLAIN != 0 {
+        body.chunks_exact(8).map(f64_at).collect()
     } else {
         simple_decompress(body).map_err(pco_err)?
     };
@@ -148,7 +176,14 @@ mod tests {
         let flat: Vec<Option<f64>> = vec![Some(8.0e9); 720];
         let (a, b) = (encode_values(&cpu), encode_values(&flat));
         assert!(a.len() < 720 * 2, "{} bytes", a.len());
-        assert!(b.len() < 64, "{} bytes", b.len());
+        assert_eq!(b.len(), 9, "a constant series is its tag and one f64");
+        // A series seen twice: plain f64s, smaller than pcodec's header.
+        let twice: Vec<Option<f64>> = (0..120)
+            .map(|i| (i % 60 == 0).then_some(i as f64))
+            .collect();
+        let t = encode_values(&twice);
+        assert_eq!(t.len(), 1 + 15 + 16);
+        assert!(same(&decode_values(&t, 120).unwrap(), &twice));
         assert!(same(&decode_values(&a, 720).unwrap(), &cpu));
         assert!(same(&decode_values(&b, 720).unwrap(), &flat));
     }
@@ -158,7 +193,9 @@ mod tests {
         let none = vec![None; 10];
         assert_eq!(decode_values(&encode_values(&none), 10).unwrap(), none);
         assert_eq!(decode_values(&[], 3), Err(CodecError::Short));
-        assert_eq!(decode_values(&[7], 3), Err(CodecError::Tag(7)));
+        assert_eq!(decode_values(&[8], 3), Err(CodecError::Tag(8)));
+        assert_eq!(decode_values(&[6], 3), Err(CodecError::Tag(6)));
+        assert_eq!(decode_values(&[2, 1], 3), Err(CodecError::Short));
         assert!(decode_values(&[0, 1, 2, 3], 3).is_err());
         // A chunk of 3 values read as a block of 4: refused, not padded.
         let three = encode_values(&[Some(1.0), Some(2.0), Some(3.0)]);
@@ -168,6 +205,12 @@ mod tests {
     proptest! {
         #[test]
         fn values_round_trip_bit_for_bit(v in prop::collection::vec(prop::option::weighted(0.9, any::<f64>()), 0..300)) {
+            let b = encode_values(&v);
+            prop_assert!(same(&decode_values(&b, v.len()).unwrap(), &v));
+        }
+
+        #[test]
+        fn few_distinct_values_round_trip(v in prop::collection::vec(prop::option::weighted(0.7, prop::sample::select(vec![0.0, -0.0, 1.5, f64::NAN])), 0..200)) {
             let b = encode_values(&v);
             prop_assert!(same(&decode_values(&b, v.len()).unwrap(), &v));
         }
