@@ -247,6 +247,23 @@ fn wasp_history_agrees_with_sar_f_of_a_sadc_file_column_by_column() {
     assert!(sar.status.success(), "sar -f: {}", stderr(&sar));
     let sar_text = stdout(&sar);
     let theirs = sar_averages(&sar_text);
+    // The span sar's Average covers: from the first record (the baseline) to the last, as sadf gives them in
+    // Unix seconds (whole seconds: half a second either side catches wasp's collections at 1 s apart).
+    let sadf = tool("sadf")
+        .args(["-U", "-d"])
+        .arg(&file)
+        .args(["--", "-q"])
+        .output()
+        .unwrap();
+    let stamps: Vec<i64> = stdout(&sadf)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(';').nth(2)?.parse().ok())
+        .collect();
+    let (from, to) = match (stamps.first(), stamps.last()) {
+        (Some(f), Some(l)) => ((f - 1) * 1000 - 500, l * 1000 + 500),
+        _ => (from, to),
+    };
     // Let the agent store its last collection of the minute.
     std::thread::sleep(Duration::from_millis(1500));
     let o = wasp_cmd()
