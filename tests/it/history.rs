@@ -296,15 +296,17 @@ fn wasp_history_agrees_with_sar_f_of_a_sadc_file_column_by_column() {
     ] {
         cmp(&format!("all{c}"), c, 3.0, 0.0, &mut failures);
     }
-    for (c, abs) in [
-        ("runq-sz", 4.0),
-        ("plist-sz", 30.0),
-        ("ldavg-1", 0.3),
-        ("ldavg-5", 0.3),
-        ("ldavg-15", 0.3),
-        ("blocked", 3.0),
+    // Load averages: the live test's 0.3, or 2 % — these are means of 60 readings up to half a second apart,
+    // and on this shared machine ldavg-1 has moved by ~1 per 5 s kernel tick (a full-suite run: 31.22 vs 30.69).
+    for (c, abs, rel) in [
+        ("runq-sz", 4.0, 0.0),
+        ("plist-sz", 30.0, 0.0),
+        ("ldavg-1", 0.3, 0.02),
+        ("ldavg-5", 0.3, 0.02),
+        ("ldavg-15", 0.3, 0.02),
+        ("blocked", 3.0, 0.0),
     ] {
-        cmp(c, c, abs, 0.0, &mut failures);
+        cmp(c, c, abs, rel, &mut failures);
     }
     // Memory, kB: means of 60 readings taken up to a second apart on a machine where others build; 5 %.
     for c in [
