@@ -12,6 +12,7 @@ pub mod config;
 pub(crate) mod control;
 pub(crate) mod daemon;
 pub mod events;
+pub mod history;
 pub mod host;
 pub mod jvm;
 pub mod logging;

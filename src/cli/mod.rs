@@ -9,6 +9,7 @@ mod analyze;
 mod check_config;
 mod dump;
 mod events;
+mod history;
 mod jvm;
 mod once;
 mod run;
@@ -66,6 +67,8 @@ pub(crate) enum Command {
     Incidents(agent::IncidentsArgs),
     /// The kernel and JVM events the agent recorded: OOM kills, crashes, OutOfMemoryErrors, restarts.
     Events(events::EventsArgs),
+    /// What the host looked like then, from the local history: the tables of `wasp once`, one row per interval.
+    History(history::HistoryArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -118,5 +121,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => agent::status(a, &load(cli.config.as_deref())?),
         Command::Incidents(a) => agent::incidents_cmd(a, &load(cli.config.as_deref())?),
         Command::Events(a) => events::run(a, &load(cli.config.as_deref())?),
+        Command::History(a) => history::run(&a, &load(cli.config.as_deref())?),
     }
 }

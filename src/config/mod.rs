@@ -49,6 +49,8 @@ pub struct Config {
     pub access: crate::access::AccessConfig,
     /// Access logs named by hand (nginx, httpd, WebLogic, JSON...), each tied to an app.
     pub access_logs: Vec<crate::access::AccessLogConfig>,
+    /// The local history of every figure (`wasp history`, `GET /api/v1/history`).
+    pub history: crate::history::HistoryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

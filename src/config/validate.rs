@@ -156,7 +156,31 @@ pub fn validate(cfg: &Config, text: &str, path: &Path) -> Result<(), ConfigError
     checks(cfg, &doc)?;
     rules(cfg, &doc)?;
     access(cfg, &doc)?;
-    schedules(cfg, &doc)
+    schedules(cfg, &doc)?;
+    history(cfg, &doc)
+}
+
+fn history(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
+    let h = &cfg.history;
+    if h.raw_retention < crate::history::MIN_RAW_RETENTION {
+        return Err(doc.err(
+            &[Key("history"), Key("raw_retention")],
+            "raw_retention must be at least \"6h\": rollups are computed from the raw data of a whole 6-hour window",
+        ));
+    }
+    if h.rollup_retention < h.raw_retention {
+        return Err(doc.err(
+            &[Key("history"), Key("rollup_retention")],
+            "rollup_retention must be at least raw_retention (rollups are the long history)",
+        ));
+    }
+    if h.max_size.0 < crate::history::MIN_MAX_SIZE {
+        return Err(doc.err(
+            &[Key("history"), Key("max_size")],
+            "max_size must be at least \"1MiB\"",
+        ));
+    }
+    Ok(())
 }
 
 fn access(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {

@@ -118,6 +118,8 @@ impl CpuBudget {
 pub(super) struct Deciders {
     pub triggers: Triggers,
     pub events: crate::events::Recorder,
+    /// The local history's queue (None: `[history] enabled = false`, or its store could not be opened).
+    pub history: Option<crate::history::writer::Writer>,
 }
 
 /// Collects on a fixed schedule. A collection that overruns its interval makes the loop skip the ticks it
@@ -134,6 +136,7 @@ pub(super) fn collection_loop(
     let Deciders {
         mut triggers,
         events,
+        history,
     } = deciders;
     let mut interval = cfg.agent.interval.0;
     let mut labels = common_labels(&cfg);
@@ -189,9 +192,13 @@ pub(super) fn collection_loop(
             collection: c.clone(),
             took,
         }));
+        let m = Arc::new(m);
+        if let Some(h) = &history {
+            h.submit(m.clone());
+        }
         shipper.submit(Item::Collection {
             collection: c,
-            metrics: Arc::new(m),
+            metrics: m,
         });
         if last_heartbeat.elapsed() >= cfg.log.heartbeat.0 {
             last_heartbeat = Instant::now();

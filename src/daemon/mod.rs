@@ -85,6 +85,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     }
 
     let latest: crate::model::Latest = Arc::default();
+    let mut extra_hooks: Vec<MetricsHook> = Vec::new();
     // The BLOCKED threads of the dumps the snapshot worker takes, read by the rules (jvm.blocked_threads).
     let blocked = BlockedThreads::default();
     let snapshots = Snapshots::start(
@@ -118,16 +119,25 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
         &dir,
         events_stop.clone(),
     );
+    let history = start_history(&cfg, &dir);
+    if let Some(h) = &history {
+        shared.write().unwrap_or_else(|e| e.into_inner()).history =
+            Some(crate::history::path(&dir));
+        let c = h.counters.clone();
+        extra_hooks.push(Box::new(move |m: &mut MetricSet| c.add_metrics(m)));
+    }
     let control_counters = Arc::new(crate::control::server::ControlCounters::default());
     // The counters of the snapshot worker and the control socket, in every exposition.
     let hooks: Vec<MetricsHook> = {
         let (s, c) = (snapshots.counters.clone(), control_counters.clone());
         let ev = events.clone();
-        vec![
+        let mut hooks: Vec<MetricsHook> = vec![
             Box::new(move |m: &mut MetricSet| s.add_metrics(m)),
             Box::new(move |m: &mut MetricSet| c.add_metrics(m)),
             Box::new(move |m: &mut MetricSet| ev.add_metrics(m)),
-        ]
+        ];
+        hooks.append(&mut extra_hooks);
+        hooks
     };
     let (ctl_tx, ctl_rx) = channel::<Control>();
     let loop_shared = shared.clone();
@@ -148,6 +158,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
                 collect_loop::Deciders {
                     triggers,
                     events: loop_events,
+                    history,
                 },
             );
         })?;
@@ -226,6 +237,22 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     rt.shutdown_timeout(Duration::from_millis(100));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The local history's thread; a store that cannot be opened costs the history, not the agent.
+fn start_history(cfg: &Config, dir: &std::path::Path) -> Option<crate::history::writer::Writer> {
+    if !cfg.history.enabled {
+        return None;
+    }
+    let path = crate::history::path(dir);
+    let limits = crate::history::store::Limits::from_config(&cfg.history);
+    match crate::history::writer::Writer::start(&path, limits) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "cannot open the history; running without it");
+            None
+        }
+    }
 }
 
 /// Documents (the snapshot worker's, and the event documents of `log` actions) go to the shipper this one way.

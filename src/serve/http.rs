@@ -19,6 +19,8 @@ pub struct Published {
     pub last_ok: Option<Instant>,
     pub started: Instant,
     pub interval: Duration,
+    /// The local history's database, for `GET /api/v1/history` (None: history off).
+    pub history: Option<std::path::PathBuf>,
 }
 
 pub type Shared = Arc<RwLock<Published>>;
@@ -30,6 +32,7 @@ pub fn shared(interval: Duration) -> Shared {
         last_ok: None,
         started: Instant::now(),
         interval,
+        history: None,
     }))
 }
 
@@ -44,6 +47,7 @@ pub fn router_with(state: Shared, bearer_token: Option<String>, extra: Router) -
     let r = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/api/v1/history", get(history))
         .with_state(state)
         .merge(extra);
     match bearer_token {
@@ -141,6 +145,14 @@ async fn metrics(State(s): State<Shared>) -> impl IntoResponse {
         )],
         body.to_string(),
     )
+}
+
+async fn history(
+    State(s): State<Shared>,
+    axum::extract::Query(params): axum::extract::Query<Vec<(String, String)>>,
+) -> axum::response::Response {
+    let path = s.read().unwrap_or_else(|e| e.into_inner()).history.clone();
+    super::history::answer(path, params).await
 }
 
 async fn healthz(State(s): State<Shared>) -> impl IntoResponse {

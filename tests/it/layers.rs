@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("events", 3),
     ("present", 3),
     ("ship", 4),
+    ("history", 4),
     ("snapshot", 5),
     ("trigger", 6),
     ("serve", 7),

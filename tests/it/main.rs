@@ -28,6 +28,7 @@ mod event_rules;
 mod events;
 mod events_exit;
 mod hardened_attach;
+mod history;
 mod host_replay;
 mod host_tools;
 mod jvm_beans;

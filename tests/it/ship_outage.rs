@@ -20,9 +20,10 @@ pub(crate) fn agent(dir: &Path, sinks: &str, interval: &str, port: u16) -> Reape
         &cfg,
         format!(
             // No CPU-budget back-off: every collection carries the same samples (the per-process ones too), so
-            // counts of samples dropped and sent compare, whatever the machine's load.
+            // counts of samples dropped and sent compare, whatever the machine's load. No local history: these
+            // tests measure shipping, its memory included (the history's own budget is tested in history.rs).
             "[agent]\ninterval = \"{interval}\"\nhostname = \"{HOST}\"\ndata_dir = \"{}\"\ncpu_budget_percent = 100.0\n\
-             [server]\nlisten = \"127.0.0.1:{port}\"\n[jvm]\nenabled = false\n\
+             [server]\nlisten = \"127.0.0.1:{port}\"\n[jvm]\nenabled = false\n[history]\nenabled = false\n\
              [sinks.local]\ntype = \"file\"\n{sinks}\n",
             dir.join("data").display()
         ),
