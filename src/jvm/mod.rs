@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod attach;
+pub mod attach_error;
 pub mod discover;
 pub mod dump;
 pub mod fallback;

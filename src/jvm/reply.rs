@@ -1,7 +1,7 @@
 //! An attach reply: its first line is the JVM's status code, the rest the command's output. Kept whole for
 //! what wasp parses, or passed on as it arrives (`wasp dump threads`: memory independent of the dump's size).
 
-use super::attach::AttachError;
+use super::attach_error::AttachError;
 use std::io::{self, Write};
 
 /// The whole reply, status line checked and removed, decoded leniently (a thread name may hold any bytes).

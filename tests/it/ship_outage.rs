@@ -221,7 +221,9 @@ fn two_minute_outage_loses_nothing_and_memory_stays_bounded() {
 
     // Memory: nothing in the agent grows with the outage's length (batches wait on disk, queues are bounded).
     // Over the last 90 s of the outage RSS may move by allocator noise, not by a trend: under 2 MiB. And the
-    // whole agent stays a small process: under 32 MiB (it runs at ~8-15 MiB here, a debug build).
+    // whole agent stays bounded: under 48 MiB for this debug build, whose 200 MB binary's code pages are most
+    // of it (~31 MiB idle here since the console, access logs and history joined; the release agent's RSS is
+    // measured by scripts/overhead.sh).
     let (early, late) = (rss[30], *rss.last().unwrap());
     let peak = *rss.iter().max().unwrap();
     eprintln!(
@@ -231,7 +233,7 @@ fn two_minute_outage_loses_nothing_and_memory_stays_bounded() {
         late <= early + 2048,
         "RSS grew during the outage: {early} kB -> {late} kB"
     );
-    assert!(peak < 32 * 1024, "RSS peak {peak} kB");
+    assert!(peak < 48 * 1024, "RSS peak {peak} kB");
 }
 
 #[test]

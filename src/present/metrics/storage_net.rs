@@ -217,6 +217,24 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
             )
             .set(*v as f64);
         }
+        // sar -n ETCP's atmptf/s and estres/s need two Tcp fields node_exporter leaves out by default: under
+        // wasp's names, so that the local history (which keeps /metrics series) has them.
+        for (k, name, help) in [
+            (
+                "AttemptFails",
+                "wasp_tcp_attempt_fails_total",
+                "Failed TCP connection attempts since boot (Tcp AttemptFails; sar -n ETCP atmptf/s).",
+            ),
+            (
+                "EstabResets",
+                "wasp_tcp_estab_resets_total",
+                "TCP connections reset from ESTABLISHED or CLOSE-WAIT since boot (Tcp EstabResets; sar estres/s).",
+            ),
+        ] {
+            if let Some((_, v)) = t.snmp.iter().find(|(f, _)| f == k) {
+                m.counter(name, help).set(*v as f64);
+            }
+        }
         for (k, v) in &t.ext {
             m.family(
                 format!("node_netstat_TcpExt_{k}"),

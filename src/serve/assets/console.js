@@ -140,7 +140,7 @@ async function loadHistory(c) {
   let any = false;
   for (const m of metrics) {
     const q = '/api/v1/history?metric=' + encodeURIComponent(m) + '&since=' + state.range + 's' +
-      (c.def.labels ? Object.entries(c.def.labels).map(([k, v]) => '&' + encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('') : '');
+      (c.def.labels ? Object.entries(c.def.labels).map(([k, v]) => '&label.' + encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('') : '');
     if (state.noHistory) break;
     try {
       const r = await api(q);
@@ -319,10 +319,10 @@ function jvmCharts(pid) {
   const pool = (c, re) => sum(((j(c).figures || {}).pools || []).filter(p => re.test(p.name)), p => p.used) * mb;
   return [
     { id: 'heap', title: 'Heap by pool, MiB', labels: { pid }, series: [
-      { label: 'eden', hist: { metric: 'jvm_memory_pool_bytes_used', match: { pool: 'eden' }, scale: mb }, live: c => pool(c, /eden/i) },
-      { label: 'survivor', hist: { metric: 'jvm_memory_pool_bytes_used', match: { pool: 'survivor' }, scale: mb }, live: c => pool(c, /surviv/i) },
-      { label: 'old', hist: { metric: 'jvm_memory_pool_bytes_used', match: { pool: 'old' }, scale: mb }, live: c => pool(c, /old|tenured/i) },
-      { label: 'heap', hist: { metric: 'jvm_memory_bytes_used', match: { area: 'heap' }, scale: mb }, live: c => j(c).figures.heap.used * mb }] },
+      { label: 'eden', hist: { metric: 'jvm_memory_pool_used_bytes', match: { pool: 'eden' }, scale: mb }, live: c => pool(c, /eden/i) },
+      { label: 'survivor', hist: { metric: 'jvm_memory_pool_used_bytes', match: { pool: 'survivor' }, scale: mb }, live: c => pool(c, /surviv/i) },
+      { label: 'old', hist: { metric: 'jvm_memory_pool_used_bytes', match: { pool: 'old' }, scale: mb }, live: c => pool(c, /old|tenured/i) },
+      { label: 'heap', hist: { metric: 'jvm_memory_used_bytes', match: { area: 'heap' }, scale: mb }, live: c => j(c).figures.heap.used * mb }] },
     { id: 'gc', title: 'GC overhead %', labels: { pid }, series: [
       { label: 'GC %', hist: { metric: 'wasp_jvm_gc_overhead_percent' }, live: c => j(c).figures.gc_overhead_pct }] },
     { id: 'alloc', title: 'Allocation, MiB/s', labels: { pid }, series: [
