@@ -134,23 +134,12 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             } else {
                 None
             };
-            if format == DumpFormat::Text {
-                // Passed to stdout as it arrives: a 2,000-thread dump costs no more memory than a small one.
-                return match attach::thread_dump_to(
-                    pid,
-                    &opts(cfg, timeout),
-                    std::io::stdout().lock(),
-                ) {
-                    Err(attach::AttachError::Output(e))
-                        if e.kind() == std::io::ErrorKind::BrokenPipe =>
-                    {
-                        Err(super::output::StdoutClosed.into())
-                    }
-                    r => r.map(|_| ()).map_err(Into::into),
-                };
-            }
+            // Kept whole and checked before a byte is printed: a JVM killed while it answers must never leave
+            // a cut dump on stdout (attach_robust), which passing the reply on as it arrives would.
             let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
-            if format == DumpFormat::Json {
+            if format == DumpFormat::Text {
+                out!("{text}");
+            } else if format == DumpFormat::Json {
                 outln!("{}", serde_json::to_string_pretty(&dump::parse(&text))?);
             } else {
                 // A Tomcat's server.xml says whether a busy request pool is at its maximum.

@@ -16,7 +16,6 @@
 
 pub use super::attach_error::AttachError;
 use super::proc_state::{catches_sigquit, gone, listener_runs};
-use super::reply::Passing;
 pub use super::reply::decode;
 use super::trigger_file::{as_user, create_trigger};
 use crate::host::Roots;
@@ -84,24 +83,6 @@ fn lock_for(pid: u32) -> Arc<Mutex<()>> {
 /// A thread dump with locked monitors and synchronizers (jstack -l).
 pub fn thread_dump(pid: u32, opts: &AttachOptions) -> Result<String, AttachError> {
     with_fallback(pid, opts, "threaddump", &["-l"], "Thread.print -l")
-}
-
-/// The same dump passed to `out` as it arrives: memory independent of its size. Returns the bytes passed.
-pub fn thread_dump_to(pid: u32, opts: &AttachOptions, out: impl Write) -> Result<u64, AttachError> {
-    let mut out = Passing::new(out);
-    let sent =
-        open(pid, opts).and_then(|t| request_into(&t, "threaddump", &["-l"], &mut out, None));
-    match sent {
-        Ok(()) => out.finish(pid).map_err(|e| protocol(pid, e)),
-        Err(AttachError::Impossible { .. }) if opts.fallback.is_some() => {
-            let text = with_fallback(pid, opts, "threaddump", &["-l"], "Thread.print -l")?;
-            let mut out = out.into_inner();
-            out.write_all(text.as_bytes())
-                .map_err(AttachError::Output)?;
-            Ok(text.len() as u64)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// A class histogram (jmap -histo[:live]).
