@@ -83,9 +83,13 @@ type TcpTaken = (
 /// exposed (`wasp_tcp_states_age_seconds`). The TCP counters of sar -n TCP/ETCP are read every collection.
 const TCP_STATES_COST_SHARE: u32 = 1000;
 
+/// A count cheaper than this is taken at every collection whatever the interval (a few thousand sockets; a
+/// scheduling hiccup on a busy host must not make the next reading reuse an old count).
+const TCP_STATES_ALWAYS_BELOW: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Whether TCP states are counted again, `since` the last count that took `cost`.
 fn tcp_states_due(since: std::time::Duration, cost: std::time::Duration) -> bool {
-    since >= cost * TCP_STATES_COST_SHARE
+    cost < TCP_STATES_ALWAYS_BELOW || since >= cost * TCP_STATES_COST_SHARE
 }
 
 fn dev_counters(d: &procfs::net::DeviceStatus) -> [u64; 16] {
@@ -526,7 +530,8 @@ mod tests {
     #[test]
     fn tcp_states_are_counted_no_more_often_than_costs_a_thousandth_of_a_core() {
         let ms = std::time::Duration::from_millis;
-        // A small host: 0.2 ms to count, due again after 0.2 s, so at every collection.
+        // A small host: 0.2 ms to count, at every collection, however close together (`wasp once`: 100 ms).
+        assert!(tcp_states_due(ms(100), ms(4)));
         assert!(tcp_states_due(
             ms(1000),
             std::time::Duration::from_micros(200)
