@@ -219,7 +219,7 @@ pub fn execute(
 /// `max_reply` bytes).
 pub(super) fn request(t: &Target, cmd: &str, args: &[&str]) -> Result<String, AttachError> {
     let mut reply = Vec::new();
-    request_into(t, cmd, args, &mut reply, Some(t.max_reply))?;
+    request_into(t, cmd, args, &mut reply)?;
     decode(t.pid, reply).map_err(|e| protocol(t.pid, e))
 }
 
@@ -234,13 +234,12 @@ fn protocol(pid: u32, e: AttachError) -> AttachError {
     }
 }
 
-/// The request, its reply written to `out` as it arrives; `cap` bounds a reply that is kept.
+/// The request, its reply read into `reply` (at most `max_reply` bytes).
 fn request_into(
     t: &Target,
     cmd: &str,
     args: &[&str],
-    out: &mut dyn Write,
-    cap: Option<usize>,
+    reply: &mut Vec<u8>,
 ) -> Result<(), AttachError> {
     let pid = t.pid;
     let lock = lock_for(pid);
@@ -300,12 +299,12 @@ fn request_into(
             });
         }
         let request = encode(cmd, args, t.v2);
-        match talk(t, &sock, &shown, &request, None, out, cap) {
+        match talk(t, &sock, &shown, &request, None, reply) {
             Ok(true) => return Ok(()),
             // Closed without a byte: the JVM wants its own uid as peer (JDK 8). Retry as that user.
             Ok(false) => {
                 let own = Some((t.jvm.uid, t.jvm.gid));
-                if talk(t, &sock, &shown, &request, own, out, cap)? {
+                if talk(t, &sock, &shown, &request, own, reply)? {
                     return Ok(());
                 }
                 return Err(AttachError::Impossible {
@@ -456,16 +455,15 @@ fn connect(sock: &Path, left: Duration) -> std::io::Result<UnixStream> {
     Ok(UnixStream::from(fd))
 }
 
-/// Connects (as root, or as `creds` from a dedicated thread), sends, reads to EOF into `out` (at most `cap`
-/// bytes when given). `false` = closed silently.
+/// Connects (as root, or as `creds` from a dedicated thread), sends, reads to EOF into `reply` (at most
+/// `max_reply` bytes). `false` = closed silently.
 fn talk(
     t: &Target,
     sock: &Path,
     shown: &Path,
     request: &[u8],
     creds: Option<(u32, u32)>,
-    out: &mut dyn Write,
-    cap: Option<usize>,
+    reply: &mut Vec<u8>,
 ) -> Result<bool, AttachError> {
     let pid = t.pid;
     let left = || {
@@ -569,17 +567,17 @@ fn talk(
             Ok(0) => break,
             Ok(n) => {
                 got += n;
-                if let Some(cap) = cap.filter(|&c| got > c) {
+                if got > t.max_reply {
                     return Err(AttachError::Step {
                         pid,
                         step: "read reply",
                         msg: format!(
                             "larger than [jvm] max_attach_reply ({} KiB): refused, not cut; raise it to take this one",
-                            cap >> 10
+                            t.max_reply >> 10
                         ),
                     });
                 }
-                out.write_all(&buf[..n]).map_err(AttachError::Output)?;
+                reply.extend_from_slice(&buf[..n]);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e)
@@ -594,15 +592,14 @@ fn talk(
             Err(e) => return Err(step(pid, "read reply")(e)),
         }
     }
-    // EOF: a complete reply, unless the JVM died (then what we have may be cut short: a kept reply is not
-    // used; a passed one is already out, and the error says it may be cut).
+    // EOF: a complete reply, unless the JVM died (then what we have may be cut short, and is not used).
     if gone(&t.proc_dir, t.jvm.start_ticks) {
         return Err(AttachError::Exited {
             pid,
-            when: match (got, cap) {
-                (0, _) => "before it answered",
-                (_, Some(_)) => "while it was answering (the partial reply is discarded)",
-                (_, None) => "while it was answering (what was printed may be cut short)",
+            when: if got == 0 {
+                "before it answered"
+            } else {
+                "while it was answering (the partial reply is discarded)"
             },
         });
     }

@@ -59,9 +59,6 @@ pub enum AttachError {
     Refused { pid: u32, code: i32, msg: String },
     #[error("pid {pid}: heap dump refused: {msg}")]
     HeapDump { pid: u32, msg: String },
-    /// The reply could not be passed on (stdout closed, a full disk).
-    #[error("writing the reply: {0}")]
-    Output(std::io::Error),
     #[error("pid {pid}: fallback {tool}: {msg}")]
     Fallback {
         pid: u32,
