@@ -36,6 +36,11 @@ impl Collector {
         }
     }
 
+    /// Every reading of its moment, whatever it costs: for `wasp once`, not the daemon.
+    pub fn count_tcp_states_every_time(&mut self) {
+        self.host.count_tcp_states_every_time();
+    }
+
     /// Takes one reading. Rates are over the real time since the previous call (none on the first).
     /// The CPU-budget back-off of the expensive collectors (see daemon).
     pub fn set_process_every(&mut self, n: u32) {

@@ -33,7 +33,7 @@ pub struct CgroupCollector {
 }
 
 fn read(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok()
+    crate::util::procfile::read_attr_string(p).ok()
 }
 
 fn num(s: Option<String>) -> Option<u64> {

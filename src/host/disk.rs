@@ -167,7 +167,7 @@ impl DiskCollector {
         out: &mut Collection,
     ) -> anyhow::Result<()> {
         let path = roots.proc.join("diskstats");
-        let text = std::fs::read_to_string(&path)
+        let text = crate::util::procfile::read_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let itv = self.prev_up.map(|p| interval_s(uptime_cs, p));
         let mut now = HashMap::new();

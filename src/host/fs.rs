@@ -104,7 +104,8 @@ impl FsCollector {
         .into_iter()
         .find(|p| p.exists())
         .unwrap_or_else(|| roots.proc.join("self/mountinfo"));
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = crate::util::procfile::read(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let mounts = procfs::process::MountInfos::from_buf_read(&bytes[..])
             .with_context(|| format!("parsing {}", path.display()))?;
         let mut seen_dev = HashSet::new();

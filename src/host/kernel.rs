@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 /// Reads every kernel-wide figure; never fails as a whole.
 pub fn read(roots: &Roots) -> Kernel {
     let p = &roots.proc;
-    let text = |rel: &str| std::fs::read_to_string(p.join(rel)).ok();
+    // arp and softnet_stat are many records: read to the end; the sysctl values are single.
+    let text = |rel: &str| crate::util::procfile::read_string(&p.join(rel)).ok();
     let num = |rel: &str| text(rel).and_then(|t| t.trim().parse::<u64>().ok());
     Kernel {
         uname: uname(),

@@ -78,7 +78,7 @@ pub struct HostCollector {
 /// /proc/uptime in centiseconds (procfs parses it as a float; sysstat's unit is the centisecond).
 pub fn uptime_cs(roots: &Roots) -> Option<u64> {
     use procfs::FromRead;
-    let b = std::fs::read(roots.proc.join("uptime")).ok()?;
+    let b = crate::util::procfile::read_attr(&roots.proc.join("uptime")).ok()?;
     let u = procfs::Uptime::from_read(&b[..]).ok()?;
     Some((u.uptime * 100.0).round() as u64)
 }
@@ -100,6 +100,11 @@ impl HostCollector {
             last_processes: None,
             failing: Default::default(),
         }
+    }
+
+    /// TCP states counted at every reading, as a one-shot reading wants (see net::TCP_STATES_MIN_GAP).
+    pub fn count_tcp_states_every_time(&mut self) {
+        self.net.count_tcp_states_every_time();
     }
 
     /// Runs the per-process scan only every `n`-th collection (1 = always): the CPU-budget back-off.

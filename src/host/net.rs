@@ -67,6 +67,8 @@ pub struct NetCollector {
     class: super::netclass::NetClassReader,
     /// The last TCP state counts, when they were taken and what taking them cost.
     tcp_taken: Option<TcpTaken>,
+    /// The least time between two TCP-state counts; None: every reading.
+    tcp_states_gap: Option<std::time::Duration>,
 }
 
 /// When TCP states were last counted, what it cost, and the counts (overall, per listening port).
@@ -77,19 +79,25 @@ type TcpTaken = (
     Vec<PortStates>,
 );
 
-/// TCP states by port cost in proportion to the host's sockets (the kernel walks them all): taken every
-/// collection while that is cheap, else no more often than keeps them at 0.1 % of one core — a count that took
-/// 5 ms (tens of thousands of sockets) is taken again 5 s later, and in between the last one is kept and its age
-/// exposed (`wasp_tcp_states_age_seconds`). The TCP counters of sar -n TCP/ETCP are read every collection.
+/// TCP states by port cost in proportion to the host's sockets (the kernel walks its whole connection hash,
+/// sized by RAM, on each of the two netlink dumps: ~0.6-1.5 ms on a small host, 20 ms at ~19,000 sockets).
+/// The daemon counts them no more often than every [`TCP_STATES_MIN_GAP`], and no more often than keeps the
+/// counting at 0.1 % of one core (a count that took 20 ms is taken again 20 s later); in between the last count
+/// is kept and its age exposed (`wasp_tcp_states_age_seconds`). `wasp once` counts at every reading. The TCP
+/// counters of sar -n TCP/ETCP and the socket totals of sockstat are read every collection.
 const TCP_STATES_COST_SHARE: u32 = 1000;
 
-/// A count cheaper than this is taken at every collection whatever the interval (a few thousand sockets; a
-/// scheduling hiccup on a busy host must not make the next reading reuse an old count).
-const TCP_STATES_ALWAYS_BELOW: std::time::Duration = std::time::Duration::from_millis(5);
+/// Dashboards scrape every 15 s or more and states move slowly next to the rates: a 5-s-old count costs no
+/// view, and counting every fifth second instead of every second is ~7 % of a 1-s agent's CPU.
+pub const TCP_STATES_MIN_GAP: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Whether TCP states are counted again, `since` the last count that took `cost`.
-fn tcp_states_due(since: std::time::Duration, cost: std::time::Duration) -> bool {
-    cost < TCP_STATES_ALWAYS_BELOW || since >= cost * TCP_STATES_COST_SHARE
+/// Whether TCP states are counted again, `since` the last count that took `cost`; `min_gap` None: always.
+fn tcp_states_due(
+    since: std::time::Duration,
+    cost: std::time::Duration,
+    min_gap: Option<std::time::Duration>,
+) -> bool {
+    min_gap.is_none_or(|g| since >= g.max(cost * TCP_STATES_COST_SHARE))
 }
 
 fn dev_counters(d: &procfs::net::DeviceStatus) -> [u64; 16] {
@@ -307,7 +315,13 @@ impl NetCollector {
             prev: None,
             class: Default::default(),
             tcp_taken: None,
+            tcp_states_gap: Some(TCP_STATES_MIN_GAP),
         }
+    }
+
+    /// Counts TCP states at every reading (`wasp once`: two readings a second apart, each must be of its moment).
+    pub fn count_tcp_states_every_time(&mut self) {
+        self.tcp_states_gap = None;
     }
 
     fn wanted(&self, name: &str) -> bool {
@@ -322,8 +336,8 @@ impl NetCollector {
     ) -> anyhow::Result<()> {
         let p = roots.proc.join("net");
         let dev_path = p.join("dev");
-        let bytes =
-            std::fs::read(&dev_path).with_context(|| format!("reading {}", dev_path.display()))?;
+        let bytes = crate::util::procfile::read(&dev_path)
+            .with_context(|| format!("reading {}", dev_path.display()))?;
         let devs = procfs::net::InterfaceDeviceStatus::from_buf_read(&bytes[..])
             .with_context(|| format!("parsing {}", dev_path.display()))?;
         let mut dev: Vec<(String, [u64; 16])> = devs
@@ -333,10 +347,11 @@ impl NetCollector {
             .map(|d| (d.name.clone(), dev_counters(d)))
             .collect();
         dev.sort_by(|a, b| a.0.cmp(&b.0));
-        let snmp = std::fs::read_to_string(p.join("snmp")).unwrap_or_default();
-        let netstat = std::fs::read_to_string(p.join("netstat")).unwrap_or_default();
+        let snmp = crate::util::procfile::read_attr_string(&p.join("snmp")).unwrap_or_default();
+        let netstat =
+            crate::util::procfile::read_attr_string(&p.join("netstat")).unwrap_or_default();
         let ext = parse_pairs(&netstat, "TcpExt:");
-        let snmp6 = std::fs::read_to_string(p.join("snmp6")).unwrap_or_default();
+        let snmp6 = crate::util::procfile::read_attr_string(&p.join("snmp6")).unwrap_or_default();
         let netstat_others = parse_netstat_others(&snmp, &netstat, &snmp6);
         let cur = RawNet {
             dev,
@@ -408,7 +423,7 @@ impl NetCollector {
             udp_queues: [("v4", "udp"), ("v6", "udp6")]
                 .into_iter()
                 .filter_map(|(ip, f)| {
-                    let text = std::fs::read_to_string(p.join(f)).ok()?;
+                    let text = crate::util::procfile::read_string(&p.join(f)).ok()?;
                     let (tx, rx) = udp_queues(&text)?;
                     Some((ip, tx, rx))
                 })
@@ -439,10 +454,9 @@ impl NetCollector {
             tcp.isegerr = r("InErrs");
             tcp.orsts = r("OutRsts");
         }
-        let due = self
-            .tcp_taken
-            .as_ref()
-            .is_none_or(|(at, cost, _, _)| tcp_states_due(at.elapsed(), *cost));
+        let due = self.tcp_taken.as_ref().is_none_or(|(at, cost, _, _)| {
+            tcp_states_due(at.elapsed(), *cost, self.tcp_states_gap)
+        });
         if self.cfg.tcp_states && !due {
             let (at, _, states, ports) = self.tcp_taken.as_ref().expect("not due: taken");
             tcp.states = states.clone();
@@ -457,7 +471,7 @@ impl NetCollector {
                 _ => {
                     let mut by_port = HashMap::new();
                     for f in ["tcp", "tcp6"] {
-                        if let Ok(t) = std::fs::read_to_string(p.join(f)) {
+                        if let Ok(t) = crate::util::procfile::read_string(&p.join(f)) {
                             count_tcp(&t, &mut by_port);
                         }
                     }
@@ -513,8 +527,8 @@ impl NetCollector {
             ));
         }
         out.tcp = Some(tcp);
-        let ss4 = std::fs::read_to_string(p.join("sockstat")).unwrap_or_default();
-        let ss6 = std::fs::read_to_string(p.join("sockstat6")).unwrap_or_default();
+        let ss4 = crate::util::procfile::read_attr_string(&p.join("sockstat")).unwrap_or_default();
+        let ss6 = crate::util::procfile::read_attr_string(&p.join("sockstat6")).unwrap_or_default();
         if !ss4.is_empty() {
             out.sockets = Some(parse_sockstat(&ss4, &ss6));
         }
@@ -528,17 +542,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tcp_states_are_counted_no_more_often_than_costs_a_thousandth_of_a_core() {
+    fn tcp_states_are_counted_every_5s_and_no_more_often_than_costs_a_thousandth_of_a_core() {
         let ms = std::time::Duration::from_millis;
-        // A small host: 0.2 ms to count, at every collection, however close together (`wasp once`: 100 ms).
-        assert!(tcp_states_due(ms(100), ms(4)));
-        assert!(tcp_states_due(
-            ms(1000),
-            std::time::Duration::from_micros(200)
-        ));
-        // 20,000 sockets at 5 ms: kept for 5 s.
-        assert!(!tcp_states_due(ms(4999), ms(5)));
-        assert!(tcp_states_due(ms(5000), ms(5)));
+        let gap = Some(TCP_STATES_MIN_GAP);
+        // A small host (1 ms to count): every fifth second.
+        assert!(!tcp_states_due(ms(4999), ms(1), gap));
+        assert!(tcp_states_due(ms(5000), ms(1), gap));
+        // 19,000 sockets at 20 ms: kept for 20 s.
+        assert!(!tcp_states_due(ms(19_999), ms(20), gap));
+        assert!(tcp_states_due(ms(20_000), ms(20), gap));
+        // `wasp once`: at every reading, whatever it costs.
+        assert!(tcp_states_due(ms(100), ms(20), None));
     }
 
     #[test]

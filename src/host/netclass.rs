@@ -46,7 +46,7 @@ pub struct NetClassReader {
 }
 
 fn read_small(p: &Path) -> Option<String> {
-    let s = std::fs::read_to_string(p).ok()?;
+    let s = crate::util::procfile::read_attr_string(p).ok()?;
     Some(s.trim_end_matches('\n').to_string())
 }
 

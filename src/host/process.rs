@@ -245,8 +245,11 @@ impl ProcessCollector {
                 command,
             })
         };
-        res.top_cpu = top_cpu.into_iter().filter_map(&mut detail).collect();
-        res.top_rss = top_rss.into_iter().filter_map(&mut detail).collect();
+        // Most of the top-CPU processes are in the top-RSS list too: their details (an fd count each) once.
+        let mut done: HashMap<i32, Option<ProcInfo>> = HashMap::new();
+        let mut once = |pid: i32| done.entry(pid).or_insert_with(|| detail(pid)).clone();
+        res.top_cpu = top_cpu.into_iter().filter_map(&mut once).collect();
+        res.top_rss = top_rss.into_iter().filter_map(&mut once).collect();
         self.idents = idents;
         out.processes = Some(res);
         Ok(())

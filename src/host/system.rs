@@ -58,7 +58,7 @@ pub struct SystemCollector {
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    crate::util::procfile::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 impl Default for SystemCollector {
@@ -91,7 +91,7 @@ impl SystemCollector {
         let meminfo = parse_meminfo(&read(&p.join("meminfo"))?);
         let vm = procfs::VmStat::from_buf_read(&read(&p.join("vmstat"))?[..])
             .with_context(|| format!("parsing {}", p.join("vmstat").display()))?;
-        let load = std::fs::read(p.join("loadavg"))
+        let load = crate::util::procfile::read_attr(&p.join("loadavg"))
             .ok()
             .and_then(|b| procfs::LoadAverage::from_read(&b[..]).ok())
             .map(|l| {
@@ -247,7 +247,7 @@ pub fn read_pressure(roots: &Roots) -> Option<Pressure> {
         return None;
     }
     let get = |n: &str| {
-        std::fs::read(dir.join(n))
+        crate::util::procfile::read_attr(&dir.join(n))
             .ok()
             .and_then(|b| parse_pressure(&b))
     };

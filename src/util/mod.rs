@@ -3,5 +3,6 @@
 pub mod clock;
 pub mod episode;
 pub mod glob;
+pub mod procfile;
 pub mod redact;
 pub mod safe_open;
