@@ -309,8 +309,17 @@ fn kill_9_twenty_times_while_sending_loses_no_spooled_sample() {
         missing <= 20,
         "{missing} collections missing after 20 kills (at most one in flight per kill)"
     );
+    // The issue's bound on the timeline: every collection is there except at most 2 s per restart (the
+    // agent was not running then).
+    let timeline: Vec<i64> = delivered.union(&owed_now).copied().collect();
+    let lost_ms = crate::ship_write_ahead::missing(&timeline, 100) * 100;
+    assert!(
+        lost_ms <= 20 * 2000,
+        "{lost_ms} ms of the timeline missing after 20 restarts (at most 2 s each)"
+    );
     eprintln!(
-        "20 kills: {} collections, {} seen in spools after kills, {missing} lost in flight",
+        "20 kills: {} collections, {} seen in spools after kills, {missing} lost in flight, {lost_ms} ms of the \
+         timeline missing",
         all.len(),
         spooled.len()
     );

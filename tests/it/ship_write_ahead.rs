@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Collections missing between the first and the last one Prometheus holds, from the gaps between them (a gap
 /// of n intervals is n - 1 missing collections; a restart may shift the phase, hence the rounding).
-fn missing(times: &[i64], interval_ms: i64) -> i64 {
+pub(crate) fn missing(times: &[i64], interval_ms: i64) -> i64 {
     times
         .windows(2)
         .map(|w| ((w[1] - w[0]) as f64 / interval_ms as f64).round() as i64 - 1)
