@@ -9,6 +9,7 @@
 use super::codec;
 use crate::model::{MetricKind, MetricSet};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -68,7 +69,8 @@ pub struct Appended {
 pub struct Store {
     conn: Connection,
     limits: Limits,
-    ids: HashMap<(String, String), u32>,
+    /// Series ids by name, then by labels (looked up with borrowed text: no key is built per sample).
+    ids: HashMap<String, HashMap<String, u32>>,
     /// Bytes of the last head row: a full head is kept free under the budget.
     row_bytes: usize,
     /// Head rows stored (they are read back when the block is made, not kept in memory).
@@ -79,17 +81,37 @@ pub struct Store {
 /// The name of each series of a family (a summary gives `_count` and `_sum`) and its labels as stored.
 pub fn series_of(m: &MetricSet) -> impl Iterator<Item = (String, String, bool, f64)> + '_ {
     m.families.iter().flat_map(|f| {
-        let counter = matches!(f.kind, MetricKind::Counter | MetricKind::Summary);
+        let counter = is_counter(f.kind);
         f.series().map(move |(suffix, s, v)| {
-            let labels: BTreeMap<&str, &str> = s.labels.iter().map(|(k, v)| (&**k, &**v)).collect();
-            (
-                format!("{}{suffix}", f.name),
-                serde_json::to_string(&labels).unwrap_or_default(),
-                counter,
-                v,
-            )
+            let mut labels = String::new();
+            labels_json(&s.labels, &mut labels);
+            (format!("{}{suffix}", f.name), labels, counter, v)
         })
     })
+}
+
+fn is_counter(k: MetricKind) -> bool {
+    matches!(k, MetricKind::Counter | MetricKind::Summary)
+}
+
+/// The labels as stored: a JSON object, keys sorted. Written into `out` (reused: this runs for every series of
+/// every collection).
+fn labels_json(labels: &[(Cow<'static, str>, Cow<'static, str>)], out: &mut String) {
+    out.clear();
+    let mut sorted: Vec<_> = labels.iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sorted.dedup_by(|a, b| a.0 == b.0);
+    out.push('{');
+    for (i, (k, v)) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // serde_json's quoting, so the stored form is the one `serde_json::to_string` of the map gave.
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        out.push_str(&serde_json::to_string(v).unwrap_or_default());
+    }
+    out.push('}');
 }
 
 /// The (series id, value) pairs of a head row.
@@ -118,7 +140,11 @@ fn set_meta(tx: &Transaction, key: &str, v: i64) -> rusqlite::Result<()> {
 
 /// Bytes the database's pages hold (free pages are given back by incremental vacuum).
 pub fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
-    let q = |p: &str| conn.query_row(p, [], |r| r.get::<_, i64>(0));
+    // Cached statements: this runs after every append.
+    let q = |p: &str| {
+        conn.prepare_cached(p)?
+            .query_row([], |r| r.get::<_, i64>(0))
+    };
     let (pages, free, size) = (
         q("PRAGMA page_count")?,
         q("PRAGMA freelist_count")?,
@@ -161,7 +187,7 @@ impl Store {
         let rows = st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get(1)?, r.get(2)?)))?;
         for r in rows {
             let (id, n, l) = r?;
-            self.ids.insert((n, l), id);
+            self.ids.entry(n).or_default().insert(l, id);
         }
         drop(st);
         let (n, last_head): (i64, Option<i64>) =
@@ -210,41 +236,52 @@ impl Store {
         let block_closed = self.head >= self.block_len();
         let tx = self.conn.transaction()?;
         let mut row = Vec::with_capacity(12 * 512);
-        let mut fresh = Vec::new();
+        let mut fresh: Vec<(String, String, u32)> = Vec::new();
         let mut samples = 0;
-        for (name, labels, counter, v) in series_of(m) {
-            let key = (name, labels);
-            let id = match self.ids.get(&key) {
-                Some(id) => *id,
-                None => {
-                    tx.execute(
-                        "INSERT INTO series(name, labels, counter) VALUES (?1, ?2, ?3)
-                         ON CONFLICT(name, labels) DO NOTHING",
-                        params![key.0, key.1, counter],
-                    )?;
-                    let id: u32 = tx.query_row(
-                        "SELECT id FROM series WHERE name = ?1 AND labels = ?2",
-                        params![key.0, key.1],
-                        |r| r.get(0),
-                    )?;
-                    fresh.push((key, id));
-                    id
-                }
-            };
-            row.extend_from_slice(&id.to_le_bytes());
-            row.extend_from_slice(&v.to_le_bytes());
-            samples += 1;
+        let (mut name, mut labels) = (String::new(), String::new());
+        for f in &m.families {
+            for (suffix, sample, v) in f.series() {
+                name.clear();
+                name.push_str(&f.name);
+                name.push_str(suffix);
+                labels_json(&sample.labels, &mut labels);
+                let known = self.ids.get(&name).and_then(|l| l.get(&labels)).copied();
+                let id = match known {
+                    Some(id) => id,
+                    None => {
+                        tx.prepare_cached(
+                            "INSERT INTO series(name, labels, counter) VALUES (?1, ?2, ?3)
+                             ON CONFLICT(name, labels) DO NOTHING",
+                        )?
+                        .execute(params![
+                            name,
+                            labels,
+                            is_counter(f.kind)
+                        ])?;
+                        let id: u32 = tx
+                            .prepare_cached(
+                                "SELECT id FROM series WHERE name = ?1 AND labels = ?2",
+                            )?
+                            .query_row(params![name, labels], |r| r.get(0))?;
+                        fresh.push((name.clone(), labels.clone(), id));
+                        id
+                    }
+                };
+                row.extend_from_slice(&id.to_le_bytes());
+                row.extend_from_slice(&v.to_le_bytes());
+                samples += 1;
+            }
         }
         if block_closed {
             close_block(&tx)?;
         }
-        tx.execute(
-            "INSERT INTO head(ts, vals) VALUES (?1, ?2)",
-            params![m.timestamp_ms, row],
-        )?;
+        tx.prepare_cached("INSERT INTO head(ts, vals) VALUES (?1, ?2)")?
+            .execute(params![m.timestamp_ms, row])?;
         tx.commit()?;
         // Committed: now the mirror may follow.
-        self.ids.extend(fresh);
+        for (n, l, id) in fresh {
+            self.ids.entry(n).or_default().insert(l, id);
+        }
         self.row_bytes = row.len();
         if block_closed {
             self.head = 0;
@@ -479,6 +516,25 @@ mod tests {
     use crate::history::query::{Query, Reader};
 
     const T0: i64 = 1_000 * WINDOW_MS;
+
+    /// Stores written before the labels got their own writer keep matching: the same text as serde_json's map.
+    #[test]
+    fn labels_are_stored_as_serde_json_wrote_them() {
+        let labels: Vec<(Cow<'static, str>, Cow<'static, str>)> = vec![
+            (
+                "thread".into(),
+                "http-nio-8080-exec-1 \"q\" \\ \u{1}".into(),
+            ),
+            ("area".into(), "힙".into()),
+            ("id".into(), "G1 Old Gen".into()),
+        ];
+        let map: BTreeMap<&str, &str> = labels.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let mut out = String::from("stale");
+        labels_json(&labels, &mut out);
+        assert_eq!(out, serde_json::to_string(&map).unwrap());
+        labels_json(&[], &mut out);
+        assert_eq!(out, "{}");
+    }
 
     fn collection(i: i64) -> MetricSet {
         let mut m = MetricSet::new(T0 + i * 60_000);
