@@ -4,6 +4,7 @@
 //! pattern compiled once, and counts; the collection only copies the counts (a lock per log).
 
 pub mod discover;
+pub mod docs;
 pub mod follow;
 pub mod format;
 pub mod stats;

@@ -468,4 +468,52 @@ fn a_configured_log_survives_huge_lines_garbage_and_a_fifo() {
     // Memory stayed bounded while a 100 MB line went by.
     let rss = crate::common::http::metric(wport, "wasp_agent_resident_memory_bytes").unwrap();
     assert!(rss < 64.0 * 1024.0 * 1024.0, "RSS {rss}");
+    // Once a minute has closed, its slowest and failing templates reach the file sink (JSON lines), once per
+    // minute and log: the 25 503s of /api/orders/{n}.
+    let jsonl = dir.path().join("data/wasp.jsonl");
+    let docs = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&jsonl)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"access_top\""))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // The 503s were written at once, but a minute may have closed in between: summed over the documents.
+    let errors = |docs: &[serde_json::Value]| -> u64 {
+        docs.iter()
+            .flat_map(|d| d["body"]["failing"].as_array().cloned().unwrap_or_default())
+            .filter(|r| r["template"] == "/api/orders/{n}")
+            .map(|r| r["errors"].as_u64().unwrap())
+            .sum()
+    };
+    let t = Instant::now();
+    while errors(&docs()) < 25 {
+        assert!(
+            t.elapsed() < Duration::from_secs(130),
+            "no access_top document with the 503s in {}: {:?} {}",
+            jsonl.display(),
+            docs(),
+            crate::common::agent::log(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let d = &docs()[0];
+    assert_eq!(d["labels"]["app"], "edge", "{d}");
+    assert_eq!(d["labels"]["log"], "nginx", "{d}");
+    assert_eq!(
+        d["body"]["slowest"][0]["template"], "/api/orders/{n}",
+        "{d}"
+    );
+    assert!(
+        d["body"]["slowest"][0]["p95_ms"].as_f64() > Some(0.0),
+        "{d}"
+    );
+    let minutes: Vec<i64> = docs()
+        .iter()
+        .map(|d| d["timestamp_ms"].as_i64().unwrap())
+        .collect();
+    let mut once = minutes.clone();
+    once.dedup();
+    assert_eq!(minutes, once, "a minute sent twice");
 }
