@@ -76,12 +76,21 @@ pub struct Store {
     last_ts: i64,
 }
 
-/// The name of each series of a family (a summary gives `_count` and `_sum`) and its labels as stored.
+/// The name of each series of a family (a summary gives `_count` and `_sum`, a histogram `_bucket` with `le`
+/// too) and its labels as stored.
 pub fn series_of(m: &MetricSet) -> impl Iterator<Item = (String, String, bool, f64)> + '_ {
     m.families.iter().flat_map(|f| {
-        let counter = matches!(f.kind, MetricKind::Counter | MetricKind::Summary);
-        f.series().map(move |(suffix, s, v)| {
-            let labels: BTreeMap<&str, &str> = s.labels.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let counter = matches!(
+            f.kind,
+            MetricKind::Counter | MetricKind::Summary | MetricKind::Histogram
+        );
+        f.series().map(move |(suffix, s, le, v)| {
+            let labels: BTreeMap<&str, &str> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (&**k, &**v))
+                .chain(le.map(|le| ("le", le)))
+                .collect();
             (
                 format!("{}{suffix}", f.name),
                 serde_json::to_string(&labels).unwrap_or_default(),
