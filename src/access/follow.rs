@@ -21,6 +21,8 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub const MAX_FILES: usize = 8;
 
 struct Followed {
+    /// When it was first followed: older files are read first (their lines came first).
+    seq: u64,
     file: File,
     offset: u64,
     pending: Vec<u8>,
@@ -45,6 +47,7 @@ pub struct Tail {
     /// Whose files may be read: a JVM's user may only make us read what it could read itself.
     owner: Owner,
     buf: Vec<u8>,
+    next_seq: u64,
 }
 
 impl Tail {
@@ -54,6 +57,7 @@ impl Tail {
             first: true,
             owner,
             buf: vec![0; 64 * 1024],
+            next_seq: 0,
         }
     }
 
@@ -83,6 +87,8 @@ impl Tail {
             metas.sort_by_key(|(p, m)| std::cmp::Reverse((m.mtime(), m.mtime_nsec(), p.clone())));
             metas.truncate(MAX_FILES);
         }
+        // Files new in one poll are numbered oldest first (inode numbers are reused: no age in them).
+        metas.sort_by_key(|(p, m)| (m.mtime(), m.mtime_nsec(), p.clone()));
         let mut seen = Vec::with_capacity(metas.len());
         for (p, meta) in metas {
             let key = (meta.dev(), meta.ino());
@@ -97,7 +103,9 @@ impl Tail {
             match opened {
                 Ok(file) => {
                     let offset = if self.first { meta.len() } else { 0 };
+                    self.next_seq += 1;
                     let f = Followed {
+                        seq: self.next_seq,
                         file,
                         offset,
                         pending: Vec::new(),
@@ -113,9 +121,14 @@ impl Tail {
         }
         self.first = false;
         // Files gone from the listing first (renamed away, deleted): their last lines came before the new
-        // file's. Then the oldest inode first, which is the older file of a date rotation nearly always.
-        let mut order: Vec<(u64, u64)> = self.files.keys().copied().collect();
-        order.sort_by_key(|k| (seen.contains(k), *k));
+        // file's. Then in the order they were first followed: the older file of a date rotation first.
+        let mut order: Vec<(bool, u64, (u64, u64))> = self
+            .files
+            .iter()
+            .map(|(k, f)| (seen.contains(k), f.seq, *k))
+            .collect();
+        order.sort_unstable();
+        let order = order.into_iter().map(|(_, _, k)| k);
         let mut budget = max_read.max(1);
         for key in order {
             let gone = !seen.contains(&key);
