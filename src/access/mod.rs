@@ -10,6 +10,7 @@ pub mod format;
 pub mod stats;
 pub mod structured;
 pub mod template;
+pub mod wildfly;
 
 use crate::config::units::{ByteSize, Interval};
 use crate::model::Collection;
@@ -59,7 +60,8 @@ pub struct AccessLogConfig {
     pub name: Option<String>,
     /// A file or a glob (`*`, `?`, `[a-z]` in the last component): /var/log/nginx/access.log*.
     pub path: PathBuf,
-    /// `tomcat:PATTERN`, `tomcat9:PATTERN`, `apache:LOGFORMAT`, `nginx:LOG_FORMAT`, `w3c` or `json`.
+    /// `tomcat:PATTERN`, `tomcat9:PATTERN`, `undertow:PATTERN`, `apache:LOGFORMAT`, `nginx:LOG_FORMAT`, `w3c` or
+    /// `json`.
     pub format: String,
     /// Field names of a `json` log.
     #[serde(default)]
@@ -356,7 +358,8 @@ fn tomcat_logs(
     instance: &str,
     bounds: &[f64],
 ) -> Vec<Log> {
-    let Some(t) = discover::tomcat_logs(proc_root, pid) else {
+    let Some(t) = discover::tomcat_logs(proc_root, pid).or_else(|| wildfly::logs(proc_root, pid))
+    else {
         return Vec::new();
     };
     t.valves
