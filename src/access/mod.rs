@@ -10,6 +10,7 @@ pub mod format;
 pub mod stats;
 pub mod structured;
 pub mod template;
+pub mod weblogic;
 pub mod wildfly;
 
 use crate::config::units::{ByteSize, Interval};
@@ -358,7 +359,9 @@ fn tomcat_logs(
     instance: &str,
     bounds: &[f64],
 ) -> Vec<Log> {
-    let Some(t) = discover::tomcat_logs(proc_root, pid).or_else(|| wildfly::logs(proc_root, pid))
+    let Some(t) = discover::tomcat_logs(proc_root, pid)
+        .or_else(|| wildfly::logs(proc_root, pid))
+        .or_else(|| weblogic::logs(proc_root, pid))
     else {
         return Vec::new();
     };
