@@ -84,11 +84,15 @@ impl Tail {
         if metas.len() > MAX_FILES {
             // Newest first, to the nanosecond, a tie to the later name: whole seconds kept the oldest names of
             // files written within one second and dropped the one being written.
-            metas.sort_by_key(|(p, m)| std::cmp::Reverse((m.mtime(), m.mtime_nsec(), p.clone())));
+            metas.sort_by(|(pa, a), (pb, b)| {
+                (b.mtime(), b.mtime_nsec(), pb).cmp(&(a.mtime(), a.mtime_nsec(), pa))
+            });
             metas.truncate(MAX_FILES);
         }
         // Files new in one poll are numbered oldest first (inode numbers are reused: no age in them).
-        metas.sort_by_key(|(p, m)| (m.mtime(), m.mtime_nsec(), p.clone()));
+        metas.sort_by(|(pa, a), (pb, b)| {
+            (a.mtime(), a.mtime_nsec(), pa).cmp(&(b.mtime(), b.mtime_nsec(), pb))
+        });
         let mut seen = Vec::with_capacity(metas.len());
         for (p, meta) in metas {
             let key = (meta.dev(), meta.ino());
