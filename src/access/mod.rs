@@ -29,7 +29,8 @@ use structured::{JsonFields, Outcome, Parser};
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccessConfig {
-    /// Follow the access logs of every Tomcat found (its server.xml's AccessLogValves).
+    /// Follow the access logs of every Tomcat, WildFly and WebLogic found (server.xml's AccessLogValves,
+    /// standalone.xml's Undertow access-log, config.xml's web-server-log).
     pub discover_tomcat: bool,
     /// Latency histogram bucket bounds, seconds, ascending.
     pub buckets: Vec<f64>,
