@@ -267,7 +267,7 @@ fn tomcat_access_logs_with_no_configuration() {
         &cfg,
         format!(
             "[agent]\ninterval = \"1s\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{wport}\"\n\
-             [access]\npoll = \"200ms\"\n\
+             [access]\npoll = \"200ms\"\n[snapshots]\nbundle_dumps = 1\n\
              [[rules]]\nname = \"slow-app\"\nwhen = \"app.p95_ms > 200\"\nfor = \"10s\"\ncooldown = \"10m\"\n\
              scope = \"^{app}$\"\ndo = [\"log\"]\n",
             dir.path().join("data").display()
@@ -357,6 +357,36 @@ fn tomcat_access_logs_with_no_configuration() {
     check_log(wport, &app, &logs, "seconds_access", 1.0, base_t, 400);
     let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
     assert!(log.contains("slow-app"), "{log}");
+
+    // A bundle of the Tomcat: its report lists the slowest requests with their %I thread, found in the dump.
+    let o = wasp_cmd()
+        .args(["trigger", "bundle", "--app", &app, "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let bundle = std::path::PathBuf::from(
+        out.lines()
+            .find_map(|l| l.split_once(" s: ").map(|(_, p)| p.trim().to_string()))
+            .expect(&out),
+    );
+    let report = std::fs::read_to_string(bundle.join("report.txt")).unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    let on = format!("on \"http-nio-127.0.0.1-{port}-exec-");
+    let i = lines
+        .iter()
+        .position(|l| l.contains(" ms  200  /app/slow") && l.contains(&on))
+        .unwrap_or_else(|| panic!("no slow request with its thread:\n{report}"));
+    assert!(
+        report.contains("slowest requests of the last minutes:")
+            && report.contains("timed_access: "),
+        "{report}"
+    );
+    assert!(
+        lines[i + 1].contains("in the dump now: "),
+        "its thread not matched in the dump:\n{report}"
+    );
 }
 
 /// A configured nginx log under hostile writes: a 100 MB line, binary garbage, the file swapped for a FIFO and
