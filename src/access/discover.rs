@@ -20,11 +20,13 @@ pub struct Valve {
     pub pattern: String,
     /// ExtendedAccessLogValve: W3C with a `#Fields:` header.
     pub extended: bool,
+    /// Written by WildFly/JBoss Undertow (its `%D` is milliseconds, headers `%{i,Name}`).
+    pub undertow: bool,
 }
 
 const MAX_FILE: u64 = 1 << 20;
 
-fn unescape(s: &str) -> String {
+pub(super) fn unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
         .replace("&apos;", "'")
         .replace("&lt;", "<")
@@ -60,6 +62,7 @@ pub fn valves(text: &str, base: &str, home: &str) -> Vec<Valve> {
             suffix,
             pattern: attr("pattern", "common"),
             extended,
+            undertow: false,
         });
     }
     out
@@ -87,6 +90,8 @@ impl Valve {
     pub fn parser(&self, major: u32) -> Parser {
         if self.extended {
             Parser::W3c(Vec::new())
+        } else if self.undertow {
+            Parser::Line(LineFormat::compile(&self.pattern, Dialect::Undertow))
         } else {
             Parser::Line(LineFormat::compile(&self.pattern, Dialect::Tomcat(major)))
         }
@@ -123,13 +128,7 @@ pub struct TomcatLogs {
 /// Reads a running Tomcat's server.xml; None when it is not a Tomcat or nothing can be read.
 pub fn tomcat_logs(proc_root: &Path, pid: u32) -> Option<TomcatLogs> {
     let dir = proc_root.join(pid.to_string());
-    let cmdline =
-        safe_open::read_bounded(&mut std::fs::File::open(dir.join("cmdline")).ok()?, 1 << 20)
-            .ok()?;
-    let args: Vec<String> = cmdline
-        .split(|&b| b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
+    let args = args_of(&dir)?;
     let prop = |k: &str| {
         args.iter()
             .find_map(|a| a.strip_prefix(k).map(str::to_string))
@@ -137,11 +136,7 @@ pub fn tomcat_logs(proc_root: &Path, pid: u32) -> Option<TomcatLogs> {
     let home = prop("-Dcatalina.home=");
     let base = prop("-Dcatalina.base=").or_else(|| home.clone())?;
     let home = home.unwrap_or_else(|| base.clone());
-    let status = std::fs::read_to_string(dir.join("status")).ok()?;
-    let owner = Owner::ReadableBy {
-        uid: tomcat::status_id(&status, "Uid:")?,
-        gid: tomcat::status_id(&status, "Gid:")?,
-    };
+    let owner = owner_of(&dir)?;
     let root = dir.join("root");
     let rel = Path::new(base.trim_start_matches('/')).join("conf/server.xml");
     let xml = safe_open::read_in_root(&root, &rel, &Spec::file(owner, MAX_FILE)).ok()?;
@@ -163,6 +158,28 @@ pub fn tomcat_logs(proc_root: &Path, pid: u32) -> Option<TomcatLogs> {
         valves,
         major: major_version(&home),
         owner,
+    })
+}
+
+/// A process's arguments (`/proc/<pid>/cmdline`, at most 1 MiB).
+pub(super) fn args_of(dir: &Path) -> Option<Vec<String>> {
+    let cmdline =
+        safe_open::read_bounded(&mut std::fs::File::open(dir.join("cmdline")).ok()?, 1 << 20)
+            .ok()?;
+    Some(
+        cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+/// Whose rights a process's files are read with: its real user and group.
+pub(super) fn owner_of(dir: &Path) -> Option<Owner> {
+    let status = std::fs::read_to_string(dir.join("status")).ok()?;
+    Some(Owner::ReadableBy {
+        uid: tomcat::status_id(&status, "Uid:")?,
+        gid: tomcat::status_id(&status, "Gid:")?,
     })
 }
 

@@ -49,6 +49,8 @@ pub enum Dialect {
     Tomcat(u32),
     Apache,
     Nginx,
+    /// WildFly/JBoss Undertow: `%D` in milliseconds, `%I` the thread, headers as `%{i,Name}`.
+    Undertow,
 }
 
 #[derive(Debug, Clone)]
@@ -88,8 +90,10 @@ impl LineFormat {
     /// Compiles a Tomcat/httpd `%` pattern or an nginx `$` log_format. Unknown directives are skipped fields.
     pub fn compile(pattern: &str, dialect: Dialect) -> LineFormat {
         let pattern = match (pattern.trim(), dialect) {
-            ("common", Dialect::Tomcat(_) | Dialect::Apache) => TOMCAT_COMMON,
-            ("combined", Dialect::Tomcat(_) | Dialect::Apache) => TOMCAT_COMBINED,
+            ("common", Dialect::Tomcat(_) | Dialect::Apache | Dialect::Undertow) => TOMCAT_COMMON,
+            ("combined", Dialect::Tomcat(_) | Dialect::Apache | Dialect::Undertow) => {
+                TOMCAT_COMBINED
+            }
             ("combined", Dialect::Nginx) => NGINX_COMBINED,
             (p, _) => p,
         };
@@ -280,7 +284,8 @@ impl Builder {
 
 /// Tomcat AccessLogValve and httpd LogFormat directives.
 fn percent(p: &str, d: Dialect, b: &mut Builder) {
-    let tomcat = matches!(d, Dialect::Tomcat(_));
+    // %I is the request's thread in Tomcat and Undertow, bytes received in httpd.
+    let tomcat = matches!(d, Dialect::Tomcat(_) | Dialect::Undertow);
     let s = p.as_bytes();
     let mut i = 0;
     while i < s.len() {
@@ -307,6 +312,11 @@ fn percent(p: &str, d: Dialect, b: &mut Builder) {
                 }
             }
         }
+        // Undertow: `%{i,Referer}`, `%{o,Set-Cookie}`, `%{c,JSESSIONID}`...: the letter is inside the braces.
+        if d == Dialect::Undertow && arg.len() >= 2 && arg[1] == b',' {
+            b.field(Slot::Skip);
+            continue;
+        }
         let Some(&c) = s.get(i) else {
             return;
         };
@@ -328,6 +338,7 @@ fn percent(p: &str, d: Dialect, b: &mut Builder) {
             b't' => Slot::Words(arg.iter().filter(|&&c| c == b' ').count().min(8) as u8),
             b'D' => match d {
                 Dialect::Tomcat(v) if v < 10 => Slot::Duration(Unit::Millis),
+                Dialect::Undertow => Slot::Duration(Unit::Millis),
                 _ => Slot::Duration(Unit::Micros),
             },
             b'T' => Slot::Duration(match arg {

@@ -4,11 +4,14 @@
 //! pattern compiled once, and counts; the collection only copies the counts (a lock per log).
 
 pub mod discover;
+pub mod docs;
 pub mod follow;
 pub mod format;
 pub mod stats;
 pub mod structured;
 pub mod template;
+pub mod weblogic;
+pub mod wildfly;
 
 use crate::config::units::{ByteSize, Interval};
 use crate::model::Collection;
@@ -26,7 +29,8 @@ use structured::{JsonFields, Outcome, Parser};
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccessConfig {
-    /// Follow the access logs of every Tomcat found (its server.xml's AccessLogValves).
+    /// Follow the access logs of every Tomcat, WildFly and WebLogic found (server.xml's AccessLogValves,
+    /// standalone.xml's Undertow access-log, config.xml's web-server-log).
     pub discover_tomcat: bool,
     /// Latency histogram bucket bounds, seconds, ascending.
     pub buckets: Vec<f64>,
@@ -58,7 +62,8 @@ pub struct AccessLogConfig {
     pub name: Option<String>,
     /// A file or a glob (`*`, `?`, `[a-z]` in the last component): /var/log/nginx/access.log*.
     pub path: PathBuf,
-    /// `tomcat:PATTERN`, `tomcat9:PATTERN`, `apache:LOGFORMAT`, `nginx:LOG_FORMAT`, `w3c` or `json`.
+    /// `tomcat:PATTERN`, `tomcat9:PATTERN`, `undertow:PATTERN`, `apache:LOGFORMAT`, `nginx:LOG_FORMAT`, `w3c` or
+    /// `json`.
     pub format: String,
     /// Field names of a `json` log.
     #[serde(default)]
@@ -355,7 +360,10 @@ fn tomcat_logs(
     instance: &str,
     bounds: &[f64],
 ) -> Vec<Log> {
-    let Some(t) = discover::tomcat_logs(proc_root, pid) else {
+    let Some(t) = discover::tomcat_logs(proc_root, pid)
+        .or_else(|| wildfly::logs(proc_root, pid))
+        .or_else(|| weblogic::logs(proc_root, pid))
+    else {
         return Vec::new();
     };
     t.valves

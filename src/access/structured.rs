@@ -60,7 +60,7 @@ pub enum Parser {
 }
 
 impl Parser {
-    /// The format as configured: `tomcat:PATTERN`, `apache:LOGFORMAT`, `nginx:LOG_FORMAT`, `w3c`, `json`.
+    /// The format as configured: `tomcat:PATTERN`, `undertow:PATTERN`, `apache:LOGFORMAT`, `nginx:LOG_FORMAT`, `w3c`, `json`.
     pub fn from_spec(spec: &str, json: &JsonFields) -> Result<Parser, String> {
         let (kind, pattern) = spec.split_once(':').unwrap_or((spec, ""));
         Ok(match kind.trim() {
@@ -68,11 +68,12 @@ impl Parser {
             "tomcat9" => Parser::Line(LineFormat::compile(pattern, Dialect::Tomcat(9))),
             "apache" => Parser::Line(LineFormat::compile(pattern, Dialect::Apache)),
             "nginx" => Parser::Line(LineFormat::compile(pattern, Dialect::Nginx)),
+            "undertow" => Parser::Line(LineFormat::compile(pattern, Dialect::Undertow)),
             "w3c" => Parser::W3c(Vec::new()),
             "json" => Parser::Json(json.clone(), json_unit(&json.duration_unit)?),
             k => {
                 return Err(format!(
-                    "unknown access-log format \"{k}\": use tomcat:PATTERN, tomcat9:PATTERN, apache:LOGFORMAT, nginx:LOG_FORMAT, w3c or json"
+                    "unknown access-log format \"{k}\": use tomcat:PATTERN, tomcat9:PATTERN, undertow:PATTERN, apache:LOGFORMAT, nginx:LOG_FORMAT, w3c or json"
                 ));
             }
         })

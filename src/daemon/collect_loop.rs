@@ -146,6 +146,7 @@ pub(super) fn collection_loop(
     let mut last_heartbeat = Instant::now();
     let mut budget = CpuBudget::new();
     let mut lifecycle = crate::jvm::lifecycle::Lifecycle::default();
+    let mut access_docs = crate::access::docs::TopDocuments::default();
     loop {
         let started = Instant::now();
         let c = collector.collect();
@@ -186,6 +187,10 @@ pub(super) fn collection_loop(
             p.exposition = Arc::from(text);
             p.last_ok = Some(Instant::now());
             p.last_ok_wall = Some(SystemTime::now());
+        }
+        // Each log's slowest and failing URL templates, once per closed minute.
+        for d in access_docs.fresh(&c.access_top) {
+            shipper.submit(Item::Document(d));
         }
         let c = Arc::new(c);
         *latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(LatestCollection {

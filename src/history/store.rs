@@ -78,28 +78,40 @@ pub struct Store {
     last_ts: i64,
 }
 
-/// The name of each series of a family (a summary gives `_count` and `_sum`) and its labels as stored.
+/// The name of each series of a family (a summary gives `_count` and `_sum`, a histogram `_bucket` with `le`
+/// too) and its labels as stored.
 pub fn series_of(m: &MetricSet) -> impl Iterator<Item = (String, String, bool, f64)> + '_ {
     m.families.iter().flat_map(|f| {
         let counter = is_counter(f.kind);
-        f.series().map(move |(suffix, s, v)| {
+        f.series().map(move |(suffix, s, le, v)| {
             let mut labels = String::new();
-            labels_json(&s.labels, &mut labels);
+            labels_json(&s.labels, le, &mut labels);
             (format!("{}{suffix}", f.name), labels, counter, v)
         })
     })
 }
 
 fn is_counter(k: MetricKind) -> bool {
-    matches!(k, MetricKind::Counter | MetricKind::Summary)
+    matches!(
+        k,
+        MetricKind::Counter | MetricKind::Summary | MetricKind::Histogram
+    )
 }
 
 /// The labels as stored: a JSON object, keys sorted. Written into `out` (reused: this runs for every series of
 /// every collection).
-fn labels_json(labels: &[(Cow<'static, str>, Cow<'static, str>)], out: &mut String) {
+fn labels_json(
+    labels: &[(Cow<'static, str>, Cow<'static, str>)],
+    le: Option<&str>,
+    out: &mut String,
+) {
     out.clear();
-    let mut sorted: Vec<_> = labels.iter().collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut sorted: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|(k, v)| (&**k, &**v))
+        .chain(le.map(|le| ("le", le)))
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
     sorted.dedup_by(|a, b| a.0 == b.0);
     out.push('{');
     for (i, (k, v)) in sorted.into_iter().enumerate() {
@@ -240,11 +252,11 @@ impl Store {
         let mut samples = 0;
         let (mut name, mut labels) = (String::new(), String::new());
         for f in &m.families {
-            for (suffix, sample, v) in f.series() {
+            for (suffix, sample, le, v) in f.series() {
                 name.clear();
                 name.push_str(&f.name);
                 name.push_str(suffix);
-                labels_json(&sample.labels, &mut labels);
+                labels_json(&sample.labels, le, &mut labels);
                 let known = self.ids.get(&name).and_then(|l| l.get(&labels)).copied();
                 let id = match known {
                     Some(id) => id,
@@ -530,9 +542,13 @@ mod tests {
         ];
         let map: BTreeMap<&str, &str> = labels.iter().map(|(k, v)| (&**k, &**v)).collect();
         let mut out = String::from("stale");
-        labels_json(&labels, &mut out);
+        labels_json(&labels, None, &mut out);
         assert_eq!(out, serde_json::to_string(&map).unwrap());
-        labels_json(&[], &mut out);
+        let mut with_le = map.clone();
+        with_le.insert("le", "0.005");
+        labels_json(&labels, Some("0.005"), &mut out);
+        assert_eq!(out, serde_json::to_string(&with_le).unwrap());
+        labels_json(&[], None, &mut out);
         assert_eq!(out, "{}");
     }
 

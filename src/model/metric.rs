@@ -17,6 +17,23 @@ pub enum MetricKind {
     /// A Prometheus summary without quantiles: each sample's `value` is the count and `sum` the sum; exposed as
     /// the series `<name>_count` and `<name>_sum` (what client_java's jvm_gc_collection_seconds is).
     Summary,
+    /// A Prometheus histogram: each sample's `value` is the count, `sum` the sum and `buckets` the cumulative
+    /// counts by upper bound (+Inf last); exposed as `<name>_bucket{le}`, `<name>_sum` and `<name>_count`, sent
+    /// to OTLP as a Histogram data point.
+    Histogram,
+}
+
+/// A series of a sample with no `le`: its name suffix and value.
+type Plain = (&'static str, f64);
+
+/// One cumulative bucket of a histogram sample.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Bucket {
+    /// The bound as the `le` label writes it ("0.005", "+Inf").
+    pub le: Str,
+    pub upper: f64,
+    /// Observations at most `upper`.
+    pub count: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -27,6 +44,9 @@ pub struct Sample {
     /// The sum of a summary's observations (`value` is their count); None for every other kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sum: Option<f64>,
+    /// A histogram's cumulative buckets; None for every other kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Vec<Bucket>>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -90,6 +110,10 @@ impl MetricSet {
         self.family(name, help, MetricKind::Summary)
     }
 
+    pub fn histogram(&mut self, name: impl Into<Str>, help: impl Into<Str>) -> &mut Family {
+        self.family(name, help, MetricKind::Histogram)
+    }
+
     pub fn sample_count(&self) -> usize {
         self.families.iter().map(|f| f.samples.len()).sum()
     }
@@ -110,7 +134,43 @@ impl Family {
                 .collect(),
             value,
             sum: None,
+            buckets: None,
         });
+        self
+    }
+
+    /// Adds a histogram's point: cumulative `(upper bound, count)` pairs ascending, +Inf last (its count is the
+    /// sample's count), and the sum of the observations.
+    pub fn observe_buckets<L, K, V>(
+        &mut self,
+        labels: L,
+        buckets: &[(f64, f64)],
+        sum: f64,
+    ) -> &mut Self
+    where
+        L: IntoIterator<Item = (K, V)>,
+        K: Into<Str>,
+        V: Into<Str>,
+    {
+        let count = buckets.last().map_or(0.0, |b| b.1);
+        self.push(labels, count);
+        if let Some(s) = self.samples.last_mut() {
+            s.sum = Some(sum);
+            s.buckets = Some(
+                buckets
+                    .iter()
+                    .map(|&(upper, count)| Bucket {
+                        le: if upper == f64::INFINITY {
+                            "+Inf".into()
+                        } else {
+                            upper.to_string().into()
+                        },
+                        upper,
+                        count,
+                    })
+                    .collect(),
+            );
+        }
         self
     }
 
@@ -128,20 +188,29 @@ impl Family {
         self
     }
 
-    /// Every series of the family as (name suffix, sample, value): a summary's sample gives `_count` and `_sum`,
-    /// any other sample itself with no suffix. For the sinks that know only plain series.
-    pub fn series(&self) -> impl Iterator<Item = (&'static str, &Sample, f64)> {
-        let summary = self.kind == MetricKind::Summary;
+    /// Every series of the family as (name suffix, sample, `le` label, value): a summary's sample gives `_count`
+    /// and `_sum`, a histogram's `_bucket` (one per bound, with `le`), `_sum` and `_count`, any other sample
+    /// itself with no suffix. For the sinks that know only plain series.
+    pub fn series(&self) -> impl Iterator<Item = (&'static str, &Sample, Option<&str>, f64)> {
+        let kind = self.kind;
         self.samples.iter().flat_map(move |s| {
-            let (a, b) = if summary {
-                (
-                    ("_count", s, s.value),
-                    Some(("_sum", s, s.sum.unwrap_or(f64::NAN))),
-                )
-            } else {
-                (("", s, s.value), None)
+            let sum = s.sum.unwrap_or(f64::NAN);
+            let (buckets, tail): (&[Bucket], [Option<Plain>; 2]) = match kind {
+                MetricKind::Summary => (&[], [Some(("_count", s.value)), Some(("_sum", sum))]),
+                MetricKind::Histogram => (
+                    s.buckets.as_deref().unwrap_or_default(),
+                    [Some(("_sum", sum)), Some(("_count", s.value))],
+                ),
+                _ => (&[], [Some(("", s.value)), None]),
             };
-            std::iter::once(a).chain(b)
+            buckets
+                .iter()
+                .map(move |b| ("_bucket", s, Some(b.le.as_ref()), b.count))
+                .chain(
+                    tail.into_iter()
+                        .flatten()
+                        .map(move |(x, v)| (x, s, None, v)),
+                )
         })
     }
 
@@ -151,6 +220,7 @@ impl Family {
             labels: Vec::new(),
             value,
             sum: None,
+            buckets: None,
         });
         self
     }

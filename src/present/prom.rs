@@ -15,9 +15,10 @@ pub fn render(set: &MetricSet, common: &[(String, String)], out: &mut String) {
             MetricKind::Counter => "counter",
             MetricKind::Untyped => "untyped",
             MetricKind::Summary => "summary",
+            MetricKind::Histogram => "histogram",
         };
         let _ = writeln!(out, "# TYPE {} {}", fam.name, kind);
-        for (suffix, s, value) in fam.series() {
+        for (suffix, s, le, value) in fam.series() {
             out.push_str(&fam.name);
             out.push_str(suffix);
             let mut first = true;
@@ -25,6 +26,7 @@ pub fn render(set: &MetricSet, common: &[(String, String)], out: &mut String) {
                 .labels
                 .iter()
                 .map(|(k, v)| (k.as_ref(), v.as_ref()))
+                .chain(le.map(|le| ("le", le)))
                 .chain(common.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             for (k, v) in labels {
                 out.push(if first { '{' } else { ',' });

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod documents;
 pub mod report;
 pub mod request;
+pub(crate) mod requests;
 pub mod store;
 pub mod worker;
 

@@ -2,6 +2,7 @@
 //! moment, and the list of files. Pure: it formats what the bundle gathered.
 
 use super::request::Request;
+use super::requests;
 use super::store::{FileEntry, JvmEntry, utc};
 use crate::host::pidinfo;
 use crate::jvm::{analysis, histogram, threaddump};
@@ -73,8 +74,12 @@ pub(crate) fn report_text(
     if let Some(ev) = &req.event {
         event_section(&mut s, ev);
     }
+    // The newest collection the bundle saw: its access logs hold the slow requests up to the moment.
+    let latest = hosts.last().map(|(_, h)| &*h.collection);
     for (i, e) in entries.iter().enumerate() {
         let g = &got[i];
+        let slow = latest.map_or(Vec::new(), |c| requests::slowest(c, e.pid, &e.app));
+        let slow_on = requests::by_thread(&slow);
         let _ = writeln!(
             s,
             "\n== JVM {} \"{}\" (user {}, {}) ==",
@@ -115,6 +120,9 @@ pub(crate) fn report_text(
                 let _ = writeln!(s, "  {:6} {:12} {}", p.count, p.state, p.peer);
             }
         }
+        if let Some(c) = latest {
+            requests::section(&mut s, c, e.pid, &e.app, g.dumps.last());
+        }
         if let Some(r) = &g.report {
             if !r.hot.is_empty() {
                 let _ = writeln!(s, "\nhottest threads:");
@@ -122,8 +130,14 @@ pub(crate) fn report_text(
             for h in r.hot.iter().take(HOT_IN_REPORT) {
                 let _ = writeln!(
                     s,
-                    "  {:.1}% \"{}\" (nid {}) {}",
-                    h.cpu_pct, h.thread, h.nid, h.state
+                    "  {:.1}% \"{}\" (nid {}) {}{}",
+                    h.cpu_pct,
+                    h.thread,
+                    h.nid,
+                    h.state,
+                    slow_on
+                        .get(h.thread.as_str())
+                        .map_or(String::new(), |r| format!("  <- {}", r.label()))
                 );
                 for f in &h.top_frames {
                     let _ = writeln!(s, "        at {f}");

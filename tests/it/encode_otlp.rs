@@ -254,6 +254,7 @@ fn real_collections_keep_every_sample() {
         .flat_map(|s| &s.metrics)
         .map(|m| match m.data.as_ref().unwrap() {
             Data::Summary(s) => s.data_points.len(),
+            Data::Histogram(h) => h.data_points.len(),
             _ => points(m).len(),
         })
         .sum();
@@ -329,4 +330,34 @@ fn a_summary_is_one_summary_point_starting_with_the_jvm() {
     assert_eq!(p.time_unix_nano, T0 as u64 * MS);
     assert_eq!(p.start_time_unix_nano, (T0 as u64 - 3_600_000) * MS);
     assert_eq!(attr(&p.attributes, "gc"), Some(&s("G1 Young Generation")));
+}
+
+#[test]
+fn an_access_log_latency_is_one_histogram_point() {
+    let _floor = crate::common::beside();
+    let enc = otlp::encode(&histogram_batch(), &origin(), false);
+    let req = decode(&enc.body, false);
+    let host = &req.resource_metrics[0];
+    let Some(Data::Histogram(h)) = &metric(host, "wasp_http_request_duration_seconds").data else {
+        panic!("the latency is a Histogram")
+    };
+    assert_eq!(
+        h.aggregation_temporality,
+        AggregationTemporality::Cumulative as i32
+    );
+    let p = &h.data_points[0];
+    assert_eq!((p.count, p.sum), (4, Some(3.05)));
+    assert_eq!(p.explicit_bounds, vec![0.1, 1.0]);
+    assert_eq!(p.bucket_counts, vec![1, 2, 1], "per bucket, not cumulative");
+    assert_eq!(attr(&p.attributes, "app"), Some(&s("shop")));
+    assert_eq!(attr(&p.attributes, "log"), Some(&s("localhost_access_log")));
+    assert_eq!(p.time_unix_nano, T0 as u64 * MS);
+    // No gauge or series of its buckets besides.
+    let names: Vec<&str> = host.scope_metrics[0]
+        .metrics
+        .iter()
+        .map(|m| m.name.as_str())
+        .filter(|n| n.starts_with("wasp_http_request_duration"))
+        .collect();
+    assert_eq!(names, vec!["wasp_http_request_duration_seconds"]);
 }

@@ -235,3 +235,33 @@ fn a_summary_is_its_count_and_sum_series() {
     assert_eq!(value("jvm_gc_collection_seconds_count"), (T0, 3.0));
     assert_eq!(value("jvm_gc_collection_seconds_sum"), (T0, 0.25));
 }
+
+#[test]
+fn a_histogram_is_its_bucket_sum_and_count_series() {
+    let _floor = crate::common::beside();
+    let enc = prw::encode(&histogram_batch(), &origin());
+    let series = check(&prw::decode(&enc.body).unwrap());
+    let value = |name: &str, le: Option<&str>| {
+        series
+            .iter()
+            .find(|(k, _)| {
+                k.contains(&("__name__".to_string(), name.to_string()))
+                    && le.is_none_or(|le| k.contains(&("le".to_string(), le.to_string())))
+            })
+            .map(|(k, v)| {
+                assert!(
+                    k.contains(&("app".to_string(), "shop".to_string())),
+                    "{k:?}"
+                );
+                assert_eq!(le.is_some(), k.iter().any(|(n, _)| n == "le"), "{k:?}");
+                v[0].1
+            })
+            .unwrap_or_else(|| panic!("no {name} {le:?}"))
+    };
+    let b = "wasp_http_request_duration_seconds_bucket";
+    assert_eq!(value(b, Some("0.1")), 1.0);
+    assert_eq!(value(b, Some("1")), 3.0);
+    assert_eq!(value(b, Some("+Inf")), 4.0);
+    assert_eq!(value("wasp_http_request_duration_seconds_sum", None), 3.05);
+    assert_eq!(value("wasp_http_request_duration_seconds_count", None), 4.0);
+}

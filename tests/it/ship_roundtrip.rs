@@ -137,7 +137,7 @@ auth = {{ token_file = "{}", scheme = "Token" }}
     let finite: u64 = sets
         .iter()
         .flat_map(|m| m.families.iter().flat_map(|f| f.series()))
-        .filter(|(_, _, v)| v.is_finite())
+        .filter(|(_, _, _, v)| v.is_finite())
         .count() as u64;
     wait_sent(
         &shipper,
@@ -150,14 +150,12 @@ auth = {{ token_file = "{}", scheme = "Token" }}
     for m in &sets {
         for f in &m.families {
             // A summary (GC pauses) is two series, `_count` and `_sum`, as Prometheus names them.
-            for (suffix, s, value) in f.series() {
-                let prev = want.insert(
-                    (
-                        expected(&format!("{}{suffix}", f.name), &s.labels, &origin),
-                        m.timestamp_ms,
-                    ),
-                    value,
-                );
+            for (suffix, s, le, value) in f.series() {
+                let mut labels = expected(&format!("{}{suffix}", f.name), &s.labels, &origin);
+                if let Some(le) = le {
+                    labels.insert("le".into(), le.into());
+                }
+                let prev = want.insert((labels, m.timestamp_ms), value);
                 assert!(
                     prev.is_none(),
                     "the collection itself repeats a series: {} {:?}",

@@ -113,9 +113,9 @@ fn numbers() {
 proptest::proptest! {
     // Patterns and lines are both written by others: whatever they hold, compiling and parsing never panic.
     #[test]
-    fn never_panics(p in "(%[a-zA-Z%>{}]|%\\{[a-z:]{0,5}\\}[a-zA-Z]|\\$[a-z_]{1,8}|[ \"\\[\\]-]|\\PC){0,12}",
+    fn never_panics(p in "(%[a-zA-Z%>{}]|%\\{[a-z:,]{0,5}\\}[a-zA-Z]|\\$[a-z_]{1,8}|[ \"\\[\\]-]|\\PC){0,12}",
                     line in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-        for d in [Dialect::Tomcat(9), Dialect::Tomcat(10), Dialect::Apache, Dialect::Nginx] {
+        for d in [Dialect::Tomcat(9), Dialect::Tomcat(10), Dialect::Apache, Dialect::Nginx, Dialect::Undertow] {
             let f = LineFormat::compile(&p, d);
             let _ = f.parse(&line);
         }

@@ -1,8 +1,8 @@
 //! Requests from access logs: counts by status class and method, a latency histogram, bytes, unmatched lines.
 //! One series set per log of each app (instance); never a series per URL.
 //!
-//! The histogram goes out as the three series families Prometheus reads (`_bucket` with `le`, `_sum`,
-//! `_count`), untyped, because the metric model has no histogram type yet; `histogram_quantile` works on them.
+//! The latency is a histogram family: `_bucket` with `le`, `_sum` and `_count` in the exposition and remote
+//! write, a Histogram data point in OTLP.
 
 use crate::model::access::{AppRequests, METHODS, STATUS_CLASSES};
 use crate::model::{Collection, MetricSet};
@@ -48,32 +48,24 @@ pub fn add(c: &Collection, m: &mut MetricSet) {
             }
         }
         if let Some(h) = &a.duration {
-            let f = m.family(
-                "wasp_http_request_duration_seconds_bucket",
-                "Requests that took at most le seconds, as the access log gives the time taken (cumulative).",
-                crate::model::MetricKind::Untyped,
-            );
             let mut cum = 0u64;
-            for (i, c) in h.counts.iter().enumerate() {
-                cum += c;
-                let le = h
-                    .bounds
-                    .get(i)
-                    .map_or("+Inf".to_string(), |b| b.to_string());
-                f.push(with(base.clone(), [("le", le)]), cum as f64);
-            }
-            m.family(
-                "wasp_http_request_duration_seconds_sum",
-                "Seconds the timed requests took in all.",
-                crate::model::MetricKind::Untyped,
+            let buckets: Vec<(f64, f64)> = h
+                .counts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    cum += c;
+                    (
+                        h.bounds.get(i).copied().unwrap_or(f64::INFINITY),
+                        cum as f64,
+                    )
+                })
+                .collect();
+            m.histogram(
+                "wasp_http_request_duration_seconds",
+                "Requests by the time they took, as the access log gives it (seconds).",
             )
-            .push(base.clone(), h.sum_seconds);
-            m.family(
-                "wasp_http_request_duration_seconds_count",
-                "Requests with a time taken.",
-                crate::model::MetricKind::Untyped,
-            )
-            .push(base.clone(), cum as f64);
+            .observe_buckets(base.clone(), &buckets, h.sum_seconds);
         }
         m.counter(
             "wasp_http_response_bytes_total",
@@ -132,6 +124,8 @@ mod tests {
             "wasp_http_request_duration_seconds_bucket{app=\"shop\",log=\"localhost_access_log\",le=\"1\"} 3\n",
             "wasp_http_request_duration_seconds_bucket{app=\"shop\",log=\"localhost_access_log\",le=\"+Inf\"} 4\n",
             "wasp_http_request_duration_seconds_count{app=\"shop\",log=\"localhost_access_log\"} 4\n",
+            "wasp_http_request_duration_seconds_sum{app=\"shop\",log=\"localhost_access_log\"} 3.05\n",
+            "# TYPE wasp_http_request_duration_seconds histogram\n",
             "wasp_http_response_bytes_total{app=\"shop\",log=\"localhost_access_log\"} 30\n",
         ] {
             assert!(out.contains(want), "{want} not in\n{out}");

@@ -161,6 +161,20 @@ pub(crate) fn merge_labels<'a>(
     out
 }
 
+/// A merged label set with a histogram bucket's `le` put in its sorted place (it wins over a sample label `le`).
+pub(crate) fn with_le<'a>(
+    mut v: Vec<(Cow<'a, str>, &'a str)>,
+    le: Option<&'a str>,
+) -> Vec<(Cow<'a, str>, &'a str)> {
+    if let Some(le) = le {
+        match v.binary_search_by(|(k, _)| k.as_ref().cmp("le")) {
+            Ok(i) => v[i].1 = le,
+            Err(i) => v.insert(i, (Cow::Borrowed("le"), le)),
+        }
+    }
+    v
+}
+
 /// A fast hasher for the encoders' own maps (keys are wasp's label sets, not attacker-chosen input).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FastHasher(u64);

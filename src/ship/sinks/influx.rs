@@ -11,7 +11,7 @@ use super::Backend;
 use crate::model::metric::Str;
 use crate::ship::encode::{
     Batch, Encoded, FastMap, Given, Origin, base_labels, gzip as gz, merge_labels, metrics_range,
-    sanitize_metric_name,
+    sanitize_metric_name, with_le,
 };
 use std::fmt::Write;
 
@@ -54,18 +54,20 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
     let (mut items, mut skipped) = (0u64, 0u64);
     // "measurement,tags" of each series, written once per batch: the labels repeat in every collection.
     // A summary's sample is two measurements, `<name>_count` and `<name>_sum`, as Prometheus names them.
-    let mut prefixes: FastMap<(&'static str, Given<'_>), String> = FastMap::default();
+    let mut prefixes: FastMap<(&'static str, Option<&str>, Given<'_>), String> = FastMap::default();
     for m in &batch.metrics {
         let ts = m.metrics.timestamp_ms;
         for fam in &m.metrics.families {
-            for (suffix, s, value) in fam.series() {
+            for (suffix, s, le, value) in fam.series() {
                 if !value.is_finite() {
                     skipped += 1;
                     continue;
                 }
                 let prefix = prefixes
-                    .entry((suffix, (fam.name.as_ref(), s.labels.as_slice())))
-                    .or_insert_with(|| series(&format!("{}{suffix}", fam.name), &base, &s.labels));
+                    .entry((suffix, le, (fam.name.as_ref(), s.labels.as_slice())))
+                    .or_insert_with(|| {
+                        series(&format!("{}{suffix}", fam.name), &base, &s.labels, le)
+                    });
                 out.push_str(prefix);
                 // Debug gives the shortest text that reads back to the same f64, with an exponent for large
                 // and small magnitudes (1e300, 1e-7), which both InfluxDB and VictoriaMetrics parse as a float.
@@ -89,11 +91,16 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
 }
 
 /// `measurement,tag=value,...` of one series.
-fn series(family: &str, base: &[(String, String)], labels: &[(Str, Str)]) -> String {
+fn series(
+    family: &str,
+    base: &[(String, String)],
+    labels: &[(Str, Str)],
+    le: Option<&str>,
+) -> String {
     let mut out = String::with_capacity(128);
     let mut value = String::with_capacity(64);
     out.push_str(&sanitize_metric_name(family));
-    for (k, v) in merge_labels(base, labels) {
+    for (k, v) in with_le(merge_labels(base, labels), le) {
         value.clear();
         push_tag_value(v, &mut value);
         if value.is_empty() {

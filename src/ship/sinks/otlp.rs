@@ -149,7 +149,7 @@ pub mod proto {
         pub description: String,
         #[prost(string, tag = "3")]
         pub unit: String,
-        #[prost(oneof = "metric::Data", tags = "5, 7, 11")]
+        #[prost(oneof = "metric::Data", tags = "5, 7, 9, 11")]
         pub data: Option<metric::Data>,
     }
 
@@ -160,6 +160,8 @@ pub mod proto {
             Gauge(super::Gauge),
             #[prost(message, tag = "7")]
             Sum(super::Sum),
+            #[prost(message, tag = "9")]
+            Histogram(super::Histogram),
             #[prost(message, tag = "11")]
             Summary(super::Summary),
         }
@@ -204,6 +206,36 @@ pub mod proto {
         #[prost(double, tag = "5")]
         pub sum: f64,
         #[prost(uint32, tag = "8")]
+        pub flags: u32,
+    }
+
+    /// Explicit buckets, cumulative temporality (the access logs' latency).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Histogram {
+        #[prost(message, repeated, tag = "1")]
+        pub data_points: Vec<HistogramDataPoint>,
+        #[prost(int32, tag = "2")]
+        pub aggregation_temporality: i32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct HistogramDataPoint {
+        #[prost(message, repeated, tag = "9")]
+        pub attributes: Vec<KeyValue>,
+        #[prost(fixed64, tag = "2")]
+        pub start_time_unix_nano: u64,
+        #[prost(fixed64, tag = "3")]
+        pub time_unix_nano: u64,
+        #[prost(fixed64, tag = "4")]
+        pub count: u64,
+        #[prost(double, optional, tag = "5")]
+        pub sum: Option<f64>,
+        /// Per bucket (not cumulative), one more than the bounds.
+        #[prost(fixed64, repeated, tag = "6")]
+        pub bucket_counts: Vec<u64>,
+        #[prost(double, repeated, tag = "7")]
+        pub explicit_bounds: Vec<f64>,
+        #[prost(uint32, tag = "10")]
         pub flags: u32,
     }
 
@@ -265,6 +297,7 @@ pub fn encode(batch: &Batch, origin: &Origin, gzip: bool) -> Encoded {
             Some(metric::Data::Gauge(g)) => g.data_points.len() as u64,
             Some(metric::Data::Sum(s)) => s.data_points.len() as u64,
             Some(metric::Data::Summary(s)) => s.data_points.len() as u64,
+            Some(metric::Data::Histogram(h)) => h.data_points.len() as u64,
             None => 0,
         })
         .sum();
@@ -317,6 +350,10 @@ impl Res {
                 is_monotonic: true,
             }),
             MetricKind::Summary => metric::Data::Summary(Summary::default()),
+            MetricKind::Histogram => metric::Data::Histogram(Histogram {
+                data_points: Vec::new(),
+                aggregation_temporality: CUMULATIVE,
+            }),
         };
         self.metrics.push(Metric {
             name: name.to_string(),
@@ -332,6 +369,13 @@ impl Res {
         match &mut self.metrics[metric].data {
             Some(metric::Data::Gauge(g)) => Some(&mut g.data_points),
             Some(metric::Data::Sum(s)) => Some(&mut s.data_points),
+            _ => None,
+        }
+    }
+
+    fn histogram_points(&mut self, metric: usize) -> Option<&mut Vec<HistogramDataPoint>> {
+        match &mut self.metrics[metric].data {
+            Some(metric::Data::Histogram(h)) => Some(&mut h.data_points),
             _ => None,
         }
     }
@@ -456,11 +500,20 @@ pub(crate) fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceReq
                     });
                 let start = match (fam.kind, t.pid) {
                     (MetricKind::Gauge | MetricKind::Untyped, _) => 0,
-                    (MetricKind::Counter | MetricKind::Summary, None) => host_start,
-                    (MetricKind::Counter | MetricKind::Summary, Some(pid)) => {
-                        started.get(&pid).copied().unwrap_or(0)
+                    (MetricKind::Counter | MetricKind::Summary | MetricKind::Histogram, None) => {
+                        host_start
                     }
+                    (
+                        MetricKind::Counter | MetricKind::Summary | MetricKind::Histogram,
+                        Some(pid),
+                    ) => started.get(&pid).copied().unwrap_or(0),
                 };
+                if fam.kind == MetricKind::Histogram {
+                    if let Some(points) = resources[t.resource].histogram_points(t.metric) {
+                        points.push(histogram_point(s, t.attributes.clone(), start, time));
+                    }
+                    continue;
+                }
                 if fam.kind == MetricKind::Summary {
                     // Two families of one name but different kinds would share a metric: skip, never panic.
                     if let Some(points) = resources[t.resource].summary_points(t.metric) {
@@ -504,6 +557,10 @@ pub(crate) fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceReq
                         s.data_points.sort_by_key(|p| p.time_unix_nano);
                         continue;
                     }
+                    Some(metric::Data::Histogram(h)) => {
+                        h.data_points.sort_by_key(|p| p.time_unix_nano);
+                        continue;
+                    }
                     None => continue,
                 };
                 // Collections arrive in time order; a stable sort keeps it so when they did not.
@@ -524,6 +581,39 @@ pub(crate) fn request(batch: &Batch, origin: &Origin) -> ExportMetricsServiceReq
         })
         .collect();
     ExportMetricsServiceRequest { resource_metrics }
+}
+
+/// A histogram sample as OTLP has it: per-bucket counts from the cumulative ones, the finite bounds.
+fn histogram_point(
+    s: &crate::model::metric::Sample,
+    attributes: Vec<KeyValue>,
+    start: u64,
+    time: u64,
+) -> HistogramDataPoint {
+    let buckets = s.buckets.as_deref().unwrap_or_default();
+    let mut below = 0.0;
+    let bucket_counts = buckets
+        .iter()
+        .map(|b| {
+            let n = (b.count - below).max(0.0) as u64;
+            below = b.count;
+            n
+        })
+        .collect();
+    HistogramDataPoint {
+        attributes,
+        start_time_unix_nano: start,
+        time_unix_nano: time,
+        count: s.value.max(0.0) as u64,
+        sum: s.sum,
+        bucket_counts,
+        explicit_bounds: buckets
+            .iter()
+            .map(|b| b.upper)
+            .filter(|u| u.is_finite())
+            .collect(),
+        flags: 0,
+    }
 }
 
 /// Data points a 200 answer says were rejected (partial success; must not be retried, only counted and logged).

@@ -6,7 +6,7 @@
 use super::Backend;
 use crate::ship::encode::{
     Batch, Encoded, FastMap, Given, Origin, base_labels, merge_labels, metrics_range,
-    sanitize_metric_name,
+    sanitize_metric_name, with_le,
 };
 use prost::Message;
 use std::borrow::Cow;
@@ -115,15 +115,15 @@ pub(crate) fn write_request(batch: &Batch, origin: &Origin) -> (WriteRequest, u6
     let mut all: Vec<(Key<'_>, Vec<Sample>)> = Vec::new();
     let mut by_key: FastMap<Key<'_>, usize> = FastMap::default();
     // A summary's sample is two series (`_count`, `_sum`): the suffix is part of the cheap key.
-    let mut by_given: FastMap<(&'static str, Given<'_>), usize> = FastMap::default();
+    let mut by_given: FastMap<(&'static str, Option<&str>, Given<'_>), usize> = FastMap::default();
     for m in &batch.metrics {
         let ts = m.metrics.timestamp_ms;
         for fam in &m.metrics.families {
-            for (suffix, s, value) in fam.series() {
+            for (suffix, s, le, value) in fam.series() {
                 let i = *by_given
-                    .entry((suffix, (fam.name.as_ref(), s.labels.as_slice())))
+                    .entry((suffix, le, (fam.name.as_ref(), s.labels.as_slice())))
                     .or_insert_with(|| {
-                        let mut labels = merge_labels(&base, &s.labels);
+                        let mut labels = with_le(merge_labels(&base, &s.labels), le);
                         labels.retain(|(k, _)| k != "__name__");
                         let name = match suffix {
                             "" => sanitize_metric_name(&fam.name),

@@ -106,8 +106,8 @@ pub fn sample_count(b: &Batch) -> usize {
     b.metrics.iter().map(|m| m.metrics.sample_count()).sum()
 }
 
-/// Every series of a batch's collections (a summary's sample is two: `_count`, `_sum`), for the encoders of
-/// plain series (remote write, Influx).
+/// Every series of a batch's collections (a summary's sample is two: `_count`, `_sum`; a histogram's its
+/// buckets too), for the encoders of plain series (remote write, Influx).
 pub fn series_count(b: &Batch) -> usize {
     b.metrics
         .iter()
@@ -133,6 +133,32 @@ pub fn summary_batch() -> Batch {
     Batch {
         metrics: vec![Metrics {
             collection: Arc::new(collection(T0)),
+            metrics: Arc::new(m),
+        }],
+        ..Default::default()
+    }
+}
+
+/// An access log's latency as the collection gives it: 4 requests of 0.05, 0.5, 0.5 and 2 s over the
+/// buckets 0.1 and 1 s.
+pub fn histogram_batch() -> Batch {
+    use wasp::model::access::{AppRequests, Histogram};
+    let mut a = AppRequests {
+        app: "shop".into(),
+        log: "localhost_access_log".into(),
+        duration: Some(Histogram::new(vec![0.1, 1.0])),
+        ..Default::default()
+    };
+    a.requests[1][0] = 4;
+    for s in [0.05, 0.5, 0.5, 2.0] {
+        a.duration.as_mut().unwrap().observe(s);
+    }
+    let mut c = collection(T0);
+    c.access = vec![a];
+    let m = wasp::present::metrics::from_collection(&c);
+    Batch {
+        metrics: vec![Metrics {
+            collection: Arc::new(c),
             metrics: Arc::new(m),
         }],
         ..Default::default()
