@@ -159,7 +159,9 @@ fn console_pages_in_a_real_browser() {
         d.path(),
         port,
         "1s",
-        "[snapshots]\nmin_gap = \"0s\"\nbundle_dumps = 2\nbundle_every = \"1s\"\n",
+        "[snapshots]\nmin_gap = \"0s\"\nbundle_dumps = 2\nbundle_every = \"1s\"\n\
+         [[rules]]\nname = \"console-deadlock\"\nwhen = \"jvm.blocked_threads >= 2\"\nscope = \"ConsoleLab\"\n\
+         cooldown = \"10m\"\ndo = [\"log\"]\n",
     );
     let cfg = d.path().join("wasp.toml");
     // The JVM in a collection first (its hsperfdata appears within an interval or two).
@@ -206,6 +208,15 @@ fn console_pages_in_a_real_browser() {
     b.wait_for(
         "the agent's health",
         "return !!document.querySelector('#health [data-section=shipping]');",
+    );
+    // A rule firing on the timeline: the deadlock rule fires at the first collection after the first dump
+    // shows the blocked pair, for this JVM, with what it did.
+    b.wait_for(
+        "the rule firing on the timeline",
+        &format!(
+            "return [...document.querySelectorAll('#timeline tr')].some(r => \
+               r.textContent.includes('rule console-deadlock') && r.textContent.includes(' {pid} → log'));"
+        ),
     );
     if std::env::var("WASP_SCREENSHOTS").as_deref() == Ok("1") {
         // For the README: charts with a minute of live points rather than a few.
