@@ -382,8 +382,31 @@ pub fn status_text(sections: &Value) -> String {
                 let _ = writeln!(s, "{name}:");
                 match v {
                     Value::Object(m) => {
-                        for (k, x) in m {
+                        for (k, x) in m.iter().filter(|(k, _)| *k != "recent") {
                             let _ = writeln!(s, "  {k}: {}", scalar(x));
+                        }
+                        // The triggers' last firings, newest last.
+                        for f in m
+                            .get("recent")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                        {
+                            let _ = writeln!(
+                                s,
+                                "  fired {} {} {}{}: {}",
+                                crate::util::clock::utc(f["timestamp_ms"].as_i64().unwrap_or(0)),
+                                scalar(&f["source"]),
+                                scalar(&f["rule"]),
+                                f["app"]
+                                    .as_str()
+                                    .map(|a| format!(" ({a})"))
+                                    .unwrap_or_default(),
+                                f["actions"]
+                                    .as_array()
+                                    .map(|a| a.iter().map(scalar).collect::<Vec<_>>().join(", "))
+                                    .unwrap_or_default()
+                            );
                         }
                     }
                     other => {
@@ -437,6 +460,19 @@ mod tests {
         assert_eq!(
             status_text(&v),
             "plugins:\n  queue: 3\n  spool_bytes: 1024\n"
+        );
+    }
+
+    #[test]
+    fn the_last_firings_follow_the_trigger_lines() {
+        let v = serde_json::json!([["triggers", {
+            "rule hot": "holding 0, fired 1",
+            "recent": [{"timestamp_ms": 0, "source": "rule", "rule": "hot", "when": "jvm.cpu_pct > 25",
+                        "pid": 42, "app": "shop", "actions": ["bundle", "log"]}]
+        }]]);
+        assert_eq!(
+            status_text(&v),
+            "triggers:\n  rule hot: holding 0, fired 1\n  fired 1970-01-01T00:00:00.000Z rule hot (shop): bundle, log\n"
         );
     }
 }

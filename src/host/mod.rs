@@ -16,6 +16,9 @@ pub mod sockdiag;
 pub mod system;
 pub mod systemd;
 
+#[cfg(test)]
+mod hostile_input;
+
 use crate::model::{Collection, CollectorError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -247,13 +247,7 @@ pub struct OpenFiles {
 pub fn open_files(proc_root: &Path, pid: u32) -> anyhow::Result<OpenFiles> {
     let p = proc_of(proc_root, pid)?;
     let mut o = OpenFiles {
-        limit: p
-            .limits()
-            .ok()
-            .and_then(|l| match l.max_open_files.soft_limit {
-                procfs::process::LimitValue::Value(v) => Some(v),
-                procfs::process::LimitValue::Unlimited => None,
-            }),
+        limit: super::pidstat::max_open_files(&proc_root.join(pid.to_string())),
         ..Default::default()
     };
     let mut dirs: HashMap<String, usize> = HashMap::new();
@@ -372,10 +366,10 @@ pub fn task_ticks(proc_root: &Path, pid: u32) -> anyhow::Result<Vec<(u32, String
         let Ok(b) = std::fs::read(e.path().join("stat")) else {
             continue;
         };
-        let Ok(st) = <procfs::process::Stat as procfs::FromRead>::from_read(&b[..]) else {
+        let Some(st) = super::pidstat::parse_stat(&b) else {
             continue;
         };
-        out.push((tid, st.comm, st.state, st.utime + st.stime));
+        out.push((tid, st.comm, st.state, st.utime.saturating_add(st.stime)));
     }
     Ok(out)
 }

@@ -129,10 +129,10 @@ impl ProcessCollector {
                 Ok(n) if n < buf.len() => n,
                 _ => continue,
             };
-            let Ok(st) = <procfs::process::Stat as procfs::FromRead>::from_read(&buf[..n]) else {
+            let Some(st) = super::pidstat::parse_stat(&buf[..n]) else {
                 continue;
             };
-            let ticks = st.utime + st.stime;
+            let ticks = st.utime.saturating_add(st.stime);
             *res.states.entry(st.state.to_string()).or_default() += 1;
             res.total += 1;
             res.threads += st.num_threads.max(0) as u64;

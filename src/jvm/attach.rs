@@ -17,7 +17,7 @@
 pub use super::attach_error::AttachError;
 use super::proc_state::{catches_sigquit, gone, listener_runs};
 pub use super::reply::decode;
-use super::trigger_file::{as_user, create_trigger};
+use super::trigger_file::{as_user, create_trigger, sigquit};
 use crate::host::Roots;
 use crate::jvm::discover;
 use crate::jvm::perfdata::PerfData;
@@ -362,16 +362,11 @@ fn start_listener(
             msg,
         }
     })?;
-    let quit = || {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGQUIT,
-        )
-    };
-    quit().map_err(|e| AttachError::Step {
+    let quit = || sigquit(pid, (t.jvm.uid, t.jvm.gid));
+    quit().map_err(|msg| AttachError::Step {
         pid,
         step: "send SIGQUIT",
-        msg: e.to_string(),
+        msg,
     })?;
     let start = Instant::now();
     let half = t.deadline.saturating_duration_since(start) / 2;

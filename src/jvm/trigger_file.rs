@@ -80,3 +80,19 @@ pub(super) fn create_trigger(
         ids,
     })
 }
+
+/// SIGQUIT to the JVM, sent by a thread with the JVM's ids (the kernel lets a user signal its own processes),
+/// so the agent needs no `CAP_KILL` (the unit does not grant it). A JVM whose real ids differ from its
+/// effective ones refuses that sender: then root sends it, which works where `CAP_KILL` is held.
+pub(super) fn sigquit(pid: u32, ids: (u32, u32)) -> Result<(), String> {
+    use nix::sys::signal::{Signal, kill};
+    let send = move || {
+        kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGQUIT).map_err(std::io::Error::from)
+    };
+    match as_user(ids.0, ids.1, send) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && ids != (0, 0) => {
+            send().map_err(|root| format!("as uid {}: {e}; as root: {root}", ids.0))
+        }
+        r => r.map_err(|e| format!("as uid {}: {e}", ids.0)),
+    }
+}

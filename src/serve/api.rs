@@ -199,7 +199,7 @@ async fn dump_latest(a: &Api, pid: u32) -> Response {
         .await
         .flatten()
     {
-        Some(v) => ok(v),
+        Some(v) => ok_text(v),
         None => err(
             StatusCode::NOT_FOUND,
             format!("no thread dump of pid {pid} yet (take one: wasp trigger dump --pid {pid})"),
@@ -223,11 +223,16 @@ async fn histograms(a: &Api, pid: u32, q: HashMap<String, String>) -> Response {
             .as_deref()
             .and_then(|id| evidence::histogram(&dir, pid, id))
             .map(evidence::histogram_view);
-        Ok(json!({"histograms": list, "shown": shown, "latest": h}))
+        let mut v = json!({"histograms": list, "shown": shown}).to_string();
+        v.pop();
+        Ok(format!(
+            r#"{v},"latest":{}}}"#,
+            h.as_deref().unwrap_or("null")
+        ))
     })
     .await;
     match r {
-        Some(Ok(v)) => ok(v),
+        Some(Ok(v)) => ok_text(v),
         Some(Err((c, e))) => err(c, e),
         None => err(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -239,7 +244,7 @@ async fn histograms(a: &Api, pid: u32, q: HashMap<String, String>) -> Response {
 async fn incidents(a: &Api) -> Response {
     let dir = a.snapshots.dir.clone();
     match blocking(move || crate::snapshot::store::list(&dir)).await {
-        Some(Ok(v)) => ok(json!({"incidents": v})),
+        Some(Ok(v)) => ok_text(format!(r#"{{"incidents":{}}}"#, evidence::pretty(&v))),
         Some(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
         None => err(StatusCode::INTERNAL_SERVER_ERROR, "listing failed"),
     }
@@ -252,7 +257,7 @@ async fn incident(a: &Api, id: String) -> Response {
         .await
         .flatten()
     {
-        Some(v) => ok(v),
+        Some(v) => ok_text(v),
         None => err(StatusCode::NOT_FOUND, format!("no incident {id:?}")),
     }
 }

@@ -57,6 +57,27 @@ fn files_of(dir: &Path, pid: u32, what: &str) -> Vec<(Incident, Manifest, Vec<St
         .collect()
 }
 
+/// A typed value as JSON text through the pretty serialiser the CLI and the bundles already use: going through
+/// `serde_json::Value` would compile the report's, manifest's and histogram's serialisers once more (binary
+/// size: docs/performance.md).
+pub fn pretty<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into())
+}
+
+/// `object` (the text of a JSON object) with `key: raw` added at its end, `raw` being JSON text.
+fn with_raw(object: impl ToString, key: &str, raw: &str) -> String {
+    let mut s = object.to_string();
+    s.pop();
+    if !s.ends_with('{') {
+        s.push(',');
+    }
+    s.push_str(&Value::from(key).to_string());
+    s.push(':');
+    s.push_str(raw);
+    s.push('}');
+    s
+}
+
 /// A file name from a manifest, used only when it is a plain name in the snapshot's directory.
 fn plain(name: &str) -> bool {
     !name.is_empty() && !name.contains('/') && name != "." && name != ".."
@@ -118,7 +139,7 @@ pub fn thread_table(d: &ThreadDump) -> Value {
 
 /// The newest snapshot with thread dumps of `pid`: the analysis of its dumps (apart in time in a bundle)
 /// and the table of the last one.
-pub fn latest_dump(dir: &Path, pid: u32) -> Option<Value> {
+pub fn latest_dump(dir: &Path, pid: u32) -> Option<String> {
     let (inc, m, files) = files_of(dir, pid, "thread dump").into_iter().next()?;
     let dumps: Vec<ThreadDump> = files
         .iter()
@@ -137,9 +158,10 @@ pub fn latest_dump(dir: &Path, pid: u32) -> Option<Value> {
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .map(|mut f| f["analysis"].take())
         .filter(|a| a.is_object());
-    let report = sampled.unwrap_or_else(|| {
-        serde_json::to_value(analysis::analyze(&dumps, None)).unwrap_or_default()
-    });
+    let report = match sampled {
+        Some(v) => v.to_string(),
+        None => pretty(&analysis::analyze(&dumps, None)),
+    };
     let mut v = thread_table(last);
     v["id"] = json!(inc.id);
     v["time"] = json!(m.time);
@@ -148,8 +170,7 @@ pub fn latest_dump(dir: &Path, pid: u32) -> Option<Value> {
     v["reason"] = json!(m.reason_text);
     v["files"] = json!(files);
     v["vm"] = json!(last.vm);
-    v["report"] = report;
-    Some(v)
+    Some(with_raw(v, "report", &report))
 }
 
 /// Every class histogram of `pid`, newest first: `{id, time, file}`.
@@ -174,30 +195,34 @@ pub fn histogram(dir: &Path, pid: u32, id: &str) -> Option<histogram::Histogram>
 }
 
 /// A histogram for the browser: its largest classes.
-pub fn histogram_view(mut h: histogram::Histogram) -> Value {
+pub fn histogram_view(mut h: histogram::Histogram) -> String {
     let rows = h.entries.len();
     h.entries.truncate(ROWS);
-    json!({"rows": rows, "histogram": h})
+    with_raw(json!({ "rows": rows }), "histogram", &pretty(&h))
 }
 
 /// `b` against the earlier `a`: growth per class, largest first.
-pub fn compare(dir: &Path, pid: u32, a: &str, b: &str) -> Result<Value, String> {
+pub fn compare(dir: &Path, pid: u32, a: &str, b: &str) -> Result<String, String> {
     let ha = histogram(dir, pid, a).ok_or_else(|| format!("no histogram of pid {pid} in {a}"))?;
     let hb = histogram(dir, pid, b).ok_or_else(|| format!("no histogram of pid {pid} in {b}"))?;
     let mut d = histogram::diff(&ha, &hb);
     let changed = d.growth.len();
     d.growth.truncate(ROWS);
-    Ok(json!({"a": a, "b": b, "changed": changed, "diff": d}))
+    Ok(with_raw(
+        json!({"a": a, "b": b, "changed": changed}),
+        "diff",
+        &pretty(&d),
+    ))
 }
 
 /// One incident: its manifest, report, context lines, each JVM's figures (sockets, open files, process and
 /// threads, analysis), each dump's thread states, and the host figures before and after.
-pub fn incident(dir: &Path, id: &str) -> Option<Value> {
+pub fn incident(dir: &Path, id: &str) -> Option<String> {
     let inc = store::list(dir).ok()?.into_iter().find(|i| i.id == id)?;
     let m = Manifest::read(&inc.path).unwrap_or_default();
     let text = |f: &str| read(&inc.path.join(f), MAX_SMALL);
     let parsed = |f: &str| text(f).and_then(|t| serde_json::from_str::<Value>(&t).ok());
-    let jvms: Vec<Value> = m
+    let jvms: Vec<String> = m
         .jvms
         .iter()
         .map(|j| {
@@ -227,18 +252,20 @@ pub fn incident(dir: &Path, id: &str) -> Option<Value> {
                 .first()
                 .and_then(|f| text(f))
                 .map(|t| histogram_view(histogram::parse(&t)));
-            json!({"jvm": j, "dumps": dumps, "figures": figures, "histogram": histogram})
+            let v = json!({"dumps": dumps, "figures": figures});
+            let v = with_raw(v, "histogram", histogram.as_deref().unwrap_or("null"));
+            with_raw(v, "jvm", &pretty(j))
         })
         .collect();
-    Some(json!({
+    let v = json!({
         "id": inc.id,
-        "manifest": m,
         "report": text("report.txt"),
         "context": text("context.txt").map(|t| t.lines().map(str::to_string).collect::<Vec<_>>()),
         "host_before": parsed("host.json"),
         "host_after": parsed("host-after.json"),
-        "jvms": jvms,
-    }))
+    });
+    let v = with_raw(v, "manifest", &pretty(&m));
+    Some(with_raw(v, "jvms", &format!("[{}]", jvms.join(","))))
 }
 
 #[cfg(test)]
@@ -299,7 +326,7 @@ mod tests {
             serde_json::to_string(&m).unwrap(),
         )
         .unwrap();
-        let v = latest_dump(d.path(), 7).unwrap();
+        let v: Value = serde_json::from_str(&latest_dump(d.path(), 7).unwrap()).unwrap();
         assert_eq!(v["report"]["deadlocks"].as_array().unwrap().len(), 1, "{v}");
         assert!(latest_dump(d.path(), 8).is_none());
         // The same file name as a link to elsewhere: not read.
@@ -308,6 +335,13 @@ mod tests {
         std::fs::write(&outside, DEADLOCK).unwrap();
         std::os::unix::fs::symlink(&outside, snap.join("7-x-threads-1.txt")).unwrap();
         assert!(latest_dump(d.path(), 7).is_none());
+    }
+
+    #[test]
+    fn raw_json_is_added_as_the_last_key() {
+        assert_eq!(with_raw(json!({}), "k", "[1]"), r#"{"k":[1]}"#);
+        let v: Value = serde_json::from_str(&with_raw(json!({"a": "}"}), "b\"", "{\n}")).unwrap();
+        assert_eq!(v, json!({"a": "}", "b\"": {}}));
     }
 
     proptest::proptest! {

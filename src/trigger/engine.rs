@@ -14,7 +14,7 @@ use crate::model::event::Event;
 use crate::model::{Collection, MetricSet};
 use crate::snapshot::blocked::BlockedThreads;
 use crate::snapshot::documents::Publish;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 pub struct Triggers {
@@ -27,6 +27,35 @@ pub struct Triggers {
     publish: Publish,
     logs: Vec<LogWatchConfig>,
     checks: Vec<CheckConfig>,
+    /// The last firings, oldest first: `recent` of the status section (the console's timeline, `wasp status`).
+    fired: VecDeque<serde_json::Value>,
+}
+
+/// Firings kept for the status section.
+const RECENT: usize = 20;
+
+/// What the timeline shows of a firing: when, which rule or schedule, for which JVM, and what it asked for.
+fn remember(fired: &mut VecDeque<serde_json::Value>, f: &Firing, plan: &Plan) {
+    if fired.len() == RECENT {
+        fired.pop_front();
+    }
+    let mut v = serde_json::json!({
+        "timestamp_ms": f.timestamp_ms,
+        "source": f.source,
+        "rule": f.rule,
+        "when": f.when,
+        "actions": plan.actions.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    });
+    if let Some(pid) = f.pid {
+        v["pid"] = pid.into();
+    }
+    if let Some(app) = &f.app {
+        v["app"] = app.as_str().into();
+    }
+    if !f.jvms.is_empty() {
+        v["jvms"] = f.jvms.clone().into();
+    }
+    fired.push_back(v);
 }
 
 impl Triggers {
@@ -65,6 +94,7 @@ impl Triggers {
             publish,
             logs: cfg.logs.to_vec(),
             checks: cfg.checks.to_vec(),
+            fired: VecDeque::new(),
         })
     }
 
@@ -101,8 +131,9 @@ impl Triggers {
             .engine
             .evaluate(c, events, &view, now, &|w| logs.recent(w));
         for (ri, f) in fired {
-            self.actions
-                .dispatch(f, &self.engine.rules[ri].plan, &self.publish);
+            let plan = &self.engine.rules[ri].plan;
+            remember(&mut self.fired, &f, plan);
+            self.actions.dispatch(f, plan, &self.publish);
         }
         let wall = c.timestamp_ms.div_euclid(1000);
         for (s, timer, n) in &mut self.schedules {
@@ -134,17 +165,16 @@ impl Triggers {
             match &s.app {
                 None => {
                     *n += 1;
-                    self.actions
-                        .dispatch(firing(None, None), &plan, &self.publish);
+                    let f = firing(None, None);
+                    remember(&mut self.fired, &f, &plan);
+                    self.actions.dispatch(f, &plan, &self.publish);
                 }
                 Some(p) => {
                     for j in c.jvms.iter().filter(|j| p.is_match(&j.app)) {
                         *n += 1;
-                        self.actions.dispatch(
-                            firing(Some(j.pid), Some(j.app.clone())),
-                            &plan,
-                            &self.publish,
-                        );
+                        let f = firing(Some(j.pid), Some(j.app.clone()));
+                        remember(&mut self.fired, &f, &plan);
+                        self.actions.dispatch(f, &plan, &self.publish);
                     }
                 }
             }
@@ -213,6 +243,9 @@ impl Triggers {
                 )
                 .into(),
             );
+        }
+        if !self.fired.is_empty() {
+            m.insert("recent".into(), self.fired.iter().cloned().collect());
         }
         *self.status.0.lock().unwrap_or_else(|e| e.into_inner()) = serde_json::Value::Object(m);
     }

@@ -81,6 +81,33 @@ fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, Strin
     (code, body)
 }
 
+/// A GET whose body may be binary: (status line and headers, body).
+fn request_bytes(port: u16, path: &str, headers: &[&str]) -> (String, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{extra}\r\n"
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let at = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no end of head");
+    let head = String::from_utf8_lossy(&buf[..at]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    (head, buf[at + 4..].to_vec())
+}
+
 fn api(port: u16, path: &str) -> Value {
     let (code, body) = request(port, "GET", path, &[]);
     assert_eq!(code, 200, "{path}: {body}");
@@ -159,7 +186,9 @@ fn console_pages_in_a_real_browser() {
         d.path(),
         port,
         "1s",
-        "[snapshots]\nmin_gap = \"0s\"\nbundle_dumps = 2\nbundle_every = \"1s\"\n",
+        "[snapshots]\nmin_gap = \"0s\"\nbundle_dumps = 2\nbundle_every = \"1s\"\n\
+         [[rules]]\nname = \"console-deadlock\"\nwhen = \"jvm.blocked_threads >= 2\"\nscope = \"ConsoleLab\"\n\
+         cooldown = \"10m\"\ndo = [\"log\"]\n",
     );
     let cfg = d.path().join("wasp.toml");
     // The JVM in a collection first (its hsperfdata appears within an interval or two).
@@ -206,6 +235,15 @@ fn console_pages_in_a_real_browser() {
     b.wait_for(
         "the agent's health",
         "return !!document.querySelector('#health [data-section=shipping]');",
+    );
+    // A rule firing on the timeline: the deadlock rule fires at the first collection after the first dump
+    // shows the blocked pair, for this JVM, with what it did.
+    b.wait_for(
+        "the rule firing on the timeline",
+        &format!(
+            "return [...document.querySelectorAll('#timeline tr')].some(r => \
+               r.textContent.includes('rule console-deadlock') && r.textContent.includes(' {pid} → log'));"
+        ),
     );
     if std::env::var("WASP_SCREENSHOTS").as_deref() == Ok("1") {
         // For the README: charts with a minute of live points rather than a few.
@@ -487,6 +525,38 @@ fn with_a_bearer_token_nothing_answers_without_it() {
         &[auth, "x-wasp-action: 1"],
     );
     assert_eq!(code, 404);
+    // The assets are carried gzipped: a browser gets them so, a client without gzip gets them inflated; both
+    // are the file in the tree.
+    let file = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/serve/assets/uplot/uPlot.iife.min.js"),
+    )
+    .unwrap();
+    let (head, gz) = request_bytes(
+        port,
+        "/assets/uPlot.min.js",
+        &[auth, "Accept-Encoding: gzip, deflate, br"],
+    );
+    assert!(
+        head.to_ascii_lowercase().contains("content-encoding: gzip"),
+        "{head}"
+    );
+    assert!(
+        gz.len() * 2 < file.len(),
+        "{} gzipped of {}",
+        gz.len(),
+        file.len()
+    );
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    assert!(raw == file, "the gzipped asset is not the file");
+    let (head, plain) = request_bytes(port, "/assets/uPlot.min.js", &[auth]);
+    assert!(
+        !head.to_ascii_lowercase().contains("content-encoding"),
+        "{head}"
+    );
+    assert!(plain == file, "the inflated asset is not the file");
     // A browser: the 401 page asks for the token, keeps it in a cookie, and the console opens.
     let Some(b) = Browser::start() else { return };
     b.goto(&format!("http://127.0.0.1:{port}/"));

@@ -276,6 +276,9 @@ async function timeline() {
   for (const r of ((sec.snapshots || {}).recent || [])) {
     items.push({ t: fmtTime(r.at_ms), what: 'request ' + r.kind, text: r.reason + ' · ' + r.select + ' · ' + r.state + (r.error ? ': ' + r.error : '') });
   }
+  for (const f of ((sec.triggers || {}).recent || [])) {
+    items.push({ t: fmtTime(f.timestamp_ms), what: f.source + ' ' + f.rule, text: f.when + (f.app ? ' · ' + f.app + ' ' + f.pid : '') + ' → ' + (f.actions || []).join(', ') });
+  }
   for (const e of ((sec.events || {}).recent || (sec.events || {}).last || [])) {
     items.push({ t: e.time || fmtTime(e.timestamp_ms), what: 'event ' + (e.kind || ''), text: short(e.message || e.summary || e, 200) });
   }
@@ -292,7 +295,7 @@ async function overview() {
   const jvms = el('div', { id: 'jvms' });
   const tl = el('div', { class: 'card', id: 'timeline' });
   const health = el('div', { class: 'grid', id: 'health' });
-  m.append(ports, el('h2', { text: 'JVMs' }), jvms, el('h2', { text: 'Timeline: snapshots, incidents, events' }), tl,
+  m.append(ports, el('h2', { text: 'JVMs' }), jvms, el('h2', { text: 'Timeline: snapshots, incidents, rule firings, events' }), tl,
     el('h2', { text: 'Agent' }), health);
   await refreshCharts();
   let n = 0;
