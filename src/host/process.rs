@@ -165,7 +165,7 @@ impl ProcessCollector {
                 state: st.state,
                 ticks,
                 cpu,
-                rss: st.rss * self.page,
+                rss: st.rss.saturating_mul(self.page),
                 vsz: st.vsize,
                 threads: st.num_threads.max(0) as u64,
                 start: st.starttime,

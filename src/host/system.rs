@@ -331,10 +331,9 @@ pub fn cpu_util(name: &str, c: &CpuTicks, p: &CpuTicks) -> (CpuUtil, u64) {
     u.gnice = f(dc(c.guest_nice, p.guest_nice));
     u.idle = f(dc(c.idle, p.idle));
     u.user = f(dc(c.user, p.user));
-    u.system = f(dc(
-        c.system + c.irq + c.softirq,
-        p.system + p.irq + p.softirq,
-    ));
+    // Saturating: a hostile or broken /proc/stat must not overflow (a debug build panics on it).
+    let sys = |t: &CpuTicks| t.system.saturating_add(t.irq).saturating_add(t.softirq);
+    u.system = f(dc(sys(c), sys(p)));
     (u, den_u)
 }
 
@@ -355,7 +354,9 @@ pub fn derive(prev: Option<&Raw>, cur: &Raw, hz: u64, page_kib: u64) -> Sections
         Some(a) if a > 0 && a <= total => a,
         _ => free,
     };
-    let cache = cached + srecl;
+    let cache = cached.saturating_add(srecl);
+    // KiB to bytes; a value past u64 (a hostile or broken meminfo) saturates rather than wraps.
+    let b = |v: u64| v.saturating_mul(1024);
     let used = if total >= available {
         total - available
     } else {
@@ -364,21 +365,21 @@ pub fn derive(prev: Option<&Raw>, cur: &Raw, hz: u64, page_kib: u64) -> Sections
     let (st, sf) = (g("SwapTotal"), g("SwapFree"));
     let swap_used = st.saturating_sub(sf);
     let memory = Memory {
-        total: total * 1024,
-        used: used * 1024,
-        free: free * 1024,
-        shared: shmem * 1024,
-        buffers: buffers * 1024,
-        cache: cache * 1024,
-        available: available * 1024,
+        total: b(total),
+        used: b(used),
+        free: b(free),
+        shared: b(shmem),
+        buffers: b(buffers),
+        cache: b(cache),
+        available: b(available),
         swap: Swap {
-            total: st * 1024,
-            used: swap_used * 1024,
-            free: sf * 1024,
+            total: b(st),
+            used: b(swap_used),
+            free: b(sf),
         },
         meminfo: mi
             .iter()
-            .map(|(k, v)| (k.clone(), if is_count(k) { *v } else { v * 1024 }))
+            .map(|(k, v)| (k.clone(), if is_count(k) { *v } else { b(*v) }))
             .collect(),
     };
 
