@@ -3,8 +3,6 @@
 
 use crate::common::http::get as http_get;
 use crate::common::*;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -199,17 +197,7 @@ fn bearer_token_is_required_when_configured() {
     let _floor = crate::common::beside();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    std::fs::write(dir.path().join("token"), "s3cret-token\n").unwrap();
-    let cfg = dir.path().join("wasp.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[agent]\ninterval = \"1s\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nbearer_token_file = \"{}\"\n",
-            dir.path().join("data").display(),
-            dir.path().join("token").display()
-        ),
-    )
-    .unwrap();
+    let cfg = crate::common::agent::token_config(dir.path(), port, "1s");
     let agent = Reaped(
         Command::new(env!("CARGO_BIN_EXE_wasp"))
             .args(["run", "--config"])
@@ -223,19 +211,9 @@ fn bearer_token_is_required_when_configured() {
         wait_until(Duration::from_secs(3), || http_get(port, "/metrics")).expect("no answer");
     assert_eq!(code, 401);
     let authed = |token: &str| {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(
-            s,
-            "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).unwrap();
-        buf.split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse::<u16>()
-            .unwrap()
+        crate::common::http::get_as(port, "/metrics", Some(token))
+            .expect("no answer")
+            .0
     };
     assert_eq!(authed("wrong"), 401);
     assert_eq!(authed("s3cret-token"), 200);

@@ -919,30 +919,7 @@ fn promtool_finds_nothing_in_wasps_metrics_that_node_exporter_does_not_have() {
     if !require("promtool") || !require("prometheus-node-exporter") {
         return;
     }
-    let port = free_port();
-    let _ne = Reaped(
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    let ne = loop {
-        let o = Command::new("curl")
-            .args(["-sf", &format!("http://127.0.0.1:{port}/metrics")])
-            .output()
-            .unwrap();
-        if o.status.success() {
-            break o.stdout;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(15),
-            "node_exporter did not answer"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (_ne, ne) = crate::common::backends::node_exporter();
     let _jvm = start_idle_jvm();
     let w = wasp_cmd()
         .args(["once", "--interval", "1s", "--format", "prom"])

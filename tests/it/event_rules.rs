@@ -174,17 +174,10 @@ fn bad_event_conditions_are_config_errors_at_their_line_and_column() {
 fn a_kernel_oom_kill_fires_its_event_rule() {
     // Alone: every other agent would read this OOM kill too, and the kernel's log is the machine's.
     let _floor = crate::common::alone();
-    let (version, root) = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-        && std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-            .unwrap_or_default()
-            .split_whitespace()
-            .any(|c| c == "memory")
-    {
-        ("v2", PathBuf::from("/sys/fs/cgroup"))
-    } else {
-        ("v1", PathBuf::from("/sys/fs/cgroup/memory"))
-    };
-    assert!(root.exists(), "no memory cgroup controller on this machine");
+    let (version, root) = crate::common::cgroup::memory_cgroups()
+        .into_iter()
+        .next()
+        .expect("no memory cgroup controller on this machine");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _agent = agent::start(
@@ -195,16 +188,7 @@ fn a_kernel_oom_kill_fires_its_event_rule() {
     );
     agent::wait_first_collection(dir.path());
     let name = format!("wasp-rule-oom-{port}");
-    let cg = root.join(&name);
-    std::fs::create_dir(&cg).unwrap();
-    let limit = (64u64 << 20).to_string();
-    if version == "v2" {
-        std::fs::write(cg.join("memory.max"), &limit).unwrap();
-        let _ = std::fs::write(cg.join("memory.swap.max"), "0");
-    } else {
-        std::fs::write(cg.join("memory.limit_in_bytes"), &limit).unwrap();
-        let _ = std::fs::write(cg.join("memory.memsw.limit_in_bytes"), &limit);
-    }
+    let cg = crate::common::cgroup::limited_to_64m(version, &root, &name);
     let mut child = std::process::Command::new("sh")
         .args([
             "-c",

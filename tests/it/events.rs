@@ -106,21 +106,7 @@ fn drain(k: &mut Kmsg) {
     }
 }
 
-/// Where the memory controller is: cgroup v2's root when it has it, else v1's hierarchy.
-fn memory_cgroups() -> Vec<(&'static str, std::path::PathBuf)> {
-    let mut out = Vec::new();
-    for v2 in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-        let c = std::fs::read_to_string(format!("{v2}/cgroup.controllers")).unwrap_or_default();
-        if c.split_whitespace().any(|x| x == "memory") {
-            out.push(("v2", v2.into()));
-            break;
-        }
-    }
-    if Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
-        out.push(("v1", "/sys/fs/cgroup/memory".into()));
-    }
-    out
-}
+use crate::common::cgroup::{limited_to_64m, memory_cgroups};
 
 /// The kernel's OOM killer kills a process in a 64 MiB memory cgroup; the event read from /dev/kmsg names
 /// its pid, command and cgroup within 10 s.
@@ -135,16 +121,7 @@ fn real_oom_kill_in_a_memory_cgroup() {
     );
     for (version, root) in found {
         let name = format!("wasp-oom-{}-{version}", std::process::id());
-        let cg = root.join(&name);
-        std::fs::create_dir(&cg).unwrap();
-        let limit = (64u64 << 20).to_string();
-        if version == "v2" {
-            std::fs::write(cg.join("memory.max"), &limit).unwrap();
-            let _ = std::fs::write(cg.join("memory.swap.max"), "0");
-        } else {
-            std::fs::write(cg.join("memory.limit_in_bytes"), &limit).unwrap();
-            let _ = std::fs::write(cg.join("memory.memsw.limit_in_bytes"), &limit);
-        }
+        let cg = limited_to_64m(version, &root, &name);
         let state = tempfile::tempdir().unwrap();
         let boot = wasp::host::kmsg::boot_id(Path::new("/proc"));
         let mut k = Kmsg::open(

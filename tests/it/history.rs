@@ -360,21 +360,10 @@ fn wasp_history_agrees_with_sar_f_of_a_sadc_file_column_by_column() {
 
 #[test]
 fn the_history_api_answers_only_with_the_bearer_token_and_refuses_bad_queries() {
-    use std::io::{Read, Write};
     let _floor = beside();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    std::fs::write(dir.path().join("token"), "s3cret-token\n").unwrap();
-    let cfg = dir.path().join("wasp.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[agent]\ninterval = \"200ms\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nbearer_token_file = \"{}\"\n",
-            dir.path().join("data").display(),
-            dir.path().join("token").display()
-        ),
-    )
-    .unwrap();
+    let cfg = crate::common::agent::token_config(dir.path(), port, "200ms");
     let _agent = Reaped(
         wasp_cmd()
             .args(["run", "--config"])
@@ -384,21 +373,7 @@ fn the_history_api_answers_only_with_the_bearer_token_and_refuses_bad_queries() 
             .spawn()
             .unwrap(),
     );
-    let get = |path: &str, token: Option<&str>| -> Option<(u16, String)> {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).ok()?;
-        let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-        Some((code, buf.split_once("\r\n\r\n")?.1.to_string()))
-    };
+    let get = |path: &str, token: Option<&str>| crate::common::http::get_as(port, path, token);
     let q = "/api/v1/history?metric=node_load1&since=1m";
     let t = Instant::now();
     let body = loop {

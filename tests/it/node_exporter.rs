@@ -4,8 +4,7 @@
 
 use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// node_exporter names wasp does not produce, and why. Anything else node_exporter has here, wasp must have.
 pub(crate) const NOT_PRODUCED: &[(&str, &str)] = &[
@@ -79,31 +78,8 @@ fn wasp_has_every_node_exporter_default_metric_of_this_host() {
     if !require("prometheus-node-exporter") {
         return;
     }
-    let port = free_port();
-    let _ne = Reaped(
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    let ne = loop {
-        // curl: node_exporter answers chunked, which the tests' small HTTP reader does not undo.
-        let o = Command::new("curl")
-            .args(["-sf", &format!("http://127.0.0.1:{port}/metrics")])
-            .output()
-            .unwrap();
-        if o.status.success() {
-            break String::from_utf8(o.stdout).unwrap();
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(15),
-            "node_exporter did not answer"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (_ne, ne) = crate::common::backends::node_exporter();
+    let ne = String::from_utf8(ne).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_wasp"))
         .args(["once", "--interval", "1s", "--format", "prom"])
         .output()

@@ -61,3 +61,20 @@ pub fn wait_first_collection(dir: &Path) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A configuration at `interval` whose server (on `port`) wants the bearer token `s3cret-token`, read from a
+/// file next to it: the path of the configuration.
+pub fn token_config(dir: &Path, port: u16, interval: &str) -> std::path::PathBuf {
+    std::fs::write(dir.join("token"), "s3cret-token\n").unwrap();
+    let cfg = dir.join("wasp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"{interval}\"\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nbearer_token_file = \"{}\"\n",
+            dir.join("data").display(),
+            dir.join("token").display()
+        ),
+    )
+    .unwrap();
+    cfg
+}

@@ -320,3 +320,32 @@ pub fn influx_all(port: u16) -> Vec<(String, serde_json::Map<String, serde_json:
     }
     out
 }
+
+/// Debian's node_exporter on a free loopback port, and its first /metrics answer (through curl: it answers
+/// chunked, which the tests' small HTTP reader does not undo).
+pub fn node_exporter() -> (Reaped, Vec<u8>) {
+    let port = free_port();
+    let ne = Reaped(
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    loop {
+        let o = Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{port}/metrics")])
+            .output()
+            .unwrap();
+        if o.status.success() {
+            return (ne, o.stdout);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "node_exporter did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod backends;
+pub mod cgroup;
 pub mod encode;
 pub mod http;
 pub mod prometheus;
