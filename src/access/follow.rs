@@ -223,6 +223,16 @@ impl Tail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The directory's files, sorted: what discovery hands the follower.
+    fn list(d: &std::path::Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
     use std::io::Write;
 
     fn poll(t: &mut Tail, paths: Vec<PathBuf>) -> (Vec<String>, Polled) {
@@ -243,14 +253,6 @@ mod tests {
         let a = d.path().join("access.2026-11-29.txt");
         std::fs::write(&a, "old\n").unwrap();
         let mut t = Tail::new(Owner::Any);
-        let list = |d: &std::path::Path| {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
-            v.sort();
-            v
-        };
         assert_eq!(poll(&mut t, list(d.path())).0, Vec::<String>::new());
         let mut fa = std::fs::OpenOptions::new().append(true).open(&a).unwrap();
         write!(fa, "one\ntw").unwrap();
@@ -312,14 +314,6 @@ mod tests {
         let path = |m: u32| {
             d.path()
                 .join(format!("timed_access.2026-11-30.02-{m:02}.txt"))
-        };
-        let list = |d: &std::path::Path| {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
-            v.sort();
-            v
         };
         // A free inode below the current one is taken again (ext4, tmpfs): a spare file made early and removed
         // later gives some new files a lower inode than the file they follow.

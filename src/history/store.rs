@@ -84,8 +84,9 @@ pub fn series_of(m: &MetricSet) -> impl Iterator<Item = (String, String, bool, f
     m.families.iter().flat_map(|f| {
         let counter = is_counter(f.kind);
         f.series().map(move |(suffix, s, le, v)| {
-            let mut labels = String::new();
+            let mut labels = Vec::new();
             labels_json(&s.labels, le, &mut labels);
+            let labels = String::from_utf8(labels).unwrap_or_default();
             (format!("{}{suffix}", f.name), labels, counter, v)
         })
     })
@@ -98,12 +99,12 @@ fn is_counter(k: MetricKind) -> bool {
     )
 }
 
-/// The labels as stored: a JSON object, keys sorted. Written into `out` (reused: this runs for every series of
-/// every collection).
+/// The labels as stored: a JSON object, keys sorted, as `serde_json::to_string` of the map writes it. Written
+/// into `out` without an allocation per label (this runs for every series of every collection); UTF-8 always.
 fn labels_json(
     labels: &[(Cow<'static, str>, Cow<'static, str>)],
     le: Option<&str>,
-    out: &mut String,
+    out: &mut Vec<u8>,
 ) {
     out.clear();
     let mut sorted: Vec<(&str, &str)> = labels
@@ -113,17 +114,17 @@ fn labels_json(
         .collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     sorted.dedup_by(|a, b| a.0 == b.0);
-    out.push('{');
+    out.push(b'{');
     for (i, (k, v)) in sorted.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        // serde_json's quoting, so the stored form is the one `serde_json::to_string` of the map gave.
-        out.push_str(&serde_json::to_string(k).unwrap_or_default());
-        out.push(':');
-        out.push_str(&serde_json::to_string(v).unwrap_or_default());
+        // Writing a str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, v);
     }
-    out.push('}');
+    out.push(b'}');
 }
 
 /// The (series id, value) pairs of a head row.
@@ -250,14 +251,15 @@ impl Store {
         let mut row = Vec::with_capacity(12 * 512);
         let mut fresh: Vec<(String, String, u32)> = Vec::new();
         let mut samples = 0;
-        let (mut name, mut labels) = (String::new(), String::new());
+        let (mut name, mut buf) = (String::new(), Vec::new());
         for f in &m.families {
             for (suffix, sample, le, v) in f.series() {
                 name.clear();
                 name.push_str(&f.name);
                 name.push_str(suffix);
-                labels_json(&sample.labels, le, &mut labels);
-                let known = self.ids.get(&name).and_then(|l| l.get(&labels)).copied();
+                labels_json(&sample.labels, le, &mut buf);
+                let labels = std::str::from_utf8(&buf).unwrap_or_default();
+                let known = self.ids.get(&name).and_then(|l| l.get(labels)).copied();
                 let id = match known {
                     Some(id) => id,
                     None => {
@@ -275,7 +277,7 @@ impl Store {
                                 "SELECT id FROM series WHERE name = ?1 AND labels = ?2",
                             )?
                             .query_row(params![name, labels], |r| r.get(0))?;
-                        fresh.push((name.clone(), labels.clone(), id));
+                        fresh.push((name.clone(), labels.to_string(), id));
                         id
                     }
                 };
@@ -541,15 +543,15 @@ mod tests {
             ("id".into(), "G1 Old Gen".into()),
         ];
         let map: BTreeMap<&str, &str> = labels.iter().map(|(k, v)| (&**k, &**v)).collect();
-        let mut out = String::from("stale");
+        let mut out = b"stale".to_vec();
         labels_json(&labels, None, &mut out);
-        assert_eq!(out, serde_json::to_string(&map).unwrap());
+        assert_eq!(out, serde_json::to_string(&map).unwrap().into_bytes());
         let mut with_le = map.clone();
         with_le.insert("le", "0.005");
         labels_json(&labels, Some("0.005"), &mut out);
-        assert_eq!(out, serde_json::to_string(&with_le).unwrap());
+        assert_eq!(out, serde_json::to_string(&with_le).unwrap().into_bytes());
         labels_json(&[], None, &mut out);
-        assert_eq!(out, "{}");
+        assert_eq!(out, b"{}");
     }
 
     fn collection(i: i64) -> MetricSet {
