@@ -380,7 +380,9 @@ fn a_huge_or_fifo_hsperfdata_file_costs_no_memory_and_never_blocks() {
     }
     let d = scratch("perf-bomb");
     let (_j, pid) = fake_java(&d, &[]);
-    let user_dir = Path::new("/tmp/hsperfdata_nobody");
+    // Not hsperfdata_nobody: a JDK 21+ JVM of nobody's starting meanwhile (another test's) deletes every file
+    // there it can flock, ours included (CI saw it once). Any hsperfdata_* directory of the JVM's uid counts.
+    let user_dir = PathBuf::from(format!("/tmp/hsperfdata_waspbomb{pid}"));
     let file = user_dir.join(pid.to_string());
     let make = |cmd: &str, args: &[&str]| {
         assert!(
@@ -419,15 +421,18 @@ fn a_huge_or_fifo_hsperfdata_file_costs_no_memory_and_never_blocks() {
         .unwrap_or_default();
     assert!(
         line.contains("refused") && line.contains("more than"),
-        "{}",
-        stdout(&o)
+        "{}\n{}: {:?}",
+        stdout(&o),
+        user_dir.display(),
+        std::fs::read_dir(&user_dir)
+            .map(|r| r.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
     );
     // A FIFO swapped in: never opened for a blocking read.
     make("mkfifo", &[]);
     let t = Instant::now();
     let o = wasp().args(["jvm", "list"]).output().unwrap();
     assert!(o.status.success() && t.elapsed() < Duration::from_secs(5));
-    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_dir_all(&user_dir);
     let _ = std::fs::remove_dir_all(&d);
 }
 
