@@ -37,8 +37,8 @@ impl Collector {
     }
 
     /// Every reading of its moment, whatever it costs: for `wasp once`, not the daemon.
-    pub fn count_tcp_states_every_time(&mut self) {
-        self.host.count_tcp_states_every_time();
+    pub fn every_reading_fresh(&mut self) {
+        self.host.every_reading_fresh();
     }
 
     /// Takes one reading. Rates are over the real time since the previous call (none on the first).

@@ -23,7 +23,7 @@ pub enum Format {
 
 pub(crate) fn once(cfg: &Config, args: &OnceArgs) -> anyhow::Result<()> {
     let mut collector = crate::collect::Collector::new(cfg);
-    collector.count_tcp_states_every_time();
+    collector.every_reading_fresh();
     let _ = collector.collect();
     std::thread::sleep(args.interval.0);
     let c = collector.collect();

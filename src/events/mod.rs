@@ -226,6 +226,7 @@ pub fn start_kmsg(
     std::thread::Builder::new()
         .name("wasp-kmsg".into())
         .spawn(move || {
+            let mut shown = None;
             while !stop.load(Ordering::Relaxed) {
                 match k.poll(10_000) {
                     Ok(events) => {
@@ -238,7 +239,10 @@ pub fn start_kmsg(
                         std::thread::sleep(Duration::from_secs(5));
                     }
                 }
-                rec.lock().kmsg = Some(k.stats.clone());
+                if shown.as_ref() != Some(&k.stats) {
+                    shown = Some(k.stats.clone());
+                    rec.lock().kmsg = shown.clone();
+                }
                 k.wait(Duration::from_millis(500));
             }
         })

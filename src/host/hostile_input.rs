@@ -256,7 +256,7 @@ fn read_all(root: &Path, input_len: usize) {
     let _ = pidinfo::task_ticks(&roots.proc, PID);
     let _ = pidinfo::process_figures(&roots.proc, PID, None).map(|f| f.to_text());
     let mut nc = netclass::NetClassReader::default();
-    let _ = nc.read(&roots.sys, |_| true);
+    let _ = nc.read(&roots.sys, None, |_| true);
     let _ = cgroup::read_v2(&roots.sys.join("fs/cgroup"), "/");
     let _ = cgroup::read_v1(&roots.sys.join("fs/cgroup"), "/");
     use procfs::FromBufRead;

@@ -39,6 +39,8 @@ pub struct Kmsg {
     per_min: u32,
     window: (Instant, BTreeMap<EventKind, u32>),
     pub stats: KmsgStats,
+    /// One record's buffer, kept: the reader wakes twice a second and mostly finds nothing.
+    buf: Vec<u8>,
 }
 
 /// The kernel's boot id: tells a restart of the agent from a reboot of the host.
@@ -84,6 +86,7 @@ impl Kmsg {
                 last_seq: done,
                 ..Default::default()
             },
+            buf: vec![0u8; 16 * 1024],
         };
         if first_run {
             k.skip_backlog()?;
@@ -117,12 +120,23 @@ impl Kmsg {
 
     /// Reads what the kernel has now (at most `max_records`), returns the events; never waits.
     pub fn poll(&mut self, max_records: usize) -> io::Result<Vec<Event>> {
-        let boot_ms = boot_wall_ms();
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut boot_ms = None;
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = self.poll_into(max_records, &mut buf, &mut boot_ms);
+        self.buf = buf;
+        r
+    }
+
+    fn poll_into(
+        &mut self,
+        max_records: usize,
+        buf: &mut [u8],
+        boot_ms: &mut Option<i64>,
+    ) -> io::Result<Vec<Event>> {
         let mut out = Vec::new();
         let before = self.done;
         for _ in 0..max_records {
-            let n = match self.file.read(&mut buf) {
+            let n = match self.file.read(buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -147,6 +161,7 @@ impl Kmsg {
             }
             self.done = Some(rec.seq);
             self.stats.records += 1;
+            let boot_ms = *boot_ms.get_or_insert_with(boot_wall_ms);
             if let Some(e) = self.parser.feed(&rec, boot_ms)
                 && self.admit(e.kind)
             {

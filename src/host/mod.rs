@@ -9,9 +9,11 @@ pub mod kmsg;
 pub mod kmsg_parse;
 pub mod net;
 pub mod netclass;
+pub mod netlink;
 pub mod pidinfo;
 pub mod pidstat;
 pub mod process;
+pub mod rtnl;
 pub mod sockdiag;
 pub mod system;
 pub mod systemd;
@@ -22,7 +24,7 @@ mod hostile_input;
 use crate::model::{Collection, CollectorError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Where /proc and /sys are: the real ones, a host's mounted into a container, or a test's captured copy.
 #[derive(Debug, Clone)]
@@ -76,6 +78,9 @@ pub struct HostCollector {
     process_every: u32,
     tick: u64,
     last_processes: Option<crate::model::process::Processes>,
+    /// `[host.process] scan_every` (None: every reading) and when the last scan was taken.
+    process_gap: Option<std::time::Duration>,
+    process_taken: Option<Instant>,
 }
 
 /// /proc/uptime in centiseconds (procfs parses it as a float; sysstat's unit is the centisecond).
@@ -101,13 +106,17 @@ impl HostCollector {
             process_every: 1,
             tick: 0,
             last_processes: None,
+            process_gap: Some(cfg.process.scan_every.0).filter(|g| !g.is_zero()),
+            process_taken: None,
             failing: Default::default(),
         }
     }
 
-    /// TCP states counted at every reading, as a one-shot reading wants (see net::TCP_STATES_MIN_GAP).
-    pub fn count_tcp_states_every_time(&mut self) {
+    /// TCP states counted and the process table scanned at every reading, as a one-shot reading wants (see
+    /// net::TCP_STATES_MIN_GAP, process::SCAN_EVERY).
+    pub fn every_reading_fresh(&mut self) {
         self.net.count_tcp_states_every_time();
+        self.process_gap = None;
     }
 
     /// Runs the per-process scan only every `n`-th collection (1 = always): the CPU-budget back-off.
@@ -160,15 +169,24 @@ impl HostCollector {
             ),
             ("net", gated(c.net.enabled, || self.net.collect(r, up, out))),
             ("process", {
-                let run_now = self.tick.is_multiple_of(self.process_every as u64);
+                // A scan due within a quarter second is due now: collections a second apart are not exactly so.
+                let gap_passed = match (self.process_gap, self.process_taken) {
+                    (Some(gap), Some(at)) => at.elapsed() + Duration::from_millis(250) >= gap,
+                    _ => true,
+                };
+                let run_now = gap_passed && self.tick.is_multiple_of(self.process_every as u64);
                 let last = &mut self.last_processes;
                 let res = gated(c.process.enabled && run_now, || {
                     self.process.collect(r, up, out)
                 });
                 if run_now {
+                    self.process_taken = Some(Instant::now());
                     *last = out.processes.clone();
                 } else {
                     out.processes = last.clone();
+                    if let (Some(p), Some(at)) = (out.processes.as_mut(), self.process_taken) {
+                        p.age_s = at.elapsed().as_secs_f64();
+                    }
                 }
                 res
             }),
@@ -205,4 +223,39 @@ fn gated(enabled: bool, f: impl FnOnce() -> anyhow::Result<()>) -> (anyhow::Resu
     let t = Instant::now();
     let r = if enabled { f() } else { Ok(()) };
     (r, t.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod scan_gap {
+    use super::*;
+
+    fn collect(h: &mut HostCollector) -> crate::model::process::Processes {
+        let mut c = Collection::default();
+        h.collect(&mut c);
+        c.processes.expect("the process table")
+    }
+
+    #[test]
+    fn the_daemon_scans_processes_at_most_every_scan_every_and_says_how_old() {
+        let mut h = HostCollector::new(&HostConfig::default(), Roots::default());
+        let first = collect(&mut h);
+        assert_eq!(first.age_s, 0.0);
+        std::thread::sleep(Duration::from_millis(300));
+        let again = collect(&mut h);
+        assert!(again.age_s >= 0.3, "reported again, {} s old", again.age_s);
+        assert_eq!((again.total, again.threads), (first.total, first.threads));
+        // A one-shot reading (wasp once) scans every time.
+        h.every_reading_fresh();
+        assert_eq!(collect(&mut h).age_s, 0.0);
+        assert_eq!(collect(&mut h).age_s, 0.0);
+    }
+
+    #[test]
+    fn scan_every_zero_scans_every_collection() {
+        let mut cfg = HostConfig::default();
+        cfg.process.scan_every = crate::config::Dur::secs(0);
+        let mut h = HostCollector::new(&cfg, Roots::default());
+        collect(&mut h);
+        assert_eq!(collect(&mut h).age_s, 0.0);
+    }
 }

@@ -335,17 +335,32 @@ impl NetCollector {
         out: &mut Collection,
     ) -> anyhow::Result<()> {
         let p = roots.proc.join("net");
-        let dev_path = p.join("dev");
-        let bytes = crate::util::procfile::read(&dev_path)
-            .with_context(|| format!("reading {}", dev_path.display()))?;
-        let devs = procfs::net::InterfaceDeviceStatus::from_buf_read(&bytes[..])
-            .with_context(|| format!("parsing {}", dev_path.display()))?;
-        let mut dev: Vec<(String, [u64; 16])> = devs
-            .0
-            .values()
-            .filter(|d| self.wanted(&d.name))
-            .map(|d| (d.name.clone(), dev_counters(d)))
-            .collect();
+        // The live host's links in one rtnetlink dump (the counters /proc/net/dev prints, and the link state
+        // sysfs gives file by file); the files for a captured /proc or /sys, or when netlink is refused.
+        let live = roots.proc == std::path::Path::new("/proc")
+            && roots.sys == std::path::Path::new("/sys");
+        let links = live.then(super::rtnl::links).and_then(Result::ok);
+        let from_links: Option<Vec<(String, [u64; 16])>> = links.as_ref().and_then(|ls| {
+            ls.iter()
+                .filter(|l| self.wanted(&l.name))
+                .map(|l| Some((l.name.clone(), l.dev_counters()?)))
+                .collect()
+        });
+        let mut dev = match from_links {
+            Some(d) => d,
+            None => {
+                let dev_path = p.join("dev");
+                let bytes = crate::util::procfile::read(&dev_path)
+                    .with_context(|| format!("reading {}", dev_path.display()))?;
+                let devs = procfs::net::InterfaceDeviceStatus::from_buf_read(&bytes[..])
+                    .with_context(|| format!("parsing {}", dev_path.display()))?;
+                devs.0
+                    .values()
+                    .filter(|d| self.wanted(&d.name))
+                    .map(|d| (d.name.clone(), dev_counters(d)))
+                    .collect::<Vec<_>>()
+            }
+        };
         dev.sort_by(|a, b| a.0.cmp(&b.0));
         let snmp = crate::util::procfile::read_attr_string(&p.join("snmp")).unwrap_or_default();
         let netstat =
@@ -362,7 +377,9 @@ impl NetCollector {
 
         let cfg = &self.cfg;
         let mut net = Net {
-            classes: self.class.read(&roots.sys, |n| wanted(cfg, n)),
+            classes: self
+                .class
+                .read(&roots.sys, links.as_deref(), |n| wanted(cfg, n)),
             ..Default::default()
         };
         for (name, c) in &cur.dev {

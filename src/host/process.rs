@@ -3,7 +3,7 @@
 //! start time) and only when groups need it; user, fd count and command line for the top N only.
 
 use super::Roots;
-use crate::config::units::Pattern;
+use crate::config::units::{Dur, Pattern};
 use crate::model::Collection;
 use crate::model::derive;
 use crate::model::process::{Group, ProcInfo, Processes};
@@ -18,7 +18,15 @@ pub struct Config {
     pub top: usize,
     /// Named process groups, aggregated as metrics with the group as label (never one series per pid).
     pub groups: Vec<GroupConfig>,
+    /// The daemon scans the process table at most this often (0s: every collection); in between the last scan
+    /// is reported again with its age. `wasp once` scans at every reading.
+    pub scan_every: Dur,
 }
+
+/// top's own default refresh. The scan reads /proc/<pid>/stat of every process, the agent's most expensive
+/// collector (a quarter of a 1-s agent's CPU on a quiet host; see docs/performance.md); at the default 5-s
+/// interval it still runs every collection.
+pub const SCAN_EVERY: Dur = Dur::secs(3);
 
 impl Default for Config {
     fn default() -> Self {
@@ -26,6 +34,7 @@ impl Default for Config {
             enabled: true,
             top: 10,
             groups: Vec::new(),
+            scan_every: SCAN_EVERY,
         }
     }
 }

@@ -43,4 +43,7 @@ pub struct Processes {
     pub top_cpu: Vec<ProcInfo>,
     pub top_rss: Vec<ProcInfo>,
     pub groups: Vec<Group>,
+    /// Seconds since this scan was taken: 0 when taken by this collection, more when the daemon reports its last
+    /// scan again (`[host.process] scan_every`, the CPU-budget back-off).
+    pub age_s: f64,
 }

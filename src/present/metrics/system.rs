@@ -190,6 +190,11 @@ pub(super) fn add(c: &Collection, m: &mut MetricSet) {
         }
         m.gauge("wasp_threads", "Threads of all processes.")
             .set(p.threads as f64);
+        m.gauge(
+            "wasp_process_scan_age_seconds",
+            "Age of the process table scan (wasp_processes, wasp_threads, wasp_process_group_*, the top lists): the daemon scans at most every [host.process] scan_every.",
+        )
+        .set(p.age_s);
         for g in &p.groups {
             let l = || [("group", g.name.clone())];
             m.gauge("wasp_process_group_processes", "Processes in the group.")
