@@ -236,6 +236,10 @@ impl Store {
         let a = r?;
         if a.block_closed {
             self.maintain(ts)?;
+            // The block's columns and SQLite's pages for it are freed now: give the pages back, or the heap
+            // keeps its high-water mark for good (one arena, see cli::main).
+            // SAFETY: malloc_trim only returns free memory to the kernel.
+            unsafe { libc::malloc_trim(0) };
         } else if used_bytes(&self.conn)? > self.limits.max_bytes {
             // More series than the last block had: make room now, not at the next block.
             let rolled = meta(&self.conn, "rolled_until")?.unwrap_or(i64::MIN);
@@ -424,38 +428,55 @@ fn drop_block(tx: &Transaction, start: i64) -> rusqlite::Result<()> {
 }
 
 /// Turns the head rows into one block: the timestamps and one chunk per series, and empties the head.
+/// A value the head did not have for a series at one collection: a signalling NaN no reading produces (the
+/// NaNs of arithmetic and of parsed text are quiet), so a block's columns need no Option (8 bytes, not 16).
+const MISSING: u64 = 0x7ff4_0000_dead_beef;
+
 fn close_block(tx: &Transaction) -> rusqlite::Result<()> {
-    let head: Vec<(i64, Vec<u8>)> = {
-        let mut st = tx.prepare("SELECT ts, vals FROM head ORDER BY ts")?;
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?
-    };
-    let (Some(first), Some(last)) = (head.first(), head.last()) else {
+    let n = tx.query_row("SELECT count(*) FROM head", [], |r| r.get::<_, i64>(0))? as usize;
+    if n == 0 {
         return Ok(());
-    };
-    let n = head.len();
-    let mut by_series: BTreeMap<u32, Vec<Option<f64>>> = BTreeMap::new();
+    }
+    // The head is read row by row into one column per series: the rows themselves are never all held (a
+    // block of 120 collections of ~450 series was 1.5 MB of transient heap that way).
+    let mut times: Vec<i64> = Vec::with_capacity(n);
+    let mut by_series: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
     let mut samples = 0i64;
-    for (i, (_, row)) in head.iter().enumerate() {
-        for (id, v) in head_pairs(row) {
-            by_series.entry(id).or_insert_with(|| vec![None; n])[i] = Some(v);
-            samples += 1;
+    {
+        let mut st = tx.prepare("SELECT ts, vals FROM head ORDER BY ts")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let i = times.len();
+            if i == n {
+                break;
+            }
+            times.push(r.get(0)?);
+            for (id, v) in head_pairs(r.get_ref(1)?.as_blob()?) {
+                by_series
+                    .entry(id)
+                    .or_insert_with(|| vec![f64::from_bits(MISSING); n])[i] = v;
+                samples += 1;
+            }
         }
     }
-    let times: Vec<i64> = head.iter().map(|h| h.0).collect();
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+        return Ok(());
+    };
+    let n = times.len();
     tx.execute(
         "INSERT INTO blocks(start, end, n, samples, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            first.0,
-            last.0,
-            n as i64,
-            samples,
-            codec::encode_times(&times)
-        ],
+        params![first, last, n as i64, samples, codec::encode_times(&times)],
     )?;
     let mut ins = tx.prepare("INSERT INTO chunks(block, series, vals) VALUES (?1, ?2, ?3)")?;
-    for (id, vals) in by_series {
-        ins.execute(params![first.0, id, codec::encode_values(&vals)])?;
+    let mut vals: Vec<Option<f64>> = Vec::with_capacity(n);
+    for (id, col) in by_series {
+        vals.clear();
+        vals.extend(
+            col[..n]
+                .iter()
+                .map(|v| (v.to_bits() != MISSING).then_some(*v)),
+        );
+        ins.execute(params![first, id, codec::encode_values(&vals)])?;
     }
     tx.execute("DELETE FROM head", [])?;
     Ok(())
@@ -628,6 +649,29 @@ mod tests {
             .query(&q("g", T0 + 830 * 60_000, T0 + 900 * 60_000))
             .unwrap();
         assert_eq!(g[0].points.len(), 11);
+    }
+
+    #[test]
+    fn a_nan_reading_is_kept_and_a_missing_one_is_a_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let mut s = Store::open(&path, limits()).unwrap();
+        for i in 0..60 {
+            let mut m = MetricSet::new(T0 + i * 60_000);
+            m.gauge("g", "")
+                .set(if i % 3 == 0 { f64::NAN } else { i as f64 });
+            if i % 2 == 0 {
+                m.gauge("even", "").set(1.0);
+            }
+            s.append(&m).unwrap();
+        }
+        // The first 50 are one block now.
+        let r = Reader::open(&path).unwrap();
+        let g = &r.query(&q("g", T0, T0 + 49 * 60_000)).unwrap()[0].points;
+        assert_eq!(g.len(), 50);
+        assert!(g[0].1.is_nan() && g[1].1 == 1.0 && g[3].1.is_nan());
+        let even = &r.query(&q("even", T0, T0 + 49 * 60_000)).unwrap()[0].points;
+        assert_eq!(even.len(), 25);
     }
 
     #[test]
