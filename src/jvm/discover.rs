@@ -290,11 +290,14 @@ pub fn discover(roots: &Roots, cfg: &JvmConfig) -> Vec<JvmProcess> {
 }
 
 /// Discovery across collections: pids already known not to be Java are not re-read every interval (their
-/// comm would be read again for nothing), except on a full rescan every 30 s, which also catches a Java
-/// process that reused such a pid.
+/// comm would be read again for nothing), and a JVM found with its hsperfdata is not looked for again (its
+/// command line, ids, cgroup and the walk of its /tmp were most of a collection's JVM cost) while its start
+/// time holds — except on a full rescan every 30 s, which also catches a Java process that reused a pid, and
+/// after the reader could not use its file ([`Scanner::forget`]).
 #[derive(Default)]
 pub struct Scanner {
     not_java: std::collections::HashSet<u32>,
+    found: std::collections::HashMap<u32, JvmProcess>,
     last_full: Option<std::time::Instant>,
 }
 
@@ -320,19 +323,41 @@ impl Scanner {
             if self.not_java.contains(&pid) {
                 continue;
             }
-            // Cheap filter first: the 16-byte comm.
-            let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-            if !matches!(comm.trim(), "java" | "jsvc") {
+            // Cheap filter first: the comm, from the one stat line that also says when the process started.
+            let stat = crate::util::procfile::read_attr(&e.path().join("stat")).unwrap_or_default();
+            let stat = String::from_utf8_lossy(&stat);
+            let Some((comm, f)) = stat_fields(&stat) else {
+                continue;
+            };
+            if !matches!(comm, "java" | "jsvc") {
                 self.not_java.insert(pid);
                 continue;
             }
+            let start = f.get(19).and_then(|s| s.parse::<u64>().ok());
+            if !full
+                && let Some(j) = self.found.get(&pid)
+                && Some(j.start_ticks) == start
+            {
+                out.push(j.clone());
+                continue;
+            }
+            self.found.remove(&pid);
             if let Ok(j) = find_with(roots, pid, cfg) {
+                if j.perf_source.is_some() {
+                    self.found.insert(pid, j.clone());
+                }
                 out.push(j);
             }
         }
         self.not_java.retain(|p| seen.contains(p));
+        self.found.retain(|p, _| seen.contains(p));
         out.sort_by_key(|j| j.pid);
         out
+    }
+
+    /// The JVM's file could not be used: look for it again at the next scan.
+    pub fn forget(&mut self, pid: u32) {
+        self.found.remove(&pid);
     }
 }
 

@@ -108,7 +108,11 @@ impl JvmCollector {
             k.proc_.hsperfdata = j.hsperfdata;
             k.proc_.perf_source = j.perf_source;
             k.proc_.not_measurable = j.not_measurable;
-            out.jvms.push(self.read(&mut k, &roots.proc));
+            let jvm = self.read(&mut k, &roots.proc);
+            if !jvm.measurable && k.proc_.perf_source.is_some() {
+                self.scanner.forget(jvm.pid);
+            }
+            out.jvms.push(jvm);
             next.insert(key, k);
         }
         self.known = next;
