@@ -195,6 +195,12 @@ fn access(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
             "buckets must be 1 to 64 ascending positive second values, e.g. [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]",
         ));
     }
+    if !(1..=10_000).contains(&cfg.access.scatter_per_minute) {
+        return Err(doc.err(
+            &[Key("access"), Key("scatter_per_minute")],
+            "scatter_per_minute must be 1 to 10000 requests per app per minute",
+        ));
+    }
     for (i, a) in cfg.access_logs.iter().enumerate() {
         let at = |k| [Key("access_logs"), Index(i), Key(k)];
         if a.app.trim().is_empty() {
