@@ -219,7 +219,13 @@ impl Reservoir {
         let i = self.minute(now_ms);
         self.hist[0][bucket(us)] = self.hist[0][bucket(us)].saturating_add(1);
         self.since_threshold += 1;
-        if self.since_threshold >= RETHRESHOLD {
+        // Until there is a p95 (100 requests), it is looked for sooner.
+        let every = if self.threshold_us == u32::MAX {
+            16
+        } else {
+            RETHRESHOLD
+        };
+        if self.since_threshold >= every {
             self.rethreshold();
         }
         self.seen += 1;
