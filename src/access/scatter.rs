@@ -21,7 +21,7 @@ pub const THREAD_MAX: usize = 32;
 pub const POINT_BYTES: usize = 152;
 /// Default points per app per minute.
 pub const DEFAULT_PER_MINUTE: usize = 600;
-/// Buckets of the duration histogram the p95 comes from: 4 per power of two of microseconds (within 19%).
+/// Buckets of the duration histogram the p95 comes from: 4 per power of two of microseconds (within 25%).
 const BUCKETS: usize = 4 * 33;
 /// The threshold is recomputed after this many requests (amortised O(1)).
 const RETHRESHOLD: u32 = 256;

@@ -485,7 +485,13 @@ fn the_request_scatter_in_a_real_browser() {
         ),
     );
     let t = Instant::now();
-    while api(port, "/api/v1/latest")["access"][0]["files"] != 1 {
+    // Followed (from its empty end) once a collection says so; 503 before the first collection.
+    let files = || {
+        let (code, body) = request(port, "GET", "/api/v1/latest", &[]);
+        (code == 200)
+            .then(|| serde_json::from_str::<Value>(&body).unwrap()["access"][0]["files"].clone())
+    };
+    while files() != Some(json!(1)) {
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "log not followed: {}",
@@ -539,6 +545,27 @@ fn the_request_scatter_in_a_real_browser() {
     assert_eq!(xss[3], "POST");
     assert_eq!(xss[4], format!("/shop/{XSS}"));
     assert_eq!(xss[5], XSS);
+    // Bounded on request, newest kept; a bad time is refused.
+    let five = api(port, "/api/v1/access/scatter?max=5");
+    assert_eq!(five["truncated"], true, "{five}");
+    let newest: Vec<&Value> = points.iter().rev().take(5).collect();
+    let got = five["apps"][0]["points"].as_array().unwrap();
+    assert_eq!(got.len(), 5);
+    assert!(
+        got.iter().all(|p| p[0].as_i64() >= newest[4][0].as_i64()),
+        "{five}"
+    );
+    assert_eq!(
+        request(port, "GET", "/api/v1/access/scatter?since=yesterday", &[]).0,
+        400
+    );
+    assert_eq!(
+        api(
+            port,
+            &format!("/api/v1/access/scatter?since={}", body["now_ms"])
+        )["apps"][0]["points"],
+        json!([])
+    );
     // The bound's counter, in the exposition once a collection has read it.
     let t = Instant::now();
     while common::http::first_metric(port, "wasp_access_scatter_sampled_out_total")
