@@ -95,6 +95,17 @@ fn copy_cut(s: &[u8], out: &mut [u8]) -> u8 {
     n as u8
 }
 
+/// Pushes onto a minute's buffer, growing it by doubling but never past `n` (a plain push would round 600 up to
+/// 1024 and break the stated bound).
+fn push_bounded(v: &mut Vec<Point>, p: Point, n: usize) {
+    if v.len() == v.capacity() {
+        // Called with len < n only; `max` before `min` so that a bound under 8 holds too.
+        let want = (v.capacity() * 2).max(8).min(n.max(v.len() + 1));
+        v.reserve_exact(want - v.len());
+    }
+    v.push(p);
+}
+
 /// One minute's points: the kept slow or failed ones first (`[..pri]`), then the uniform sample.
 struct Minute {
     start_ms: i64,
@@ -235,7 +246,7 @@ impl Reservoir {
         let kept = if p.priority(threshold) {
             m.seen_pri += 1;
             if m.points.len() < n {
-                m.points.push(p);
+                push_bounded(&mut m.points, p, n);
                 let last = m.points.len() - 1;
                 m.points.swap(m.pri, last);
                 m.pri += 1;
@@ -262,7 +273,7 @@ impl Reservoir {
             m.seen_rest += 1;
             let room = n.saturating_sub(m.pri);
             if m.points.len() < n {
-                m.points.push(p);
+                push_bounded(&mut m.points, p, n);
                 true
             } else if room > 0 {
                 let j = self.rng.u64(..m.seen_rest);
@@ -309,6 +320,7 @@ impl Reservoir {
                 m.points.truncate(self.per_minute);
                 m.pri = m.pri.min(self.per_minute);
             }
+            m.points.shrink_to(self.per_minute);
         }
     }
 }
@@ -409,8 +421,12 @@ impl Scatter {
         let mut left = max;
         let mut truncated = false;
         for (name, r) in apps {
-            let r = lock(&r);
-            let mut points: Vec<Point> = r.points(since_ms, now_ms).copied().collect();
+            // Copied under the lock, sorted after it: the access thread waits for the copy only.
+            let (mut points, seen, sampled_out, threshold_us) = {
+                let r = lock(&r);
+                let p: Vec<Point> = r.points(since_ms, now_ms).copied().collect();
+                (p, r.seen, r.sampled_out, r.threshold_us)
+            };
             if points.len() > left {
                 points.sort_by_key(|p| std::cmp::Reverse(p.end_ms));
                 points.truncate(left);
@@ -420,9 +436,9 @@ impl Scatter {
             points.sort_by_key(|p| p.end_ms);
             out.push(AppPoints {
                 app: name,
-                seen: r.seen,
-                sampled_out: r.sampled_out,
-                threshold_us: (r.threshold_us < u32::MAX).then_some(r.threshold_us),
+                seen,
+                sampled_out,
+                threshold_us: (threshold_us < u32::MAX).then_some(threshold_us),
                 points,
             });
         }

@@ -79,6 +79,8 @@ fn the_bound_holds_under_100k_requests_a_minute() {
     }
     assert!(r.minutes.len() <= MINUTES);
     assert!(r.len() <= MINUTES * 600);
+    // The memory itself, not only the count: no buffer past the bound.
+    assert!(r.minutes.iter().all(|m| m.points.capacity() <= 600));
     assert!(
         r.points(0, T0 + 12 * 60_000)
             .all(|p| p.end_ms > T0 + 2 * 60_000)
@@ -220,5 +222,6 @@ proptest::proptest! {
             }
         }
         proptest::prop_assert!(r.len() <= MINUTES * 7);
+        proptest::prop_assert!(r.minutes.iter().all(|m| m.points.capacity() <= 7));
     }
 }
