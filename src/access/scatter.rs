@@ -1,6 +1,6 @@
 //! The response-time scatter's points: per app, the requests of the last ten minutes, at most `per_minute` of
-//! each minute. Slow and failed requests are kept first (above the app's p95, or status >= 500), the rest are a
-//! uniform reservoir sample of the minute's other requests. Points are fixed-size (no heap per request): the
+//! each minute. Slow and failed requests are kept first (above the app's p95, or status >= 500), up to half the
+//! room when others compete for it; the rest is a uniform reservoir sample of the minute's other requests. Points are fixed-size (no heap per request): the
 //! path and thread are cut to a bound, and a minute's buffer is reused when it expires, so the memory of an app
 //! is at most [`MINUTES`] x `per_minute` x [`POINT_BYTES`].
 
@@ -21,7 +21,7 @@ pub const THREAD_MAX: usize = 32;
 pub const POINT_BYTES: usize = 152;
 /// Default points per app per minute.
 pub const DEFAULT_PER_MINUTE: usize = 600;
-/// Buckets of the duration histogram the p95 comes from: 4 per power of two of microseconds (within 25%).
+/// Buckets of the duration histogram the p95 comes from: 4 per power of two of microseconds.
 const BUCKETS: usize = 4 * 33;
 /// The threshold is recomputed after this many requests (amortised O(1)).
 const RETHRESHOLD: u32 = 256;
@@ -121,6 +121,8 @@ pub struct Reservoir {
     minutes: VecDeque<Minute>,
     /// Durations of the current and the previous minute, for the p95.
     hist: [[u32; BUCKETS]; 2],
+    /// The longest duration of each of those minutes: the top bucket is interpolated up to it, not past it.
+    max_us: [u32; 2],
     threshold_us: u32,
     since_threshold: u32,
     rng: fastrand::Rng,
@@ -154,6 +156,7 @@ impl Reservoir {
             per_minute: per_minute.max(1),
             minutes: VecDeque::with_capacity(MINUTES),
             hist: [[0; BUCKETS]; 2],
+            max_us: [0; 2],
             threshold_us: u32::MAX,
             since_threshold: 0,
             rng: fastrand::Rng::new(),
@@ -162,8 +165,9 @@ impl Reservoir {
         }
     }
 
-    /// The slow-request threshold now: the p95 of this and the previous minute, rounded up to its bucket's
-    /// top; none (u32::MAX) before 100 requests.
+    /// The slow-request threshold now, from this and the previous minute (linear within its bucket): their
+    /// p95, or a higher quantile when a quarter of the bound is less than 5 % of a minute's requests; none
+    /// (u32::MAX) before 100 requests.
     pub fn threshold_us(&self) -> u32 {
         self.threshold_us
     }
@@ -176,14 +180,28 @@ impl Reservoir {
             self.threshold_us = u32::MAX;
             return;
         }
-        let want = total - total / 20;
+        // Above p95 is 5 % of any traffic: past 20 x a quarter of the bound a minute, that alone would fill the
+        // slow ones' room with ordinary requests, so the bar rises to what a quarter of the bound exceeds.
+        let minute = |h: &[u32; BUCKETS]| h.iter().map(|&c| u64::from(c)).sum::<u64>();
+        let rate = minute(&self.hist[0]).max(minute(&self.hist[1])).max(1);
+        let above = (0.05f64).min(self.per_minute as f64 / 4.0 / rate as f64);
+        // Linear within the bucket, as PromQL's histogram_quantile.
+        let want = total as f64 * (1.0 - above);
         let mut acc = 0;
         for b in 0..BUCKETS {
-            acc += count(b);
-            if acc >= want {
-                self.threshold_us = bucket_top(b);
+            let c = count(b);
+            if c > 0 && (acc + c) as f64 >= want {
+                let lo = if b == 0 {
+                    0.0
+                } else {
+                    f64::from(bucket_top(b - 1)) + 1.0
+                };
+                let hi = f64::from(bucket_top(b).min(self.max_us[0].max(self.max_us[1])));
+                let frac = ((want - acc as f64) / c as f64).clamp(0.0, 1.0);
+                self.threshold_us = (lo + frac * (hi - lo)) as u32;
                 return;
             }
+            acc += c;
         }
     }
 
@@ -202,7 +220,13 @@ impl Reservoir {
         } else {
             [0; BUCKETS]
         };
+        self.max_us[1] = if gap == Some(60_000) {
+            self.max_us[0]
+        } else {
+            0
+        };
         self.hist[0] = [0; BUCKETS];
+        self.max_us[0] = 0;
         self.rethreshold();
         let reuse = match self.minutes.front() {
             Some(m) if self.minutes.len() >= MINUTES || m.start_ms < start - WINDOW_MS => {
@@ -229,6 +253,7 @@ impl Reservoir {
         let us = u32::try_from(us).unwrap_or(u32::MAX);
         let i = self.minute(now_ms);
         self.hist[0][bucket(us)] = self.hist[0][bucket(us)].saturating_add(1);
+        self.max_us[0] = self.max_us[0].max(us);
         self.since_threshold += 1;
         // Until there is a p95 (100 requests), it is looked for sooner.
         let every = if self.threshold_us == u32::MAX {
@@ -251,7 +276,7 @@ impl Reservoir {
                 m.points.swap(m.pri, last);
                 m.pri += 1;
                 true
-            } else if m.pri < m.points.len() {
+            } else if m.pri < n.div_ceil(2) {
                 // A uniform sample minus one random member is still uniform: a sampled request makes room.
                 let j = m.pri + self.rng.usize(..m.points.len() - m.pri);
                 m.points[j] = m.points[m.pri];
@@ -260,9 +285,11 @@ impl Reservoir {
                 self.sampled_out += 1; // the one evicted
                 true
             } else {
-                let j = self.rng.u64(..m.seen_pri);
-                if let Some(slot) = m.points.get_mut(j as usize) {
-                    *slot = p;
+                // Half the room taken: the rest stays the others' sample (the body of the distribution shows
+                // whatever the rate), and these are a reservoir among themselves.
+                let j = self.rng.u64(..m.seen_pri) as usize;
+                if j < m.pri {
+                    m.points[j] = p;
                     self.sampled_out += 1;
                     true
                 } else {

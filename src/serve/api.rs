@@ -283,7 +283,7 @@ fn scatter(a: &Api, q: &HashMap<String, String>) -> Response {
                 })
                 .collect();
             json!({"app": x.app, "seen": x.seen, "sampled_out": x.sampled_out,
-                   "p95_ms": x.threshold_us.map(|us| f64::from(us) / 1000.0), "points": points})
+                   "slow_above_ms": x.threshold_us.map(|us| f64::from(us) / 1000.0), "points": points})
         })
         .collect();
     ok(json!({

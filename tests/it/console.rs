@@ -593,7 +593,6 @@ fn the_request_scatter_in_a_real_browser() {
              return c && c.dataset.points === '{n}' && c.dataset.drawn === '{n}' && c.dataset.slowest;"
         ),
     );
-    shot(&b, "requests");
     no_errors(&b, "/requests");
     // Clicking the slowest dot (the 9 s request) shows it, its path and thread as text.
     let xy = b.js(
@@ -642,6 +641,49 @@ fn the_request_scatter_in_a_real_browser() {
         "an alert is open"
     );
     no_errors(&b, "/requests after clicks");
+    if std::env::var("WASP_SCREENSHOTS").as_deref() == Ok("1") {
+        // For the README: two minutes of traffic (a slow spell, a failing spell) rather than one burst.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut rng = 12345u64;
+        for tick in 0..480u32 {
+            let mut out = String::new();
+            for k in 0..6u32 {
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let r = (rng >> 33) as u32;
+                let slow = (200..260).contains(&tick) && k < 2;
+                let us = if slow {
+                    400_000 + r % 2_000_000
+                } else {
+                    2_000 + (r % 1000) * (r % 97) + r % 20_000
+                };
+                let status = if (360..400).contains(&tick) && k == 0 {
+                    503
+                } else if r.is_multiple_of(40) {
+                    404
+                } else {
+                    200
+                };
+                out.push_str(&format!(
+                    "10.0.0.1 - - [30/Nov/2026:06:00:00 +0000] \"GET /shop/orders/{}\" {status} 512 {us} http-nio-8080-exec-{}\n",
+                    r % 500,
+                    k
+                ));
+            }
+            f.write_all(out.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        b.goto(&format!("{base}/requests"));
+        b.wait_for(
+            "dots drawn",
+            "const c = document.getElementById('scatter'); return c && +c.dataset.drawn > 100;",
+        );
+    }
+    shot(&b, "requests");
 }
 
 #[test]

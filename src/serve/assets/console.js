@@ -613,7 +613,7 @@ async function loadScatter() {
   }
   document.getElementById('scatter').dataset.points = String(n);
   info.textContent = n + ' requests shown' + (r.body.truncated ? ' (the newest of more)' : '') + ' · ' +
-    apps.map(a => a.app + ': ' + a.seen + ' seen, ' + a.sampled_out + ' sampled away' + (a.p95_ms ? ', p95 ≈ ' + fmtNum(a.p95_ms, 1) + ' ms' : '')).join(' · ');
+    apps.map(a => a.app + ': ' + a.seen + ' seen, ' + a.sampled_out + ' sampled away' + (a.slow_above_ms ? ', kept first: 5xx and above ' + fmtNum(a.slow_above_ms, 1) + ' ms' : '')).join(' · ');
   if (SC.pinned) SC.pinned = null;
   drawScatter();
 }
