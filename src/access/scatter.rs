@@ -77,10 +77,6 @@ impl Point {
         (self.thread_len > 0)
             .then(|| String::from_utf8_lossy(&self.thread[..usize::from(self.thread_len)]).into())
     }
-
-    fn priority(&self, threshold_us: u32) -> bool {
-        self.status >= 500 || self.duration_us > threshold_us
-    }
 }
 
 /// Copies at most `out.len()` bytes of `s`, cut back to a UTF-8 boundary; the length copied.
@@ -266,12 +262,13 @@ impl Reservoir {
         }
         self.seen += 1;
         let (n, threshold) = (self.per_minute, self.threshold_us);
-        let p = Point::new(r, us, now_ms);
+        // Built only for a request kept: at a high rate most are not.
+        let p = || Point::new(r, us, now_ms);
         let m = &mut self.minutes[i];
-        let kept = if p.priority(threshold) {
+        let kept = if r.status >= 500 || us > threshold {
             m.seen_pri += 1;
             if m.points.len() < n {
-                push_bounded(&mut m.points, p, n);
+                push_bounded(&mut m.points, p(), n);
                 let last = m.points.len() - 1;
                 m.points.swap(m.pri, last);
                 m.pri += 1;
@@ -280,7 +277,7 @@ impl Reservoir {
                 // A uniform sample minus one random member is still uniform: a sampled request makes room.
                 let j = m.pri + self.rng.usize(..m.points.len() - m.pri);
                 m.points[j] = m.points[m.pri];
-                m.points[m.pri] = p;
+                m.points[m.pri] = p();
                 m.pri += 1;
                 self.sampled_out += 1; // the one evicted
                 true
@@ -289,7 +286,7 @@ impl Reservoir {
                 // whatever the rate), and these are a reservoir among themselves.
                 let j = self.rng.u64(..m.seen_pri) as usize;
                 if j < m.pri {
-                    m.points[j] = p;
+                    m.points[j] = p();
                     self.sampled_out += 1;
                     true
                 } else {
@@ -300,12 +297,12 @@ impl Reservoir {
             m.seen_rest += 1;
             let room = n.saturating_sub(m.pri);
             if m.points.len() < n {
-                push_bounded(&mut m.points, p, n);
+                push_bounded(&mut m.points, p(), n);
                 true
             } else if room > 0 {
                 let j = self.rng.u64(..m.seen_rest);
                 if j < room as u64 {
-                    m.points[m.pri + j as usize] = p;
+                    m.points[m.pri + j as usize] = p();
                     self.sampled_out += 1;
                     true
                 } else {
