@@ -521,7 +521,7 @@ async function incidentPage(id) {
 // One dot per request the agent kept (GET /api/v1/access/scatter: the last 10 minutes, slow and failed requests
 // first). Paths and thread names come from the logs, so from any client: shown as text only.
 const statusColor = s => (s >= 500 ? '#dc2626' : s >= 400 ? '#d97706' : '#2563eb');
-const SC = { app: '', log: true, body: null, dots: [], pinned: null, drag: null, pad: { l: 60, r: 12, t: 10, b: 28 } };
+const SC = { app: '', log: true, body: null, dots: [], pinned: null, listing: false, drag: null, pad: { l: 60, r: 12, t: 10, b: 28 } };
 
 function scatterRows(pts) {
   return table(['time', { t: 'ms', num: 1 }, 'status', 'method', 'path', 'thread', 'app'], pts.map(d => el('tr', { class: 'req' },
@@ -580,6 +580,11 @@ function drawScatter() {
     SC.dots.push(d);
   }
   g.globalAlpha = 1;
+  // A clicked request stays chosen across refreshes while it is still drawn.
+  if (SC.pinned && !SC.dots.includes(SC.pinned)) {
+    const o = SC.pinned;
+    SC.pinned = SC.dots.find(d => d.p[0] === o.p[0] && d.p[1] === o.p[1] && d.p[4] === o.p[4]) || null;
+  }
   if (SC.pinned) { g.strokeStyle = '#000'; g.strokeRect(SC.pinned.x - 4, SC.pinned.y - 4, 8, 8); }
   if (SC.drag && SC.drag.moved) {
     const d = SC.drag; g.strokeStyle = '#1d2330'; g.setLineDash([4, 3]);
@@ -614,7 +619,6 @@ async function loadScatter() {
   document.getElementById('scatter').dataset.points = String(n);
   info.textContent = n + ' requests shown' + (r.body.truncated ? ' (the newest of more)' : '') + ' · ' +
     apps.map(a => a.app + ': ' + a.seen + ' seen, ' + a.sampled_out + ' sampled away' + (a.slow_above_ms ? ', kept first: 5xx and above ' + fmtNum(a.slow_above_ms, 1) + ' ms' : '')).join(' · ');
-  if (SC.pinned) SC.pinned = null;
   drawScatter();
 }
 
@@ -636,7 +640,7 @@ async function requestsPage() {
   cv.addEventListener('mousemove', e => {
     const [x, y] = canvasXY(cv, e);
     if (SC.drag) { SC.drag.x1 = x; SC.drag.y1 = y; SC.drag.moved = SC.drag.moved || Math.abs(x - SC.drag.x0) + Math.abs(y - SC.drag.y0) > 4; drawScatter(); return; }
-    if (SC.pinned) return;
+    if (SC.pinned || SC.listing) return; // a click or a region chose what the box shows
     const d = nearest(x, y);
     if (d) showRequests('Request', [d]);
   });
@@ -648,9 +652,9 @@ async function requestsPage() {
     if (d.moved) {
       const [xa, xb, ya, yb] = [Math.min(d.x0, x), Math.max(d.x0, x), Math.min(d.y0, y), Math.max(d.y0, y)];
       const pts = SC.dots.filter(p => p.x >= xa && p.x <= xb && p.y >= ya && p.y <= yb).sort((a, c) => c.p[1] - a.p[1]);
-      SC.pinned = null; showRequests(pts.length + ' requests in the region, slowest first', pts);
+      SC.pinned = null; SC.listing = true; showRequests(pts.length + ' requests in the region, slowest first', pts);
     } else {
-      SC.pinned = nearest(x, y);
+      SC.pinned = nearest(x, y); SC.listing = false;
       if (SC.pinned) showRequests('Request', [SC.pinned]);
     }
     drawScatter();
