@@ -389,6 +389,26 @@ mod tests {
         assert_eq!(escaped_offset(r#"ab""#, 5), None);
     }
 
+    #[test]
+    fn the_bound_is_configured_within_reason() {
+        let parse = |t: &str| crate::config::Config::parse(t, std::path::Path::new("t.toml"));
+        assert_eq!(
+            parse("").unwrap().access.scatter_per_minute,
+            crate::access::scatter::DEFAULT_PER_MINUTE
+        );
+        assert_eq!(
+            parse("[access]\nscatter_per_minute = 50\n")
+                .unwrap()
+                .access
+                .scatter_per_minute,
+            50
+        );
+        for bad in ["0", "10001"] {
+            let e = parse(&format!("[access]\nscatter_per_minute = {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("scatter_per_minute"), "{e}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(raw in "(\\\\|\\\\u|\\\\U|[0-9a-f]|\"|é|x){0,20}", off in 0usize..30) {

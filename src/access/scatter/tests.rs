@@ -207,26 +207,6 @@ fn the_registry_shares_an_app_bounds_answers_and_forgets_idle_apps() {
     assert_eq!(s.counts().len(), 1);
 }
 
-#[test]
-fn the_bound_is_configured_within_reason() {
-    let parse = |t: &str| crate::config::Config::parse(t, std::path::Path::new("t.toml"));
-    assert_eq!(
-        parse("").unwrap().access.scatter_per_minute,
-        DEFAULT_PER_MINUTE
-    );
-    assert_eq!(
-        parse("[access]\nscatter_per_minute = 50\n")
-            .unwrap()
-            .access
-            .scatter_per_minute,
-        50
-    );
-    for bad in ["0", "10001"] {
-        let e = parse(&format!("[access]\nscatter_per_minute = {bad}\n")).unwrap_err();
-        assert!(e.to_string().contains("scatter_per_minute"), "{e}");
-    }
-}
-
 proptest::proptest! {
     #[test]
     fn recording_never_panics(
