@@ -17,6 +17,11 @@ pub struct Collector {
 
 impl Collector {
     pub fn new(cfg: &Config) -> Self {
+        Self::with_scatter(cfg, crate::access::scatter::Scatter::default())
+    }
+
+    /// As `new`, the access logs' scatter points going to `scatter` (the daemon's API reads them).
+    pub fn with_scatter(cfg: &Config, scatter: crate::access::scatter::Scatter) -> Self {
         let roots = Roots {
             proc: cfg.agent.proc_root.clone(),
             sys: cfg.agent.sys_root.clone(),
@@ -30,6 +35,7 @@ impl Collector {
                     &cfg.access,
                     &cfg.access_logs,
                     cfg.agent.proc_root.clone(),
+                    scatter,
                 )
             }),
             last: None,

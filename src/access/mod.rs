@@ -7,6 +7,7 @@ pub mod discover;
 pub mod docs;
 pub mod follow;
 pub mod format;
+pub mod scatter;
 pub mod stats;
 pub mod structured;
 pub mod template;
@@ -38,6 +39,8 @@ pub struct AccessConfig {
     pub poll: Interval,
     /// At most this much is read per log per poll; the rest waits (a burst is caught up, never skipped).
     pub max_read: ByteSize,
+    /// Requests kept per app per minute for the console's response-time scatter (slow and failed first).
+    pub scatter_per_minute: usize,
 }
 
 impl Default for AccessConfig {
@@ -47,6 +50,7 @@ impl Default for AccessConfig {
             buckets: DEFAULT_BUCKETS.to_vec(),
             poll: Interval::secs(1),
             max_read: ByteSize(8 << 20),
+            scatter_per_minute: scatter::DEFAULT_PER_MINUTE,
         }
     }
 }
@@ -107,6 +111,8 @@ struct Log {
     tail: follow::Tail,
     tally: Tally,
     out: Arc<Mutex<Published>>,
+    /// The app's scatter points, shared with its other logs.
+    scatter: Arc<Mutex<scatter::Reservoir>>,
 }
 
 impl Log {
@@ -116,12 +122,17 @@ impl Log {
             Files::Valve(v, dir) => discover::valve_files(v, dir),
         };
         let now = crate::util::clock::now_ms();
-        let (parser, tally) = (&mut self.parser, &mut self.tally);
+        let (parser, tally, scatter) = (&mut self.parser, &mut self.tally, &self.scatter);
         let mut unmatched = 0;
         let mut lines = 0;
         let p = self.tail.poll(paths, max_read, &mut |line, cut| {
             lines += 1;
-            if cut || parser.parse(line, |r| tally.add(r, now)) == Outcome::Unmatched {
+            let seen = |r: &format::Request| {
+                tally.add(r, now);
+                // Locked per request, never across the read: the API may be copying the points.
+                lock(scatter).record(r, now);
+            };
+            if cut || parser.parse(line, seen) == Outcome::Unmatched {
                 unmatched += 1;
             }
         });
@@ -182,6 +193,7 @@ pub struct AccessCollector {
     targets: Arc<Mutex<Targets>>,
     stop: Arc<AtomicBool>,
     prev: HashMap<(String, String, String), AppRequests>,
+    scatter: scatter::Scatter,
 }
 
 impl Drop for AccessCollector {
@@ -192,7 +204,14 @@ impl Drop for AccessCollector {
 
 impl AccessCollector {
     /// Starts the thread that follows the configured logs and, when asked, every Tomcat's.
-    pub fn start(cfg: &AccessConfig, entries: &[AccessLogConfig], proc_root: PathBuf) -> Self {
+    /// The scatter's points go to `scatter` (the API reads it).
+    pub fn start(
+        cfg: &AccessConfig,
+        entries: &[AccessLogConfig],
+        proc_root: PathBuf,
+        scatter: scatter::Scatter,
+    ) -> Self {
+        scatter.set_per_minute(cfg.scatter_per_minute);
         let stop = Arc::new(AtomicBool::new(false));
         let logs: Arc<Mutex<Vec<Shared>>> = Arc::default();
         let targets: Arc<Mutex<Targets>> = Arc::default();
@@ -221,9 +240,10 @@ impl AccessCollector {
                 tail: follow::Tail::new(Owner::Any),
                 tally: Tally::new(totals, bounds.clone()),
                 out,
+                scatter: scatter.reservoir(&e.app),
             });
         }
-        let (l, t, s) = (logs.clone(), targets.clone(), stop.clone());
+        let (l, t, s, sc) = (logs.clone(), targets.clone(), stop.clone(), scatter.clone());
         let (poll, max_read, discover) = (cfg.poll.0, cfg.max_read.0, cfg.discover_tomcat);
         let spawned = std::thread::Builder::new()
             .name("wasp-access".into())
@@ -238,7 +258,8 @@ impl AccessCollector {
                         found.retain(|pid, _| now.iter().any(|(p, _, _)| p == pid));
                         for (pid, app, instance) in &now {
                             let logs = found.entry(*pid).or_insert_with(|| {
-                                let ls = tomcat_logs(&proc_root, *pid, app, instance, &bounds);
+                                let ls =
+                                    tomcat_logs(&proc_root, *pid, (app, instance), &bounds, &sc);
                                 for x in &ls {
                                     lock(&l).push((x.out.clone(), Some(*pid)));
                                 }
@@ -264,6 +285,7 @@ impl AccessCollector {
             targets,
             stop,
             prev: HashMap::new(),
+            scatter,
         }
     }
 
@@ -337,6 +359,7 @@ impl AccessCollector {
             }
         }
         c.access = out;
+        c.access_scatter = self.scatter.counts();
         c.access_top = top
             .into_iter()
             .zip(&c.access)
@@ -356,9 +379,9 @@ impl AccessCollector {
 fn tomcat_logs(
     proc_root: &std::path::Path,
     pid: u32,
-    app: &str,
-    instance: &str,
+    (app, instance): (&str, &str),
     bounds: &[f64],
+    scatter: &scatter::Scatter,
 ) -> Vec<Log> {
     let Some(t) = discover::tomcat_logs(proc_root, pid)
         .or_else(|| wildfly::logs(proc_root, pid))
@@ -385,6 +408,7 @@ fn tomcat_logs(
                 parser,
                 tail: follow::Tail::new(t.owner),
                 tally: Tally::new(totals, bounds.to_vec()),
+                scatter: scatter.reservoir(app),
             }
         })
         .collect()
@@ -403,7 +427,12 @@ mod tests {
             discover_tomcat: false,
             ..Default::default()
         };
-        let mut a = AccessCollector::start(&cfg, &[], PathBuf::from("/nonexistent"));
+        let mut a = AccessCollector::start(
+            &cfg,
+            &[],
+            PathBuf::from("/nonexistent"),
+            scatter::Scatter::default(),
+        );
         let logs: Vec<Arc<Mutex<Published>>> = [(1u32, 0u64), (2, 0)]
             .iter()
             .map(|(pid, _)| {

@@ -195,6 +195,12 @@ fn access(cfg: &Config, doc: &Doc) -> Result<(), ConfigError> {
             "buckets must be 1 to 64 ascending positive second values, e.g. [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]",
         ));
     }
+    if !(1..=10_000).contains(&cfg.access.scatter_per_minute) {
+        return Err(doc.err(
+            &[Key("access"), Key("scatter_per_minute")],
+            "scatter_per_minute must be 1 to 10000 requests per app per minute",
+        ));
+    }
     for (i, a) in cfg.access_logs.iter().enumerate() {
         let at = |k| [Key("access_logs"), Index(i), Key(k)];
         if a.app.trim().is_empty() {
@@ -381,6 +387,26 @@ mod tests {
         assert_eq!(escaped_offset(raw, 21), Some(23));
         assert_eq!(escaped_offset(r#"\u00e9 b""#, 3), Some(7));
         assert_eq!(escaped_offset(r#"ab""#, 5), None);
+    }
+
+    #[test]
+    fn the_bound_is_configured_within_reason() {
+        let parse = |t: &str| crate::config::Config::parse(t, std::path::Path::new("t.toml"));
+        assert_eq!(
+            parse("").unwrap().access.scatter_per_minute,
+            crate::access::scatter::DEFAULT_PER_MINUTE
+        );
+        assert_eq!(
+            parse("[access]\nscatter_per_minute = 50\n")
+                .unwrap()
+                .access
+                .scatter_per_minute,
+            50
+        );
+        for bad in ["0", "10001"] {
+            let e = parse(&format!("[access]\nscatter_per_minute = {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("scatter_per_minute"), "{e}");
+        }
     }
 
     proptest::proptest! {

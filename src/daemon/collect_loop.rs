@@ -120,6 +120,8 @@ pub(super) struct Deciders {
     pub events: crate::events::Recorder,
     /// The local history's queue (None: `[history] enabled = false`, or its store could not be opened).
     pub history: Option<crate::history::writer::Writer>,
+    /// Where the access logs' scatter points go (the console's API reads them; kept across reloads).
+    pub scatter: crate::access::scatter::Scatter,
 }
 
 /// Collects on a fixed schedule. A collection that overruns its interval makes the loop skip the ticks it
@@ -137,10 +139,11 @@ pub(super) fn collection_loop(
         mut triggers,
         events,
         history,
+        scatter,
     } = deciders;
     let mut interval = cfg.agent.interval.0;
     let mut labels = common_labels(&cfg);
-    let mut collector = Collector::new(&cfg);
+    let mut collector = Collector::with_scatter(&cfg, scatter.clone());
     let mut stats = SelfStats::default();
     let mut next = Instant::now();
     let mut last_heartbeat = Instant::now();
@@ -233,7 +236,7 @@ pub(super) fn collection_loop(
                 // agent's own CPU, so it carries over.
                 if collectors_changed(&cfg, &new) {
                     let every = collector.process_every();
-                    collector = Collector::new(&new);
+                    collector = Collector::with_scatter(&new, scatter.clone());
                     collector.set_process_every(every);
                     tracing::info!("collection configuration changed; collectors rebuilt");
                 } else {

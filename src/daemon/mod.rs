@@ -145,6 +145,8 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
     let loop_latest = latest.clone();
     let loop_shipper = shipper.clone();
     let loop_events = events.clone();
+    let scatter = crate::access::scatter::Scatter::new(cfg.access.scatter_per_minute);
+    let loop_scatter = scatter.clone();
     let collector = std::thread::Builder::new()
         .name("wasp-collect".into())
         .spawn(move || {
@@ -158,6 +160,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
                 collect_loop::Deciders {
                     triggers,
                     events: loop_events,
+                    scatter: loop_scatter,
                     history,
                 },
             );
@@ -196,6 +199,7 @@ pub fn run(cfg: Config, cfg_path: Option<PathBuf>) -> anyhow::Result<()> {
                 latest: latest.clone(),
                 snapshots: snapshots.clone(),
                 providers: control.providers.clone(),
+                scatter,
             };
             let console = crate::serve::api::routes(api).merge(crate::serve::console::routes());
             let app = http::router_with(shared.clone(), token, console);

@@ -183,6 +183,16 @@ pub struct AccessTop {
     pub slow: serde_json::Value,
 }
 
+/// The response-time scatter of one app (docs/access-logs.md): points held, requests seen, requests sampled
+/// away to keep the bound.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScatterCount {
+    pub app: String,
+    pub points: u64,
+    pub seen: u64,
+    pub sampled_out: u64,
+}
+
 /// Default latency buckets, seconds: 5 ms to 30 s.
 pub const DEFAULT_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,

@@ -56,6 +56,9 @@ pub struct Collection {
     pub access: Vec<access::AppRequests>,
     /// Per log: the last complete minute's top URL templates.
     pub access_top: Vec<access::AccessTop>,
+    /// Per app: the response-time scatter's points and what its bound sampled away.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access_scatter: Vec<access::ScatterCount>,
     /// Collectors that failed or were incomplete in this reading: (collector, message).
     pub errors: Vec<CollectorError>,
     /// How long each collector took in this reading, seconds.

@@ -23,6 +23,8 @@ pub struct Api {
     pub latest: Latest,
     pub snapshots: Snapshots,
     pub providers: StatusProviders,
+    /// The access logs' response-time points.
+    pub scatter: crate::access::scatter::Scatter,
 }
 
 /// The header a console button sends with its POST: a page of another site cannot send it without a CORS
@@ -40,6 +42,7 @@ const READS: &[&str] = &[
     "/api/v1/jvms/{pid}/histograms",
     "/api/v1/incidents",
     "/api/v1/incidents/{id}",
+    "/api/v1/access/scatter",
 ];
 
 pub fn routes(api: Api) -> Router {
@@ -95,6 +98,7 @@ async fn read(State(a): State<Api>, uri: Uri) -> Response {
         },
         ["incidents"] => incidents(&a).await,
         ["incidents", id] => incident(&a, id.to_string()).await,
+        ["access", "scatter"] => scatter(&a, &query(&uri)),
         _ => err(StatusCode::NOT_FOUND, "no such endpoint (docs/api.md)"),
     }
 }
@@ -239,6 +243,56 @@ async fn histograms(a: &Api, pid: u32, q: HashMap<String, String>) -> Response {
             "reading the histograms failed",
         ),
     }
+}
+
+/// Most points in one answer of the scatter (the store holds at most 11 minutes x the bound per app).
+const SCATTER_MAX: usize = 20_000;
+
+/// The response-time scatter's points of one app (`app=`) or all, read after `since=` (ms since the epoch),
+/// at most `max=` (20,000): one array per point, oldest first.
+fn scatter(a: &Api, q: &HashMap<String, String>) -> Response {
+    let since = match q.get("since").map(|s| s.parse::<i64>()) {
+        None => 0,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "since: milliseconds since the epoch",
+            );
+        }
+    };
+    let max = match q.get("max").map(|s| s.parse::<usize>()) {
+        None => SCATTER_MAX,
+        Some(Ok(v)) => v.min(SCATTER_MAX),
+        Some(Err(_)) => return err(StatusCode::BAD_REQUEST, "max: a number of points"),
+    };
+    let now = crate::util::clock::now_ms();
+    let (apps, truncated) = a
+        .scatter
+        .points(q.get("app").map(String::as_str), since, now, max);
+    type Row = (i64, f64, u16, &'static str, String, Option<String>);
+    let apps: Vec<Value> = apps
+        .into_iter()
+        .map(|x| {
+            let points: Vec<Row> = x
+                .points
+                .iter()
+                .map(|p| {
+                    let ms = f64::from(p.duration_us) / 1000.0;
+                    (p.end_ms, ms, p.status, p.method(), p.path(), p.thread())
+                })
+                .collect();
+            json!({"app": x.app, "seen": x.seen, "sampled_out": x.sampled_out,
+                   "slow_above_ms": x.threshold_us.map(|us| f64::from(us) / 1000.0), "points": points})
+        })
+        .collect();
+    ok(json!({
+        "now_ms": now,
+        "window_ms": crate::access::scatter::WINDOW_MS,
+        "fields": ["end_ms", "duration_ms", "status", "method", "path", "thread"],
+        "truncated": truncated,
+        "apps": apps,
+    }))
 }
 
 async fn incidents(a: &Api) -> Response {

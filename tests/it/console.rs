@@ -417,6 +417,275 @@ fn console_pages_in_a_real_browser() {
     drop(lab);
 }
 
+/// A pointer gesture on the element `css` with WebDriver actions: each step is (kind, x, y) in the element's
+/// CSS pixels from its top-left corner; kind "move", "down" or "up".
+fn gesture(b: &Browser, css: &str, steps: &[(&str, f64, f64)]) {
+    let e = b.call(
+        "POST",
+        "/element",
+        Some(json!({"using": "css selector", "value": css})),
+    );
+    let (key, id) = e
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+        .unwrap_or_else(|| panic!("no element {css}: {e}"));
+    // Offsets of a pointer move are from the element's centre.
+    let size = b.js(
+        "const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];",
+        json!([{ key.as_str(): id }]),
+    );
+    let (w, h) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
+    let mut acts = Vec::new();
+    for (kind, x, y) in steps {
+        acts.push(
+            json!({"type": "pointerMove", "duration": 50, "origin": { key.as_str(): id },
+                          "x": (x - w / 2.0).round() as i64, "y": (y - h / 2.0).round() as i64}),
+        );
+        match *kind {
+            "down" => acts.push(json!({"type": "pointerDown", "button": 0})),
+            "up" => acts.push(json!({"type": "pointerUp", "button": 0})),
+            _ => {}
+        }
+    }
+    let v = b.call(
+        "POST",
+        "/actions",
+        Some(json!({"actions": [{"type": "pointer", "id": "mouse",
+                                 "parameters": {"pointerType": "mouse"}, "actions": acts}]})),
+    );
+    assert!(v.is_null(), "actions on {css}: {v}");
+    b.call("DELETE", "/actions", None);
+}
+
+/// The response-time scatter over a log this test writes (Tomcat's common pattern with the method and path
+/// apart, %D in microseconds and the thread, %I): the overview links it when an access log is followed, the
+/// canvas draws as many dots as the API returned, the bound samples requests away (counted), and a request
+/// whose path and thread are HTML shows as text when its dot is clicked, with no alert; dragging across the
+/// canvas lists every request.
+#[test]
+fn the_request_scatter_in_a_real_browser() {
+    let _g = common::beside();
+    let Some(b) = Browser::start() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let logs = d.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let path = logs.join("access.log");
+    std::fs::write(&path, "").unwrap();
+    let port = common::free_port();
+    let _agent = agent::start(
+        d.path(),
+        port,
+        "1s",
+        &format!(
+            "[access]\ndiscover_tomcat = false\npoll = \"100ms\"\nscatter_per_minute = 40\n\
+             [[access_logs]]\napp = \"shop\"\nname = \"tomcat\"\npath = \"{}\"\n\
+             format = 'tomcat:%h %l %u %t \"%m %U\" %s %b %D %I'\n",
+            path.display()
+        ),
+    );
+    let t = Instant::now();
+    // Followed (from its empty end) once a collection says so; 503 before the first collection.
+    let files = || {
+        let (code, body) = request(port, "GET", "/api/v1/latest", &[]);
+        (code == 200)
+            .then(|| serde_json::from_str::<Value>(&body).unwrap()["access"][0]["files"].clone())
+    };
+    while files() != Some(json!(1)) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "log not followed: {}",
+            agent::log(d.path())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut lines = String::new();
+    for i in 0..150u32 {
+        let status = [200, 200, 200, 302, 404, 200, 503][i as usize % 7];
+        lines.push_str(&format!(
+            "10.0.0.1 - - [30/Nov/2026:06:00:00 +0000] \"GET /shop/orders/{i}\" {status} 512 {} http-nio-8080-exec-{}\n",
+            1_000 + i * 997 % 80_000,
+            i % 8
+        ));
+    }
+    lines.push_str(&format!(
+        "10.0.0.1 - - [30/Nov/2026:06:00:00 +0000] \"POST /shop/{XSS}\" 500 0 9000000 {XSS}\n"
+    ));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let t = Instant::now();
+    let body = loop {
+        let v = api(port, "/api/v1/access/scatter?app=shop");
+        if v["apps"][0]["seen"] == 151 {
+            break v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "not all read: {v} {}",
+            agent::log(d.path())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let a = &body["apps"][0];
+    let points = a["points"].as_array().unwrap();
+    let n = points.len();
+    // 40 a minute (two minutes if the lines straddled one), what went is counted.
+    assert!(n <= 80, "{n}");
+    assert_eq!(n as u64 + a["sampled_out"].as_u64().unwrap(), 151, "{a}");
+    assert_eq!(body["fields"][4], "path");
+    let xss = points
+        .iter()
+        .find(|p| p[2] == 500)
+        .unwrap_or_else(|| panic!("the failed request was sampled away: {a}"));
+    assert_eq!(xss[1], 9000.0);
+    assert_eq!(xss[3], "POST");
+    assert_eq!(xss[4], format!("/shop/{XSS}"));
+    assert_eq!(xss[5], XSS);
+    // Bounded on request, newest kept; a bad time is refused.
+    let five = api(port, "/api/v1/access/scatter?max=5");
+    assert_eq!(five["truncated"], true, "{five}");
+    let newest: Vec<&Value> = points.iter().rev().take(5).collect();
+    let got = five["apps"][0]["points"].as_array().unwrap();
+    assert_eq!(got.len(), 5);
+    assert!(
+        got.iter().all(|p| p[0].as_i64() >= newest[4][0].as_i64()),
+        "{five}"
+    );
+    assert_eq!(
+        request(port, "GET", "/api/v1/access/scatter?since=yesterday", &[]).0,
+        400
+    );
+    assert_eq!(
+        api(
+            port,
+            &format!("/api/v1/access/scatter?since={}", body["now_ms"])
+        )["apps"][0]["points"],
+        json!([])
+    );
+    // The bound's counter, in the exposition once a collection has read it.
+    let t = Instant::now();
+    while common::http::first_metric(port, "wasp_access_scatter_sampled_out_total")
+        != a["sampled_out"].as_f64()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no sampled-out counter"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The overview links the scatter; the page draws every point the API gave.
+    let base = format!("http://127.0.0.1:{port}");
+    b.goto(&format!("{base}/"));
+    b.wait_for(
+        "the requests link",
+        "return !!document.getElementById('requests-link');",
+    );
+    click(&b, "#requests-link");
+    b.wait_for(
+        "every dot drawn",
+        &format!(
+            "const c = document.getElementById('scatter'); \
+             return c && c.dataset.points === '{n}' && c.dataset.drawn === '{n}' && c.dataset.slowest;"
+        ),
+    );
+    no_errors(&b, "/requests");
+    // Clicking the slowest dot (the 9 s request) shows it, its path and thread as text.
+    let xy = b.js(
+        "return document.getElementById('scatter').dataset.slowest;",
+        json!([]),
+    );
+    let (x, y) = xy.as_str().unwrap().split_once(',').unwrap();
+    let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+    gesture(&b, "#scatter", &[("down", x, y), ("up", x, y)]);
+    b.wait_for(
+        "the request's detail",
+        &format!(
+            "const d = document.getElementById('scatter-detail'); \
+             return d.querySelectorAll('tr.req').length === 1 && d.textContent.includes({});",
+            json!(format!("/shop/{XSS}"))
+        ),
+    );
+    let shown = b.js(
+        "const d = document.getElementById('scatter-detail'); \
+         return [d.querySelectorAll('img').length, [...d.querySelectorAll('td.mono')].map(t => t.textContent)];",
+        json!([]),
+    );
+    assert_eq!(shown, json!([0, [format!("/shop/{XSS}"), XSS]]));
+    // Dragging across the whole plot lists every request.
+    let wh = b.js(
+        "const c = document.getElementById('scatter'); return [c.clientWidth, c.clientHeight];",
+        json!([]),
+    );
+    let (w, h) = (wh[0].as_f64().unwrap(), wh[1].as_f64().unwrap());
+    gesture(
+        &b,
+        "#scatter",
+        &[
+            ("down", 2.0, 2.0),
+            ("move", w / 2.0, h / 2.0),
+            ("up", w - 2.0, h - 2.0),
+        ],
+    );
+    b.wait_for(
+        "the region's requests",
+        &format!("return document.querySelectorAll('#scatter-detail tr.req').length === {n};"),
+    );
+    // No alert of the path or the thread ever opened.
+    assert!(
+        b.call("GET", "/alert/text", None).get("error").is_some(),
+        "an alert is open"
+    );
+    no_errors(&b, "/requests after clicks");
+    if std::env::var("WASP_SCREENSHOTS").as_deref() == Ok("1") {
+        // For the README: two minutes of traffic (a slow spell, a failing spell) rather than one burst.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut rng = 12345u64;
+        for tick in 0..480u32 {
+            let mut out = String::new();
+            for k in 0..6u32 {
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let r = (rng >> 33) as u32;
+                let slow = (200..260).contains(&tick) && k < 2;
+                let us = if slow {
+                    400_000 + r % 2_000_000
+                } else {
+                    2_000 + (r % 1000) * (r % 97) + r % 20_000
+                };
+                let status = if (360..400).contains(&tick) && k == 0 {
+                    503
+                } else if r.is_multiple_of(40) {
+                    404
+                } else {
+                    200
+                };
+                out.push_str(&format!(
+                    "10.0.0.1 - - [30/Nov/2026:06:00:00 +0000] \"GET /shop/orders/{}\" {status} 512 {us} http-nio-8080-exec-{}\n",
+                    r % 500,
+                    k
+                ));
+            }
+            f.write_all(out.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        b.goto(&format!("{base}/requests"));
+        b.wait_for(
+            "dots drawn",
+            "const c = document.getElementById('scatter'); return c && +c.dataset.drawn > 100;",
+        );
+    }
+    shot(&b, "requests");
+}
+
 #[test]
 fn with_a_bearer_token_nothing_answers_without_it() {
     let _g = common::beside();
@@ -463,6 +732,7 @@ fn with_a_bearer_token_nothing_answers_without_it() {
         "/jvm/1",
         "/incidents",
         "/incidents/x",
+        "/requests",
         "/assets/console.js",
         "/assets/uPlot.min.js",
         "/assets/uPlot.min.css",
@@ -475,6 +745,7 @@ fn with_a_bearer_token_nothing_answers_without_it() {
         "/api/v1/jvms/1/histograms",
         "/api/v1/incidents",
         "/api/v1/incidents/x",
+        "/api/v1/access/scatter",
         "/metrics",
         "/healthz",
         "/nothing-here",

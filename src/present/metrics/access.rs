@@ -25,6 +25,19 @@ fn with(mut l: Labels, more: impl IntoIterator<Item = (&'static str, String)>) -
 }
 
 pub fn add(c: &Collection, m: &mut MetricSet) {
+    for s in &c.access_scatter {
+        let l = vec![("app", s.app.clone())];
+        m.counter(
+            "wasp_access_scatter_sampled_out_total",
+            "Requests the console's response-time scatter did not keep (its bound per app and minute).",
+        )
+        .push(l.clone(), s.sampled_out as f64);
+        m.gauge(
+            "wasp_access_scatter_points",
+            "Requests the response-time scatter holds (the last 10 minutes, sampled).",
+        )
+        .push(l, s.points as f64);
+    }
     for a in &c.access {
         let base = labels(a);
         let f = m.counter(
@@ -111,6 +124,12 @@ mod tests {
         }
         let c = Collection {
             access: vec![a],
+            access_scatter: vec![crate::model::access::ScatterCount {
+                app: "shop".into(),
+                points: 600,
+                seen: 1000,
+                sampled_out: 400,
+            }],
             ..Default::default()
         };
         let mut m = MetricSet::new(0);
@@ -127,6 +146,8 @@ mod tests {
             "wasp_http_request_duration_seconds_sum{app=\"shop\",log=\"localhost_access_log\"} 3.05\n",
             "# TYPE wasp_http_request_duration_seconds histogram\n",
             "wasp_http_response_bytes_total{app=\"shop\",log=\"localhost_access_log\"} 30\n",
+            "wasp_access_scatter_sampled_out_total{app=\"shop\"} 400\n",
+            "wasp_access_scatter_points{app=\"shop\"} 600\n",
         ] {
             assert!(out.contains(want), "{want} not in\n{out}");
         }

@@ -295,12 +295,19 @@ async function overview() {
   const jvms = el('div', { id: 'jvms' });
   const tl = el('div', { class: 'card', id: 'timeline' });
   const health = el('div', { class: 'grid', id: 'health' });
-  m.append(ports, el('h2', { text: 'JVMs' }), jvms, el('h2', { text: 'Timeline: snapshots, incidents, rule firings, events' }), tl,
+  const reqs = el('div', { id: 'requests' });
+  m.append(reqs, ports, el('h2', { text: 'JVMs' }), jvms, el('h2', { text: 'Timeline: snapshots, incidents, rule firings, events' }), tl,
     el('h2', { text: 'Agent' }), health);
   await refreshCharts();
   let n = 0;
   startPolling(async coll => {
     feedLive(coll);
+    // Access logs followed: their requests' scatter is one click away.
+    const logs = coll.access || [];
+    clear(reqs).append(...(logs.length ? [card('Requests (' + logs.length + ' access log' + (logs.length > 1 ? 's' : '') + ')',
+      table(['app', 'log', { t: 'req/s', num: 1 }, { t: 'p95 ms', num: 1 }, { t: 'errors %', num: 1 }], logs.map(a => el('tr', {},
+        td(a.app), td(a.log), num(fmtNum((a.interval || {}).tps)), num(fmtNum((a.interval || {}).p95_ms)), num(fmtNum((a.interval || {}).error_pct))))),
+      el('p', {}, el('a', { id: 'requests-link', href: '/requests', text: 'Response time of each request (scatter) →' })))] : []));
     const p = portRows(coll);
     clear(ports).append(el('h3', { text: 'TCP states per listening port (ss -tan)' }),
       p.rows.length ? table([{ t: 'port', num: 1 }].concat(p.states.map(s => ({ t: s, num: 1 }))), p.rows) : note('no listening port'));
@@ -510,6 +517,154 @@ async function incidentPage(id) {
   if (b.report) m.append(card('Report', el('pre', { id: 'report', text: b.report })));
 }
 
+// ---- requests: /requests, the response-time scatter (XView) ------------------------------------------------
+// One dot per request the agent kept (GET /api/v1/access/scatter: the last 10 minutes, slow and failed requests
+// first). Paths and thread names come from the logs, so from any client: shown as text only.
+const statusColor = s => (s >= 500 ? '#dc2626' : s >= 400 ? '#d97706' : '#2563eb');
+const SC = { app: '', log: true, body: null, dots: [], pinned: null, listing: false, drag: null, pad: { l: 60, r: 12, t: 10, b: 28 } };
+
+function scatterRows(pts) {
+  return table(['time', { t: 'ms', num: 1 }, 'status', 'method', 'path', 'thread', 'app'], pts.map(d => el('tr', { class: 'req' },
+    td(fmtTime(d.p[0]).replace(/Z$/, '') + '.' + String(d.p[0] % 1000).padStart(3, '0') + 'Z'), num(fmtNum(d.p[1], 1)), td(d.p[2]),
+    td(d.p[3]), td(d.p[4], 'mono'), td(d.p[5] === null ? '' : d.p[5], 'mono'), td(d.app))));
+}
+
+function showRequests(title, pts) {
+  const box = clear(document.getElementById('scatter-detail'));
+  box.append(el('h3', { text: title }));
+  if (!pts.length) { box.append(note('no request there')); return; }
+  box.append(scatterRows(pts.slice(0, 200)));
+  if (pts.length > 200) box.append(note('the first 200 of ' + pts.length));
+}
+
+function drawScatter() {
+  const cv = document.getElementById('scatter');
+  if (!cv) return;
+  const b = SC.body || { apps: [], now_ms: Date.now(), window_ms: 600000 };
+  const w = Math.max(400, cv.parentElement.clientWidth - 24), h = 420;
+  if (cv.width !== w) cv.width = w;
+  cv.height = h;
+  const g = cv.getContext('2d');
+  const { l, r, t, b: bm } = SC.pad;
+  const x0 = b.now_ms - b.window_ms, x1 = b.now_ms;
+  const all = [];
+  for (const a of b.apps || []) for (const p of a.points || []) if (Array.isArray(p) && p.length >= 6) all.push({ p, app: a.app });
+  const durs = all.map(d => Number(d.p[1]) || 0);
+  const hi = Math.max(1, ...durs) * 1.1;
+  const lo = SC.log ? Math.max(0.01, Math.min(hi / 10, ...durs.filter(v => v > 0))) * 0.8 : 0;
+  const fy = SC.log ? v => Math.log10(Math.max(v, lo)) : v => v;
+  const yOf = v => t + (h - t - bm) * (1 - (fy(v) - fy(lo)) / ((fy(hi) - fy(lo)) || 1));
+  const xOf = ms => l + (w - l - r) * Math.min(1, Math.max(0, (ms - x0) / (x1 - x0)));
+  g.clearRect(0, 0, w, h);
+  g.fillStyle = '#fff'; g.fillRect(0, 0, w, h);
+  g.strokeStyle = '#dde'; g.fillStyle = '#555'; g.font = '11px system-ui, sans-serif';
+  // Axes: a tick per minute, durations by decade (log) or in fifths.
+  for (let m = Math.ceil(x0 / 60000) * 60000; m <= x1; m += 60000) {
+    const x = xOf(m); g.beginPath(); g.moveTo(x, t); g.lineTo(x, h - bm); g.stroke();
+    g.fillText(new Date(m).toISOString().slice(11, 16), x - 14, h - 10);
+  }
+  const ticks = [];
+  if (SC.log) for (let v = Math.pow(10, Math.floor(Math.log10(lo))); v <= hi; v *= 10) { if (v >= lo) ticks.push(v); }
+  else for (let i = 0; i <= 5; i++) ticks.push(hi * i / 5);
+  for (const v of ticks) {
+    const y = yOf(v); g.beginPath(); g.moveTo(l, y); g.lineTo(w - r, y); g.stroke();
+    g.fillText(v >= 1000 ? (v / 1000).toFixed(v >= 10000 ? 0 : 1) + ' s' : (v < 1 ? v.toFixed(2) : v.toFixed(0)) + ' ms', 4, y + 4);
+  }
+  // Dots: the ordinary first, failed and slow on top.
+  all.sort((a, c) => (a.p[2] >= 500) - (c.p[2] >= 500) || a.p[1] - c.p[1]);
+  SC.dots = [];
+  for (const d of all) {
+    d.x = xOf(d.p[0]); d.y = yOf(Number(d.p[1]) || 0);
+    g.fillStyle = statusColor(d.p[2]); g.globalAlpha = d.p[2] >= 400 ? 0.9 : 0.55;
+    g.fillRect(d.x - 2, d.y - 2, 4, 4);
+    SC.dots.push(d);
+  }
+  g.globalAlpha = 1;
+  // A clicked request stays chosen across refreshes while it is still drawn.
+  if (SC.pinned && !SC.dots.includes(SC.pinned)) {
+    const o = SC.pinned;
+    SC.pinned = SC.dots.find(d => d.p[0] === o.p[0] && d.p[1] === o.p[1] && d.p[4] === o.p[4]) || null;
+  }
+  if (SC.pinned) { g.strokeStyle = '#000'; g.strokeRect(SC.pinned.x - 4, SC.pinned.y - 4, 8, 8); }
+  if (SC.drag && SC.drag.moved) {
+    const d = SC.drag; g.strokeStyle = '#1d2330'; g.setLineDash([4, 3]);
+    g.strokeRect(Math.min(d.x0, d.x1), Math.min(d.y0, d.y1), Math.abs(d.x1 - d.x0), Math.abs(d.y1 - d.y0)); g.setLineDash([]);
+  }
+  const slowest = SC.dots[SC.dots.length - 1] && SC.dots.reduce((a, c) => (c.p[1] > a.p[1] ? c : a));
+  cv.dataset.drawn = String(SC.dots.length);
+  cv.dataset.slowest = slowest ? Math.round(slowest.x) + ',' + Math.round(slowest.y) : '';
+}
+
+function nearest(x, y) {
+  let best = null, bd = 64; // within 8 px
+  for (const d of SC.dots) { const e = (d.x - x) ** 2 + (d.y - y) ** 2; if (e <= bd) { bd = e; best = d; } }
+  return best;
+}
+
+function canvasXY(cv, e) { const r = cv.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; }
+
+async function loadScatter() {
+  const r = await api('/api/v1/access/scatter' + (SC.app ? '?app=' + encodeURIComponent(SC.app) : ''));
+  const info = document.getElementById('scatter-info');
+  if (!r.ok || !r.body) { info.textContent = 'no answer (' + r.status + ')'; return; }
+  SC.body = r.body;
+  const apps = r.body.apps || [];
+  const n = apps.reduce((s, a) => s + (a.points || []).length, 0);
+  const sel = document.getElementById('scatter-app');
+  if (!SC.app) {
+    const names = apps.map(a => a.app);
+    const have = [...sel.options].map(o => o.value);
+    for (const a of names) if (!have.includes(a)) sel.append(el('option', { value: a, text: a }));
+  }
+  document.getElementById('scatter').dataset.points = String(n);
+  info.textContent = n + ' requests shown' + (r.body.truncated ? ' (the newest of more)' : '') + ' · ' +
+    apps.map(a => a.app + ': ' + a.seen + ' seen, ' + a.sampled_out + ' sampled away' + (a.slow_above_ms ? ', kept first: 5xx and above ' + fmtNum(a.slow_above_ms, 1) + ' ms' : '')).join(' · ');
+  drawScatter();
+}
+
+async function requestsPage() {
+  const m = $main();
+  SC.app = new URLSearchParams(location.search).get('app') || '';
+  const sel = el('select', { id: 'scatter-app', onchange: () => {
+    SC.app = sel.value; history.replaceState(null, '', SC.app ? '?app=' + encodeURIComponent(SC.app) : '/requests'); loadScatter();
+  } }, el('option', { value: '', text: 'all apps' }));
+  if (SC.app) sel.append(el('option', { value: SC.app, text: SC.app, selected: 'selected' }));
+  const logBox = el('input', { type: 'checkbox', id: 'scatter-log', checked: 'checked', onchange: () => { SC.log = logBox.checked; drawScatter(); } });
+  const cv = el('canvas', { id: 'scatter', width: 800, height: 420, dataset: { drawn: '0', points: '0' } });
+  const legend = el('span', { class: 'legend' }, [['2xx/3xx', 'ok'], ['4xx', 'c4'], ['5xx', 'c5']].map(([k, c]) =>
+    el('span', {}, el('i', { class: 'dot ' + c }), k + ' ')));
+  m.append(el('h2', { text: 'Requests: response time of each request (last 10 minutes, sampled)' }),
+    el('div', { class: 'actions' }, 'app ', sel, ' ', el('label', {}, logBox, ' log scale'), ' ', legend),
+    el('div', { class: 'card wide' }, cv, el('p', { id: 'scatter-info', class: 'note' })),
+    el('div', { id: 'scatter-detail', class: 'card' }, note('hover or click a dot for its request; drag across a region to list its requests')));
+  cv.addEventListener('mousemove', e => {
+    const [x, y] = canvasXY(cv, e);
+    if (SC.drag) { SC.drag.x1 = x; SC.drag.y1 = y; SC.drag.moved = SC.drag.moved || Math.abs(x - SC.drag.x0) + Math.abs(y - SC.drag.y0) > 4; drawScatter(); return; }
+    if (SC.pinned || SC.listing) return; // a click or a region chose what the box shows
+    const d = nearest(x, y);
+    if (d) showRequests('Request', [d]);
+  });
+  cv.addEventListener('mousedown', e => { const [x, y] = canvasXY(cv, e); SC.drag = { x0: x, y0: y, x1: x, y1: y, moved: false }; });
+  cv.addEventListener('mouseup', e => {
+    const d = SC.drag; SC.drag = null;
+    if (!d) return;
+    const [x, y] = canvasXY(cv, e);
+    if (d.moved) {
+      const [xa, xb, ya, yb] = [Math.min(d.x0, x), Math.max(d.x0, x), Math.min(d.y0, y), Math.max(d.y0, y)];
+      const pts = SC.dots.filter(p => p.x >= xa && p.x <= xb && p.y >= ya && p.y <= yb).sort((a, c) => c.p[1] - a.p[1]);
+      SC.pinned = null; SC.listing = true; showRequests(pts.length + ' requests in the region, slowest first', pts);
+    } else {
+      SC.pinned = nearest(x, y); SC.listing = false;
+      if (SC.pinned) showRequests('Request', [SC.pinned]);
+    }
+    drawScatter();
+  });
+  cv.addEventListener('mouseleave', () => { if (SC.drag) { SC.drag = null; drawScatter(); } });
+  await loadScatter();
+  // The overview's cadence: every collection interval.
+  startPolling(() => loadScatter());
+}
+
 // ---- routing ----------------------------------------------------------------------------------------------
 async function route() {
   const p = location.pathname;
@@ -517,6 +672,7 @@ async function route() {
   try {
     if (p === '/') await overview();
     else if ((mm = p.match(/^\/jvm\/(\d+)$/))) await jvmPage(mm[1]);
+    else if (p === '/requests') await requestsPage();
     else if (p === '/incidents') await incidentList();
     else if ((mm = p.match(/^\/incidents\/([^/]+)$/))) await incidentPage(decodeURIComponent(mm[1]));
     else $main().append(note('no such page'));
