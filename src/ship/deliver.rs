@@ -4,6 +4,7 @@
 use super::answer::{Outcome, retry_after};
 use super::config::SinkConfig;
 use super::sinks::Backend;
+use base64::prelude::{BASE64_STANDARD, Engine};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
 
@@ -56,7 +57,7 @@ impl Sender {
             let _ = write!(raw, "{user}:{pass}");
             headers.insert(
                 reqwest::header::AUTHORIZATION,
-                header(&format!("Basic {}", base64(&raw)))?,
+                header(&format!("Basic {}", BASE64_STANDARD.encode(&raw)))?,
             );
         } else if let Some(tok) = read_secret(&a.token_file, &a.token_env)? {
             let scheme = a.scheme.as_deref().unwrap_or("Bearer");
@@ -147,35 +148,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = x.source();
     }
     s
-}
-
-/// Standard base64 (basic auth only; not worth a crate).
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for c in input.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-    }
 }
