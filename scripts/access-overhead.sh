@@ -29,8 +29,10 @@ format = 'nginx:\$remote_addr - \$remote_user [\$time_local] "\$request" \$statu
 TOML
 "$WASP" run --config "$T/wasp.toml" 2>"$T/wasp.log" & WPID=$!; PIDS+=($WPID)
 sleep 3
-ticks=$(getconf CLK_TCK)
-cpu() { awk -v t="$ticks" '{ split($0, a, ") "); split(a[2], f, " "); printf "%.3f", (f[12] + f[13]) / t }' "/proc/$1/stat"; }
+# CPU from every thread's schedstat (ns), as scripts/overhead.sh reads it; a thread that came or went is said.
+cpu() { cat /proc/$1/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.6f", s / 1e9 }'; }
+tasks() { ls "/proc/$1/task" | tr '\n' ' '; }
+k0=$(tasks $WPID)
 c0=$(cpu $WPID); sleep "$DUR"; c1=$(cpu $WPID)
 python3 - "$T/access.log" "$RATE" "$DUR" <<'PY' &
 import sys, time
@@ -53,6 +55,7 @@ PIDS+=($!)
 wait $!
 sleep 2
 c2=$(cpu $WPID)
+[ "$k0" = "$(tasks $WPID)" ] || echo "a thread of wasp started or ended during the run: its CPU is missing from these figures"
 lines=$(wc -l < "$T/access.log")
 counted=$(curl -fsS "http://127.0.0.1:$WP/metrics" | awk '/^wasp_http_requests_total/ { s += $2 } END { print s }')
 python3 - "$c0" "$c1" "$c2" "$DUR" "$lines" "$counted" <<'PY'
@@ -60,7 +63,7 @@ import sys
 c0, c1, c2, dur, lines, counted = map(float, sys.argv[1:])
 idle, busy = c1 - c0, c2 - c1
 extra = busy - idle * (dur + 2) / dur
-print(f"idle {dur:.0f} s: wasp CPU {idle:.2f} s; with {lines:.0f} lines ({counted:.0f} counted): {busy:.2f} s")
+print(f"idle {dur:.0f} s: wasp CPU {idle:.3f} s; with {lines:.0f} lines ({counted:.0f} counted): {busy:.3f} s")
 print(f"access-log cost: {extra:.3f} CPU s for {lines:.0f} lines = {extra / lines * 1e6:.1f} ms CPU per 1,000 lines"
       f" = {extra / dur * 100:.2f} % of a core at {lines / dur:.0f} lines/s")
 PY
