@@ -55,11 +55,9 @@ fn start_lab() -> Reaped {
     j
 }
 
-/// A request with headers of our choosing: (status, body).
-fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, String) {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
+/// One request on a fresh connection, its whole answer as bytes; None when nothing listens.
+fn exchange(port: u16, method: &str, path: &str, headers: &[&str]) -> Option<Vec<u8>> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     write!(
@@ -67,8 +65,17 @@ fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, Strin
         "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n{extra}\r\n"
     )
     .unwrap();
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    Some(buf)
+}
+
+/// A request with headers of our choosing: (status, body).
+fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, String) {
+    let Some(buf) = exchange(port, method, path, headers) else {
+        return (0, String::new());
+    };
+    let buf = String::from_utf8_lossy(&buf);
     let code = buf
         .split_whitespace()
         .nth(1)
@@ -83,16 +90,7 @@ fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, Strin
 
 /// A GET whose body may be binary: (status line and headers, body).
 fn request_bytes(port: u16, path: &str, headers: &[&str]) -> (String, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{extra}\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
+    let buf = exchange(port, "GET", path, headers).expect("the agent listens");
     let at = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

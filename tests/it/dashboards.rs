@@ -361,14 +361,7 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let jvm = start_idle_jvm();
     let ne_port = free_port();
-    let ne = Reaped(
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address=127.0.0.1:{ne_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let ne = crate::common::backends::node_exporter_at(ne_port);
     let wasp_port = free_port();
     let wasp = agent::start(dir.path(), wasp_port, "1s", "");
     let rules: Vec<String> = rules_files(dir.path())

@@ -321,18 +321,23 @@ pub fn influx_all(port: u16) -> Vec<(String, serde_json::Map<String, serde_json:
     out
 }
 
-/// Debian's node_exporter on a free loopback port, and its first /metrics answer (through curl: it answers
-/// chunked, which the tests' small HTTP reader does not undo).
-pub fn node_exporter() -> (Reaped, Vec<u8>) {
-    let port = free_port();
-    let ne = Reaped(
+/// Debian's node_exporter listening on loopback `port`.
+pub fn node_exporter_at(port: u16) -> Reaped {
+    Reaped(
         Command::new("prometheus-node-exporter")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
-    );
+    )
+}
+
+/// Debian's node_exporter on a free loopback port, and its first /metrics answer (through curl: it answers
+/// chunked, which the tests' small HTTP reader does not undo).
+pub fn node_exporter() -> (Reaped, Vec<u8>) {
+    let port = free_port();
+    let ne = node_exporter_at(port);
     let t = Instant::now();
     loop {
         let o = Command::new("curl")
