@@ -476,7 +476,7 @@ fn the_request_scatter_in_a_real_browser() {
         port,
         "1s",
         &format!(
-            "[access]\ndiscover_tomcat = false\npoll = \"100ms\"\nscatter_per_minute = 40\n\
+            "[access]\ndiscover_tomcat = false\npoll = \"100ms\"\nscatter_per_minute = 80\n\
              [[access_logs]]\napp = \"shop\"\nname = \"tomcat\"\npath = \"{}\"\n\
              format = 'tomcat:%h %l %u %t \"%m %U\" %s %b %D %I'\n",
             path.display()
@@ -531,8 +531,10 @@ fn the_request_scatter_in_a_real_browser() {
     let a = &body["apps"][0];
     let points = a["points"].as_array().unwrap();
     let n = points.len();
-    // 40 a minute (two minutes if the lines straddled one), what went is counted.
-    assert!(n <= 80, "{n}");
+    // 80 a minute (two minutes if the lines straddled one), what went is counted. The priority half (40) holds
+    // every failed and slow request of the 151 (22 x 503, the 500, ~8 above p95): at 40 a minute its 20 were a
+    // reservoir among ~31, and CI once saw the 500 sampled away.
+    assert!(n <= 160, "{n}");
     assert_eq!(n as u64 + a["sampled_out"].as_u64().unwrap(), 151, "{a}");
     assert_eq!(body["fields"][4], "path");
     let xss = points
