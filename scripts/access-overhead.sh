@@ -57,13 +57,14 @@ sleep 2
 c2=$(cpu $WPID)
 [ "$k0" = "$(tasks $WPID)" ] || echo "a thread of wasp started or ended during the run: its CPU is missing from these figures"
 lines=$(wc -l < "$T/access.log")
+hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$WPID/status")
 counted=$(curl -fsS "http://127.0.0.1:$WP/metrics" | awk '/^wasp_http_requests_total/ { s += $2 } END { print s }')
-python3 - "$c0" "$c1" "$c2" "$DUR" "$lines" "$counted" <<'PY'
+python3 - "$c0" "$c1" "$c2" "$DUR" "$lines" "$counted" "$hwm" <<'PY'
 import sys
-c0, c1, c2, dur, lines, counted = map(float, sys.argv[1:])
+c0, c1, c2, dur, lines, counted, hwm = map(float, sys.argv[1:])
 idle, busy = c1 - c0, c2 - c1
 extra = busy - idle * (dur + 2) / dur
 print(f"idle {dur:.0f} s: wasp CPU {idle:.3f} s; with {lines:.0f} lines ({counted:.0f} counted): {busy:.3f} s")
 print(f"access-log cost: {extra:.3f} CPU s for {lines:.0f} lines = {extra / lines * 1e6:.1f} ms CPU per 1,000 lines"
-      f" = {extra / dur * 100:.2f} % of a core at {lines / dur:.0f} lines/s")
+      f" = {extra / dur * 100:.2f} % of a core at {lines / dur:.0f} lines/s; wasp peak RSS {hwm / 1024:.1f} MB")
 PY

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 T=$(mktemp -d /tmp/wasp-dumpbench.XXXX)
 trap 'kill $JPID 2>/dev/null || true; rm -rf "$T"' EXIT
 javac -d "$T" tests/fixtures/dumps/Lab.java
-java -Xmx64m -cp "$T" Lab > "$T/out" 2>&1 & JPID=$!
+# IDLE idle threads beside the Lab's own (default 2,000: a ~1 MB dump, the size the memory target is set for).
+java -Xmx64m -cp "$T" Lab "idle=${IDLE:-2000}" > "$T/out" 2>&1 & JPID=$!
 for _ in $(seq 1 100); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.1; done
 sleep 1
 WASP=${WASP_BIN:-target/release/wasp}

@@ -49,7 +49,7 @@ for n in A B C; do
   p=$(cat $T/$n/pid); c1=$(cpu $p)
   per[$n]=$(awk -v a="${c0[$n]}" -v b="$c1" -v d="$DUR" 'BEGIN { printf "%.2f", (b - a) / d * 1000 }')
   rss[$n]=$(hwm $p)
-  echo "  $n: ${per[$n]} ms CPU per collection, peak RSS $((rss[$n] / 1024)) MiB"
+  echo "  $n: ${per[$n]} ms CPU per collection, peak RSS $(awk -v k="${rss[$n]}" 'BEGIN { printf "%.1f", k / 1024 }') MiB"
 done
 awk -v a="${per[A]}" -v b="${per[B]}" -v c="${per[C]}" -v ra="${rss[A]}" -v rb="${rss[B]}" -v rc="${rss[C]}" 'BEGIN {
   printf "  CPU ratio B/A %.2f, C/A %.2f; RSS ratio B/A %.2f, C/A %.2f\n", b / a, c / a, rb / ra, rc / ra }'

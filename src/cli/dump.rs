@@ -100,17 +100,7 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
         } => {
             let mut f = dump::to_file::json_dump(pid, &opts(cfg, timeout))?;
             match format {
-                DumpFormat::Text => {
-                    let r = std::io::copy(&mut f.reader(), &mut std::io::stdout().lock());
-                    match r {
-                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                            return Err(super::output::StdoutClosed.into());
-                        }
-                        r => {
-                            r?;
-                        }
-                    }
-                }
+                DumpFormat::Text => copy_out(&mut f.reader())?,
                 DumpFormat::Json | DumpFormat::Report => {
                     let d = dump::Reader::new(f.reader()).next().unwrap_or_default();
                     if format == DumpFormat::Json {
@@ -136,10 +126,12 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
             };
             // Kept whole and checked before a byte is printed: a JVM killed while it answers must never leave
             // a cut dump on stdout (attach_robust), which passing the reply on as it arrives would.
-            let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
             if format == DumpFormat::Text {
-                out!("{text}");
-            } else if format == DumpFormat::Json {
+                // Spooled to an unnamed file and copied once whole: the dump's size adds nothing to memory.
+                return print_spooled(attach::thread_dump_spooled(pid, &opts(cfg, timeout))?);
+            }
+            let text = attach::thread_dump(pid, &opts(cfg, timeout))?;
+            if format == DumpFormat::Json {
                 outln!("{}", serde_json::to_string_pretty(&dump::parse(&text))?);
             } else {
                 // A Tomcat's server.xml says whether a busy request pool is at its maximum.
@@ -155,10 +147,13 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
                 )
             }
         }
-        DumpCmd::Histo { pid, live, timeout } => out!(
-            "{}",
-            attach::class_histogram(pid, live, &opts(cfg, timeout))?
-        ),
+        DumpCmd::Histo { pid, live, timeout } => {
+            print_spooled(attach::class_histogram_spooled(
+                pid,
+                live,
+                &opts(cfg, timeout),
+            )?)?;
+        }
         DumpCmd::Heap {
             pid,
             out,
@@ -184,6 +179,26 @@ pub fn run_dump(cmd: DumpCmd, cfg: &Config) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+fn print_spooled(reply: attach::Spooled) -> anyhow::Result<()> {
+    match reply {
+        attach::Spooled::File(mut f) => copy_out(&mut f),
+        attach::Spooled::Text(t) => {
+            out!("{t}");
+            Ok(())
+        }
+    }
+}
+
+/// To stdout (the kernel copies between the descriptors where it can); a closed stdout is the reader's choice.
+fn copy_out(from: &mut impl std::io::Read) -> anyhow::Result<()> {
+    match std::io::copy(from, &mut std::io::stdout().lock()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Err(super::output::StdoutClosed.into())
+        }
+        r => r.map(|_| ()).map_err(Into::into),
+    }
 }
 
 /// `wasp dump threads PID [--timeout D]`, the plain dump an operator runs on a host in trouble, read without

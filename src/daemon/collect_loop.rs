@@ -60,6 +60,11 @@ impl SelfStats {
             "The agent's own resident memory.",
         )
         .set(self.rss_bytes as f64);
+        m.counter(
+            "wasp_log_lines_dropped_total",
+            "Log lines dropped because the log writer's buffer was full.",
+        )
+        .set(crate::logging::dropped_lines() as f64);
     }
 }
 

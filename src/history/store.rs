@@ -175,8 +175,9 @@ impl Store {
             "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;
              PRAGMA wal_autocheckpoint = 256; PRAGMA journal_size_limit = 1048576;",
         )?;
-        // The writer's page cache: 512 KiB instead of SQLite's 2 MiB (it counts in the agent's memory).
-        conn.execute_batch("PRAGMA cache_size = -512;")?;
+        // The writer's page cache: 128 KiB instead of SQLite's 2 MiB (it counts in the agent's memory, and at 512
+        // KiB it filled with head rows nothing reads again until the block closes, from the OS's cache then).
+        conn.execute_batch("PRAGMA cache_size = -128;")?;
         // FULL: the WAL is synced at every commit, so a power loss keeps every committed collection.
         let sync = if limits.durable { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!("PRAGMA synchronous = {sync};"))?;

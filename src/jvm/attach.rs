@@ -10,7 +10,8 @@
 //! trigger, unless the JVM's listener runs; connect as root (JDK 11+ accept it) and only when the JVM silently
 //! closes (JDK 8 wants its own uid) connect again from a short-lived thread that switched its own credentials
 //! with per-thread syscalls; JDK 24+: protocol 2 with streaming off, so the JVM never writes to our socket from
-//! inside a safepoint; read the reply in large reads, kept whole and bounded, or passed on as it arrives; a
+//! inside a safepoint; read the reply in large reads, kept whole and bounded (the command line keeps it in an
+//! unnamed temporary file, so a dump's size is not its memory); a
 //! JVM that exits is noticed (PF_EXITING) and a partial reply discarded; one request per JVM at a time; a timeout on every step, connect() included. Heap
 //! dumps only on request, space-checked where the JVM writes; a configured jcmd only where this is impossible.
 
@@ -32,7 +33,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The default bound on one reply ([jvm] max_attach_reply): a 10,000-thread dump is ~10 MB, a histogram of
-/// 50,000 classes ~5 MB; the unit's MemoryMax is 64 MB and the reply is held once (decoded in place).
+/// 50,000 classes ~5 MB; the unit's MemoryMax is 64 MB and the agent holds a reply once (decoded in place).
 pub const DEFAULT_MAX_REPLY: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
@@ -80,6 +81,79 @@ fn lock_for(pid: u32) -> Arc<Mutex<()>> {
     m.entry(pid).or_default().clone()
 }
 
+/// A reply as the command line prints it: in an unnamed temporary file (its status line checked and passed), so
+/// a dump's size never adds to the process's memory; in memory where no such file can be made, or from jcmd.
+pub enum Spooled {
+    File(std::fs::File),
+    Text(String),
+}
+
+/// `thread_dump`, the reply spooled (`Spooled`).
+pub fn thread_dump_spooled(pid: u32, opts: &AttachOptions) -> Result<Spooled, AttachError> {
+    spooled_with_fallback(pid, opts, "threaddump", &["-l"], "Thread.print -l")
+}
+
+/// `class_histogram`, the reply spooled (`Spooled`).
+pub fn class_histogram_spooled(
+    pid: u32,
+    live: bool,
+    opts: &AttachOptions,
+) -> Result<Spooled, AttachError> {
+    let (arg, line) = histogram_args(live);
+    spooled_with_fallback(pid, opts, "inspectheap", &[arg], line)
+}
+
+fn spooled_with_fallback(
+    pid: u32,
+    opts: &AttachOptions,
+    cmd: &str,
+    args: &[&str],
+    jcmd_line: &str,
+) -> Result<Spooled, AttachError> {
+    // O_TMPFILE: no name, so nothing in the directory to race for; gone with the descriptor.
+    let file = nix::fcntl::open(
+        &std::env::temp_dir(),
+        nix::fcntl::OFlag::O_TMPFILE | nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    );
+    let Ok(file) = file else {
+        return with_fallback(pid, opts, cmd, args, jcmd_line).map(Spooled::Text);
+    };
+    let mut file = std::fs::File::from(file);
+    match open(pid, opts).and_then(|t| {
+        request_into(&t, cmd, args, &mut file)?;
+        status_checked(pid, &mut file).map_err(|e| protocol(pid, e))
+    }) {
+        Ok(()) => Ok(Spooled::File(file)),
+        Err(AttachError::Impossible { .. }) if opts.fallback.is_some() => {
+            with_fallback(pid, opts, cmd, args, jcmd_line).map(Spooled::Text)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks a spooled reply's status line (as `decode` does) and leaves the file at the output's first byte.
+fn status_checked(pid: u32, file: &mut std::fs::File) -> Result<(), AttachError> {
+    use std::io::Seek;
+    let io = step(pid, "read the spooled reply");
+    file.rewind().map_err(&io)?;
+    let mut head = Vec::with_capacity(4096);
+    (&mut *file)
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(&io)?;
+    let ok = |line: &[u8]| std::str::from_utf8(line).is_ok_and(|l| l.trim().parse() == Ok(0));
+    match memchr::memchr(b'\n', &head) {
+        Some(nl) if ok(&head[..nl]) => {
+            file.seek(std::io::SeekFrom::Start(nl as u64 + 1))
+                .map_err(&io)?;
+            Ok(())
+        }
+        // Anything else, decode says what it is: refused (with the JVM's message), or not a reply.
+        _ => decode(pid, head).map(|_| ()),
+    }
+}
+
 /// A thread dump with locked monitors and synchronizers (jstack -l).
 pub fn thread_dump(pid: u32, opts: &AttachOptions) -> Result<String, AttachError> {
     with_fallback(pid, opts, "threaddump", &["-l"], "Thread.print -l")
@@ -87,17 +161,16 @@ pub fn thread_dump(pid: u32, opts: &AttachOptions) -> Result<String, AttachError
 
 /// A class histogram (jmap -histo[:live]).
 pub fn class_histogram(pid: u32, live: bool, opts: &AttachOptions) -> Result<String, AttachError> {
-    with_fallback(
-        pid,
-        opts,
-        "inspectheap",
-        &[if live { "-live" } else { "-all" }],
-        if live {
-            "GC.class_histogram"
-        } else {
-            "GC.class_histogram -all"
-        },
-    )
+    let (arg, line) = histogram_args(live);
+    with_fallback(pid, opts, "inspectheap", &[arg], line)
+}
+
+fn histogram_args(live: bool) -> (&'static str, &'static str) {
+    if live {
+        ("-live", "GC.class_histogram")
+    } else {
+        ("-all", "GC.class_histogram -all")
+    }
 }
 
 /// Any diagnostic command, as jcmd sends it (the whole command line in one argument).
@@ -234,12 +307,12 @@ fn protocol(pid: u32, e: AttachError) -> AttachError {
     }
 }
 
-/// The request, its reply read into `reply` (at most `max_reply` bytes).
+/// The request, its reply written to `reply` (at most `max_reply` bytes).
 fn request_into(
     t: &Target,
     cmd: &str,
     args: &[&str],
-    reply: &mut Vec<u8>,
+    reply: &mut dyn Write,
 ) -> Result<(), AttachError> {
     let pid = t.pid;
     let lock = lock_for(pid);
@@ -458,7 +531,7 @@ fn talk(
     shown: &Path,
     request: &[u8],
     creds: Option<(u32, u32)>,
-    reply: &mut Vec<u8>,
+    reply: &mut dyn Write,
 ) -> Result<bool, AttachError> {
     let pid = t.pid;
     let left = || {
@@ -572,7 +645,9 @@ fn talk(
                         ),
                     });
                 }
-                reply.extend_from_slice(&buf[..n]);
+                reply
+                    .write_all(&buf[..n])
+                    .map_err(step(pid, "keep the reply"))?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e)
@@ -604,6 +679,33 @@ fn talk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spooled_reply_is_checked_like_one_in_memory() {
+        let spooled = |bytes: &[u8]| {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(bytes).unwrap();
+            status_checked(7, &mut f).map(|()| {
+                let mut rest = String::new();
+                f.read_to_string(&mut rest).unwrap();
+                rest
+            })
+        };
+        assert_eq!(spooled(b"0\nhello\n").unwrap(), "hello\n");
+        assert_eq!(spooled(b" 0 \n").unwrap(), "");
+        assert!(matches!(
+            spooled(b"-1\njava.lang.IllegalArgumentException: no"),
+            Err(AttachError::Refused { code: -1, ref msg, .. }) if msg.contains("IllegalArgument")
+        ));
+        assert!(matches!(
+            spooled(b"Full thread dump"),
+            Err(AttachError::Step { .. })
+        ));
+        assert!(matches!(spooled(b""), Err(AttachError::Step { .. })));
+        let mut big = b"0\n".to_vec();
+        big.resize(100_000, b'x');
+        assert_eq!(spooled(&big).unwrap().len(), 100_000 - 2);
+    }
 
     #[test]
     fn wire_formats() {
