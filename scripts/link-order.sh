@@ -6,7 +6,8 @@
 #
 # Each scenario runs the release binary under callgrind, which lists every function executed:
 #   dump   `wasp dump threads` and `wasp dump histo` of a small JVM (the command an operator runs in trouble)
-#   agent  `wasp run`, default configuration, 250 ms interval (past a history block), /metrics and /healthz read
+#   agent  `wasp run`, default configuration, 250 ms interval (past a history block), /metrics and /healthz read,
+#          the Lab JVM running and two more started and stopped (one killed) meanwhile
 #   ship   the same with remote write and line-protocol sinks to a loopback server that accepts everything
 #   access the same following an nginx access log that grows by ~100 lines a second
 # and the file lists: dump ∩ agent, agent only, access only, ship only, dump only, so each process maps one or
@@ -66,6 +67,9 @@ with open(path, "a", buffering=1) as f:
                 % (n % 250, n, 500 if n % 50 == 0 else 200, 100 + n % 900, n % 1000))
         time.sleep(0.01)
 PY
+# JVMs come and go while the agents run (found, their counters read, their exit recorded; one killed).
+( sleep 15; java -cp "$T" Lab >/dev/null 2>&1 & j=$!; sleep 20; kill "$j"
+  sleep 10; java -cp "$T" Lab >/dev/null 2>&1 & j=$!; sleep 20; kill -9 "$j" ) & PIDS+=($!)
 end=$((SECONDS + DUR - 5))
 while [ $SECONDS -lt $end ]; do
   for n in agent ship access; do

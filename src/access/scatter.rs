@@ -14,13 +14,15 @@ pub const WINDOW_MS: i64 = 10 * 60_000;
 /// Minute buffers per app: the current one and the ten before.
 pub const MINUTES: usize = 11;
 /// Path bytes kept (the query is never kept); a longer path ends in `…`.
-pub const PATH_MAX: usize = 100;
+pub const PATH_MAX: usize = 64;
 /// Thread-name bytes kept.
 pub const THREAD_MAX: usize = 32;
 /// What a point costs (docs/access-logs.md states it; a unit test holds it).
-pub const POINT_BYTES: usize = 152;
+pub const POINT_BYTES: usize = 120;
 /// Default points per app per minute.
-pub const DEFAULT_PER_MINUTE: usize = 600;
+/// 300: 3,000 dots over the ten minutes, and 0.4 MB per app at most (600 points of 100-byte paths were 1 MB,
+/// an eighth of the whole agent's budget).
+pub const DEFAULT_PER_MINUTE: usize = 300;
 /// Buckets of the duration histogram the p95 comes from: 4 per power of two of microseconds.
 const BUCKETS: usize = 4 * 33;
 /// The threshold is recomputed after this many requests (amortised O(1)).
