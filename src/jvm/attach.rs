@@ -149,8 +149,14 @@ fn status_checked(pid: u32, file: &mut std::fs::File) -> Result<(), AttachError>
                 .map_err(&io)?;
             Ok(())
         }
-        // Anything else, decode says what it is: refused (with the JVM's message), or not a reply.
-        _ => decode(pid, head).map(|_| ()),
+        // A whole reply of a status alone ("0", no output) leaves the file at its end; anything else, decode
+        // says what it is: refused (with the JVM's message), or not a reply (also a status line past 4 KiB).
+        _ if head.len() < 4096 => decode(pid, head).map(|_| ()),
+        _ => decode(pid, Vec::from(&head[..80])).and(Err(AttachError::Step {
+            pid,
+            step: "read reply",
+            msg: "no status line in the reply's first 4 KiB".into(),
+        })),
     }
 }
 
@@ -702,6 +708,10 @@ mod tests {
             Err(AttachError::Step { .. })
         ));
         assert!(matches!(spooled(b""), Err(AttachError::Step { .. })));
+        let mut spaces = b"0".to_vec();
+        spaces.resize(5000, b' ');
+        spaces.extend_from_slice(b"\nout");
+        assert!(matches!(spooled(&spaces), Err(AttachError::Step { .. })));
         let mut big = b"0\n".to_vec();
         big.resize(100_000, b'x');
         assert_eq!(spooled(&big).unwrap().len(), 100_000 - 2);
