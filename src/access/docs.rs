@@ -52,7 +52,18 @@ fn document(t: &AccessTop, minute: i64) -> Document {
     }
     let mut body = t.top.clone();
     if let Some(o) = body.as_object_mut() {
-        o.insert("slow_requests".into(), t.slow.clone());
+        // Only the minute's own: the incident view keeps several minutes, and each goes out once.
+        let own = |s: &&serde_json::Value| {
+            s.get("timestamp_ms")
+                .and_then(|t| t.as_i64())
+                .is_some_and(|t| (minute..minute + 60_000).contains(&t))
+        };
+        let slow: Vec<serde_json::Value> = t
+            .slow
+            .as_array()
+            .map(|a| a.iter().filter(own).cloned().collect())
+            .unwrap_or_default();
+        o.insert("slow_requests".into(), slow.into());
     }
     Document {
         kind: "access_top".into(),
@@ -73,8 +84,12 @@ mod tests {
             log: log.into(),
             top: serde_json::json!({"minute_ms": minute, "templates": 1,
                 "slowest": [{"template": "/orders/{n}", "count": 3, "errors": 1}], "failing": []}),
-            slow: serde_json::json!([{"template": "/orders/{n}", "duration_ms": 2300.0,
-                "thread": "http-nio-8080-exec-7"}]),
+            // This minute's, an earlier minute's and the current (not closed) minute's.
+            slow: serde_json::json!([
+                {"timestamp_ms": minute - 1, "template": "/before", "duration_ms": 9000.0},
+                {"timestamp_ms": minute + 59_999, "template": "/orders/{n}", "duration_ms": 2300.0,
+                    "thread": "http-nio-8080-exec-7"},
+                {"timestamp_ms": minute + 60_000, "template": "/after", "duration_ms": 5000.0}]),
         }
     }
 
@@ -90,6 +105,8 @@ mod tests {
             docs[0].body["slow_requests"][0]["thread"],
             "http-nio-8080-exec-7"
         );
+        // Only the minute's own slow requests: each goes out in one document.
+        assert_eq!(docs[0].body["slow_requests"].as_array().unwrap().len(), 1);
         // The same minute again: nothing; the next one: sent.
         assert!(d.fresh(&[top("a", 60_000)]).is_empty());
         assert_eq!(d.fresh(&[top("a", 120_000)]).len(), 1);

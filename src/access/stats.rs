@@ -12,6 +12,9 @@ use std::collections::HashMap;
 const MAX_TEMPLATES: usize = 500;
 /// Rows in each top list.
 pub const TOP: usize = 10;
+/// Minutes before the current one whose slowest requests stay for the incident view: a bundle taken a few
+/// minutes after the trouble (by hand, or after a rule's `for`) still lists them. At most TOP per minute.
+pub const SLOW_MINUTES: i64 = 5;
 
 #[derive(Debug, Clone, Default)]
 struct Tpl {
@@ -59,7 +62,7 @@ pub struct Tally {
     table: HashMap<String, Tpl>,
     bounds: Vec<f64>,
     pub last_top: Option<TopTemplates>,
-    /// The slowest requests of the current and previous minute, at most TOP each.
+    /// The slowest requests of the current minute and the SLOW_MINUTES before it, at most TOP each.
     pub slow: Vec<SlowRequest>,
     /// The fastest of the current minute's kept slow requests once TOP are kept: quicker ones are not looked at.
     slow_floor_ms: f64,
@@ -163,8 +166,8 @@ impl Tally {
         if !self.table.is_empty() {
             self.last_top = Some(self.top());
         }
-        let prev = self.minute_ms;
-        self.slow.retain(|x| x.timestamp_ms >= prev);
+        self.slow
+            .retain(|x| x.timestamp_ms >= minute - SLOW_MINUTES * 60_000);
         self.slow_floor_ms = -1.0;
         self.table.clear();
         self.minute_ms = minute;
@@ -208,6 +211,28 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slow_requests_stay_for_the_last_minutes_then_go() {
+        let mut t = Tally::new(AppRequests::default(), vec![0.01, 0.1, 1.0]);
+        let slow = Request {
+            method: b"GET",
+            path: b"/slow",
+            status: 200,
+            bytes: 10,
+            duration_us: Some(3_000_000),
+            thread: None,
+        };
+        let t0: i64 = 1_800_000_000_000;
+        t.add(&slow, t0 + 5);
+        // Quiet minutes after it: the collection rolls every poll.
+        for m in 1..=SLOW_MINUTES {
+            t.roll(t0 + m * 60_000 + 30_000);
+            assert_eq!(t.slow.len(), 1, "{m} minutes later");
+        }
+        t.roll(t0 + (SLOW_MINUTES + 1) * 60_000);
+        assert!(t.slow.is_empty());
+    }
 
     #[test]
     fn counts_templates_and_minutes() {
