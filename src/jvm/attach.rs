@@ -125,8 +125,9 @@ fn spooled_with_fallback(
         status_checked(pid, &mut file).map_err(|e| protocol(pid, e))
     }) {
         Ok(()) => Ok(Spooled::File(file)),
-        Err(AttachError::Impossible { .. }) if opts.fallback.is_some() => {
-            with_fallback(pid, opts, cmd, args, jcmd_line).map(Spooled::Text)
+        // Not attached again: the jcmd straight away, as `with_fallback` would after the same refusal.
+        Err(AttachError::Impossible { why, .. }) if opts.fallback.is_some() => {
+            fallback(pid, opts, jcmd_line, &why).map(Spooled::Text)
         }
         Err(e) => Err(e),
     }
@@ -195,17 +196,27 @@ fn with_fallback(
 ) -> Result<String, AttachError> {
     match execute(pid, cmd, args, opts) {
         Err(AttachError::Impossible { why, .. }) if opts.fallback.is_some() => {
-            let tool = opts.fallback.as_deref().unwrap_or(Path::new("jcmd"));
-            super::fallback::run(pid, tool, jcmd_line, opts.timeout, &opts.proc_root).map_err(
-                |msg| AttachError::Fallback {
-                    pid,
-                    tool: tool.to_path_buf(),
-                    msg: format!("{msg} (used because wasp cannot attach: {why})"),
-                },
-            )
+            fallback(pid, opts, jcmd_line, &why)
         }
         r => r,
     }
+}
+
+/// The configured jcmd, run because our own attach is impossible (`why`).
+fn fallback(
+    pid: u32,
+    opts: &AttachOptions,
+    jcmd_line: &str,
+    why: &str,
+) -> Result<String, AttachError> {
+    let tool = opts.fallback.as_deref().unwrap_or(Path::new("jcmd"));
+    super::fallback::run(pid, tool, jcmd_line, opts.timeout, &opts.proc_root).map_err(|msg| {
+        AttachError::Fallback {
+            pid,
+            tool: tool.to_path_buf(),
+            msg: format!("{msg} (used because wasp cannot attach: {why})"),
+        }
+    })
 }
 
 /// A JVM that passed the checks that need no signal and no connection.

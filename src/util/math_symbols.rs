@@ -1,7 +1,7 @@
 //! `log2`, `log10` and `pow` for the linker, from the libm crate (musl's code): the only glibc libm functions
 //! wasp calls (pco's compression, float formatting), and libm.so mapped for them cost every wasp process ~300 KB
 //! of resident memory. Defined here, the link resolves them before libm.so, which `--as-needed` then leaves out.
-//! `readelf -d target/release/wasp` shows no libm.so.6; `tests::they_agree_with_the_definitions` checks the values.
+//! `readelf -d target/release/wasp` shows no libm.so.6; `tests::no_libm_is_loaded` checks it in the test binary, `tests::they_agree_with_the_definitions` the values.
 
 #[unsafe(no_mangle)]
 pub extern "C" fn log2(x: f64) -> f64 {
@@ -30,5 +30,12 @@ mod tests {
         assert!((-1f64).log2().is_nan());
         assert_eq!(0f64.log10(), f64::NEG_INFINITY);
         assert_eq!(super::pow(0.0, 0.0), 1.0);
+    }
+
+    #[test]
+    fn no_libm_is_loaded() {
+        // This test binary calls them through std too: had the link resolved them in libm.so, it would be mapped.
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        assert!(!maps.contains("libm.so"), "{maps}");
     }
 }
